@@ -1,0 +1,69 @@
+/*
+ * digest.c: SHA-256, base64 and randomness through libsodium, the only file that includes
+ * sodium.h. A revision, a procedure pin and an output digest are all computed here.
+ */
+#include "digest.h"
+
+#include <sodium.h>
+#include <stdio.h>
+
+_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct yb_sha256 *)0)->state),
+	       "struct yb_sha256 too small for libsodium's state");
+
+static void ensure_init(void)
+{
+	static int done;
+	if (!done) {
+		if (sodium_init() < 0)
+			BUG("sodium_init failed");
+		done = 1;
+	}
+}
+
+void yb_sha256_init(struct yb_sha256 *h)
+{
+	ensure_init();
+	crypto_hash_sha256_init((crypto_hash_sha256_state *)h->state);
+}
+
+void yb_sha256_update(struct yb_sha256 *h, const void *data, size_t len)
+{
+	crypto_hash_sha256_update((crypto_hash_sha256_state *)h->state, data, len);
+}
+
+void yb_sha256_final(struct yb_sha256 *h, unsigned char out[YB_SHA256_LEN])
+{
+	crypto_hash_sha256_final((crypto_hash_sha256_state *)h->state, out);
+}
+
+void yb_sha256(const void *data, size_t len, unsigned char out[YB_SHA256_LEN])
+{
+	ensure_init();
+	crypto_hash_sha256(out, data, len);
+}
+
+void yb_hex(const unsigned char *bytes, size_t len, char *out)
+{
+	sodium_bin2hex(out, len * 2 + 1, bytes, len);
+}
+
+void yb_sha256_hex(const void *data, size_t len, char out[YB_SHA256_HEX_LEN])
+{
+	unsigned char d[YB_SHA256_LEN];
+	yb_sha256(data, len, d);
+	yb_hex(d, sizeof(d), out);
+}
+
+void yb_base64_nopad(const unsigned char *bytes, size_t len, char *out, size_t out_size)
+{
+	ensure_init();
+	if (out_size < sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING))
+		BUG("base64 output buffer too small");
+	sodium_bin2base64(out, out_size, bytes, len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+}
+
+void yb_random_bytes(void *buf, size_t len)
+{
+	ensure_init();
+	randombytes_buf(buf, len);
+}

@@ -1,0 +1,130 @@
+/*
+ * json.c: the jansson wrapper. Jansson's json_t is our struct yb_json; this file is the only one
+ * that sees that, so the rest of the code speaks yb_json_* and the library could be swapped here.
+ */
+#include "json.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define J(v) ((json_t *)(v))
+#define Y(v) ((struct yb_json *)(v))
+
+static json_t *checked(json_t *v)
+{
+	if (!v)
+		BUG("jansson allocation failed");
+	return v;
+}
+
+struct yb_json *yb_json_object(void) { return Y(checked(json_object())); }
+struct yb_json *yb_json_array(void) { return Y(checked(json_array())); }
+struct yb_json *yb_json_str(const char *s)
+{
+	if (!s)
+		return Y(json_null());
+	json_t *v = json_string(s);
+	/* not valid UTF-8: keep the bytes readable rather than lose the value */
+	return v ? Y(v) : Y(checked(json_stringn_nocheck(s, strlen(s))));
+}
+struct yb_json *yb_json_strn(const char *s, size_t n)
+{
+	json_t *v = json_stringn(s, n);
+	return v ? Y(v) : Y(checked(json_stringn_nocheck(s, n)));
+}
+struct yb_json *yb_json_int(int64_t v) { return Y(checked(json_integer((json_int_t)v))); }
+struct yb_json *yb_json_real(double v) { return Y(checked(json_real(v))); }
+struct yb_json *yb_json_bool(bool v) { return Y(json_boolean(v)); }
+struct yb_json *yb_json_null(void) { return Y(json_null()); }
+struct yb_json *yb_json_ref(struct yb_json *v) { return Y(json_incref(J(v))); }
+void yb_json_free(struct yb_json *v) { json_decref(J(v)); }
+
+void yb_json_set(struct yb_json *obj, const char *key, struct yb_json *value)
+{
+	if (json_object_set_new(J(obj), key, J(value)) < 0)
+		BUG("json_object_set_new('%s') failed", key);
+}
+
+void yb_json_push(struct yb_json *arr, struct yb_json *value)
+{
+	if (json_array_append_new(J(arr), J(value)) < 0)
+		BUG("json_array_append_new failed");
+}
+
+int yb_json_parse(const char *text, size_t len, struct yb_json **out, struct yb_err *err)
+{
+	json_error_t jerr;
+	json_t *v = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
+	if (!v)
+		return yb_err_set(err, YB_EINVAL, "bad JSON at line %d column %d: %s", jerr.line,
+				  jerr.column, jerr.text);
+	*out = Y(v);
+	return 0;
+}
+
+char *yb_json_dump(const struct yb_json *v, int flags)
+{
+	size_t jflags = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;
+	if (flags & YB_JSON_PRETTY)
+		jflags |= JSON_INDENT(2);
+	else
+		jflags |= JSON_COMPACT;
+	char *text = json_dumps(J(v), jflags);
+	if (!text)
+		BUG("json_dumps failed");
+	return text;
+}
+
+void yb_json_print(const struct yb_json *v, int flags)
+{
+	char *s = yb_json_dump(v, flags);
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	free(s);
+}
+
+bool yb_json_is_object(const struct yb_json *v) { return v && json_is_object(J(v)); }
+bool yb_json_is_array(const struct yb_json *v) { return v && json_is_array(J(v)); }
+bool yb_json_is_string(const struct yb_json *v) { return v && json_is_string(J(v)); }
+bool yb_json_is_int(const struct yb_json *v) { return v && json_is_integer(J(v)); }
+
+struct yb_json *yb_json_get(const struct yb_json *obj, const char *key)
+{
+	return obj && json_is_object(J(obj)) ? Y(json_object_get(J(obj), key)) : NULL;
+}
+
+const char *yb_json_get_str(const struct yb_json *obj, const char *key)
+{
+	return json_string_value(J(yb_json_get(obj, key)));
+}
+
+int64_t yb_json_get_int(const struct yb_json *obj, const char *key, int64_t dflt)
+{
+	json_t *v = J(yb_json_get(obj, key));
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+bool yb_json_get_bool(const struct yb_json *obj, const char *key, bool dflt)
+{
+	json_t *v = J(yb_json_get(obj, key));
+	return json_is_boolean(v) ? json_is_true(v) : dflt;
+}
+
+size_t yb_json_len(const struct yb_json *arr) { return json_array_size(J(arr)); }
+struct yb_json *yb_json_at(const struct yb_json *arr, size_t i) { return Y(json_array_get(J(arr), i)); }
+const char *yb_json_string_value(const struct yb_json *v) { return json_string_value(J(v)); }
+int64_t yb_json_int_value(const struct yb_json *v) { return (int64_t)json_integer_value(J(v)); }
+
+bool yb_json_next_member(const struct yb_json *obj, void **iter, const char **key,
+			 struct yb_json **value)
+{
+	void *it = *iter ? json_object_iter_next(J(obj), *iter) : json_object_iter(J(obj));
+	if (!it)
+		return false;
+	*iter = it;
+	*key = json_object_iter_key(it);
+	*value = Y(json_object_iter_value(it));
+	return true;
+}

@@ -1,0 +1,41 @@
+/*
+ * sched.h: a runbook's schedule: a cron expression (or a business-day position) in a time zone,
+ * bent by a business calendar.
+ *
+ * on_closed_day decides what happens to a fire that falls on a closed day: skip it, run it anyway,
+ * or move it to the same local time on the previous / next open day. Moved fires that land on the
+ * same instant (Saturday's and Sunday's fires both moved to Monday, or onto Monday's own fire) are
+ * one fire. business_day N with `at` fires on the N-th open day of each month (negative: counted
+ * from the end, -1 is the last open day) at that local time.
+ */
+#ifndef YB_SCHED_H
+#define YB_SCHED_H
+
+#include "calendar.h"
+#include "cron.h"
+#include "tz.h"
+
+enum sched_on_closed {
+	SCHED_SKIP = 0,
+	SCHED_RUN,
+	SCHED_PREVIOUS_OPEN_DAY,
+	SCHED_NEXT_OPEN_DAY,
+};
+
+struct schedule {
+	const struct cron_expr *cron; /* NULL when business_day is used */
+	int business_day;             /* 0: none; 1.. from the month's start; -1.. from its end */
+	int at_hour, at_min, at_sec;  /* with business_day */
+	const struct tz *zone;
+	const struct calendar *cal;   /* NULL: every day open */
+	enum sched_on_closed on_closed;
+};
+
+/* The first fire strictly after `after`; YB_ERANGE if none in the next 10 years. */
+int sched_next(const struct schedule *s, int64_t after, int64_t *out, struct yb_err *err);
+/* The last fire strictly before `before`. */
+int sched_prev(const struct schedule *s, int64_t before, int64_t *out, struct yb_err *err);
+const char *sched_on_closed_name(enum sched_on_closed v);
+int sched_on_closed_parse(const char *text, enum sched_on_closed *out);
+
+#endif
