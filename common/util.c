@@ -239,16 +239,15 @@ int yb_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len
 	if (fd < 0)
 		return yb_err_set(err, errno == ENOENT ? YB_ENOENT : YB_EIO, "cannot open '%s': %s", path,
 				  strerror(errno));
-	size_t cap = 4096, len = 0;
+	/* Room for max_bytes + 1, so that reading one byte past the cap proves the file too large. */
+	size_t limit = max_bytes + 1, cap = limit < 4096 ? limit : 4096, len = 0;
 	char *data = xmalloc(cap + 1);
 	int rc = 0;
 	for (;;) {
 		if (len == cap) {
-			if (cap >= max_bytes) {
-				rc = yb_err_set(err, YB_ENOMEM, "'%s' is larger than %zu bytes", path, max_bytes);
-				goto out;
-			}
-			cap = cap * 2 > max_bytes ? max_bytes : cap * 2;
+			if (cap == limit)
+				break;
+			cap = cap > limit / 2 ? limit : cap * 2;
 			data = xrealloc(data, cap + 1);
 		}
 		ssize_t n = read(fd, data + len, cap - len);
@@ -261,6 +260,10 @@ int yb_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len
 		if (n == 0)
 			break;
 		len += (size_t)n;
+	}
+	if (len > max_bytes) {
+		rc = yb_err_set(err, YB_ENOMEM, "'%s' is larger than %zu bytes", path, max_bytes);
+		goto out;
 	}
 	data[len] = '\0';
 	*out = data;
