@@ -50,4 +50,21 @@ int yb_weekday(int year, int month, int day); /* 0 = Sunday */
 int yb_days_in_month(int year, int month);
 bool yb_is_leap(int year);
 
+/* Parses a TZif image (RFC 8536, versions 1 to 4) held in memory; name is only a label. Every
+ * count and length in the image is checked against len. The zone belongs to the caller, who
+ * frees it with tz_free (zones from tz_load are cached and must not be freed). */
+int tz_parse_tzif(const void *data, size_t len, const char *name, struct tz **out,
+		  struct yb_err *err);
+/* Parses a POSIX TZ rule string ("EST5EDT,M3.2.0,M11.1.0", "JST-9", "<+1030>-10:30<+11>-11,
+ * M10.1.0,M4.1.0") into a zone of its own, as if it were a TZif footer with no transitions. */
+int tz_parse_posix(const char *rule, struct tz **out, struct yb_err *err);
+void tz_free(struct tz *zone);
+
+/* Local seconds: the civil time read as if it were UTC (t + offset); monotonic in civil order.
+ * tz_resolve_local maps local seconds back to an instant by the DST rules above; for TZ_FOLD,
+ * *fold_end (may be NULL) receives the local seconds just past the repeated stretch, for TZ_GAP
+ * the local seconds where the gap ends. The cron engine works in these. */
+int64_t tz_local_seconds(const struct tz *zone, int64_t t);
+int64_t tz_resolve_local(const struct tz *zone, int64_t local_secs, int *kind, int64_t *span_end);
+
 #endif
