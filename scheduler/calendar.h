@@ -32,13 +32,18 @@ struct calendar {
 
 /* The national holiday on that date, or NULL: "元日", "振替休日", "国民の休日", ... */
 const char *jp_holiday_name(int year, int month, int day);
+/* The day of March (month 3: 春分の日) or September (month 9: 秋分の日) of the equinox holiday by
+ * the approximation formula (1900-2150; an extrapolation after that): YB_EINVAL for another
+ * month, YB_ERANGE outside 1900-9999. Holidays only from 1948 on; this answers for any year. */
+int jp_equinox_day(int year, int month);
 
 /* The built-in calendars: "jp" (national holidays closed, every other day open). NULL if none. */
 const struct calendar *cal_builtin(const char *name);
 
 /* Is the day open? When closed, *why (may be NULL) receives the reason: the holiday's name,
- * "土曜日"/"日曜日" style weekday names, "年末年始" for a yearly range, or "閉庁日" for a listed
- * date. A NULL calendar means every day is open. */
+ * "土曜日"/"日曜日" style weekday names, "年末年始" for a yearly range that wraps the year end
+ * ("閉庁期間" for one that does not), or "閉庁日" for a listed date. When several apply, the
+ * first of: holiday, listed date, yearly range, weekday. A NULL calendar means every day is open. */
 bool cal_is_open(const struct calendar *cal, int year, int month, int day, const char **why);
 
 /* Calls fn for every closed day of the year in date order; stops early if fn returns non-zero
