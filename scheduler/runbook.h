@@ -1,6 +1,6 @@
 /*
  * runbook.h: the runbook model and the set it lives in: the site config (yoban.yaml), the
- * inventory (inventory.yaml), the site calendars (calendars/*.yaml) and the runbooks, loaded and
+ * inventory (inventory.yaml), the site calendars (calendars/NAME.yaml) and the runbooks, loaded and
  * checked together.
  *
  * Words: a *runbook* is one YAML file (a definition); its *revision* is the SHA-256 of the file's
@@ -43,13 +43,17 @@ struct rb_diag {
 	int line, col; /* 1-based; 0 when unknown (a whole-file problem) */
 	enum rb_severity severity;
 	char *msg;     /* lowercase, no final period, with the way out when there is one */
+	size_t seq;    /* insertion order, keeps the sort stable */
 };
 
 struct rb_diags {
 	struct rb_diag *items;
 	size_t n, cap;
 	size_t n_errors;
+	size_t n_dropped; /* past RB_MAX_DIAGS, only counted */
 };
+
+#define RB_MAX_DIAGS 500
 
 void rb_diags_init(struct rb_diags *d);
 void rb_diags_release(struct rb_diags *d);
@@ -297,8 +301,9 @@ struct rb_runbook {
 	struct rb_step *steps;
 	size_t n_steps;
 	struct rb_pos pos;
-	/* private: the owned cron expression behind schedule.cron */
+	/* private: the owned cron expression behind schedule.cron; was the zone defaulted */
 	struct cron_expr *cron_owned;
+	bool timezone_defaulted;
 };
 
 /* ---- the set ----------------------------------------------------------------------------- */
@@ -355,7 +360,8 @@ int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 
 /* ---- one runbook, without a set ------------------------------------------------------------ */
 
-/* Parses one runbook from memory (no file system access at all): the checks of a single file.
+/* Parses one runbook from memory (no file system access but the time zone database): the checks
+ * of a single file.
  * display_name is used in diagnostics and as the runbook's path. The revision is computed from
  * data. Returns 0 and *out, or YB_EINVAL with the errors in diags. */
 int rb_runbook_parse(const char *display_name, const char *data, size_t len,

@@ -1,0 +1,1442 @@
+/*
+ * runbook.c: one runbook file -> a checked struct rb_runbook, and the checks that need the whole
+ * set (hosts, calendars, channels, rehearsals, procedure documents, unique names).
+ *
+ * The one idea: a loader for people, not for machines. It never stops at the first problem; each
+ * getter reports "'timeout' must be a duration like '30m', not a list" at the node's line and
+ * column and leaves the default in place, so one pass over a file finds everything wrong with it.
+ * Unknown keys come with the nearest known key ("did you mean"), found by edit distance.
+ */
+#include "runbook_priv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cron.h"
+#include "json.h"
+#include "tz.h"
+
+/* ---- diagnostics ------------------------------------------------------------------------- */
+
+void rb_diags_init(struct rb_diags *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void rb_diags_release(struct rb_diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->items[i].file);
+		free(d->items[i].msg);
+	}
+	free(d->items);
+	memset(d, 0, sizeof(*d));
+}
+
+void rb_diag_add(struct rb_diags *d, enum rb_severity sev, const char *file, int line, int col,
+		 const char *fmt, ...)
+{
+	if (sev == RB_SEV_ERROR)
+		d->n_errors++;
+	if (d->n >= RB_MAX_DIAGS) {
+		d->n_dropped++;
+		return;
+	}
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 16;
+		d->items = xrealloc(d->items, d->cap * sizeof(*d->items));
+	}
+	d->items[d->n] = (struct rb_diag){ .file = xstrdup(file ? file : "-"),
+					   .line = line,
+					   .col = col,
+					   .severity = sev,
+					   .msg = xstrdup(msg),
+					   .seq = d->n };
+	d->n++;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct rb_diag *x = a, *y = b;
+	int c = strcmp(x->file, y->file);
+	if (c)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void rb_diags_sort(struct rb_diags *d)
+{
+	if (d->n > 1)
+		qsort(d->items, d->n, sizeof(*d->items), diag_cmp);
+}
+
+static const char *sev_name(enum rb_severity s)
+{
+	return s == RB_SEV_WARNING ? "warning" : "error";
+}
+
+void rb_diags_print(const struct rb_diags *d, FILE *out)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct rb_diag *g = &d->items[i];
+		if (g->line > 0)
+			fprintf(out, "%s:%d:%d: %s: %s\n", g->file, g->line, g->col,
+				sev_name(g->severity), g->msg);
+		else
+			fprintf(out, "%s: %s: %s\n", g->file, sev_name(g->severity), g->msg);
+	}
+	if (d->n_dropped)
+		fprintf(out, "yoban: %zu more problems not shown: fix the ones above first\n",
+			d->n_dropped);
+}
+
+struct yb_json *rb_diags_json(const struct rb_diags *d)
+{
+	struct yb_json *arr = yb_json_array();
+	for (size_t i = 0; i < d->n; i++) {
+		const struct rb_diag *g = &d->items[i];
+		struct yb_json *o = yb_json_object();
+		yb_json_set(o, "file", yb_json_str(g->file));
+		yb_json_set(o, "line", yb_json_int(g->line));
+		yb_json_set(o, "column", yb_json_int(g->col));
+		yb_json_set(o, "severity", yb_json_str(sev_name(g->severity)));
+		yb_json_set(o, "message", yb_json_str(g->msg));
+		yb_json_push(arr, o);
+	}
+	return arr;
+}
+
+int rb_diags_to_err(const struct rb_diags *d, struct yb_err *err)
+{
+	const struct rb_diag *first = NULL;
+	for (size_t i = 0; i < d->n && !first; i++)
+		if (d->items[i].severity == RB_SEV_ERROR)
+			first = &d->items[i];
+	if (!first)
+		return yb_err_set(err, YB_EINVAL, "invalid input");
+	char more[64] = "";
+	if (d->n_errors > 1)
+		snprintf(more, sizeof(more), " (and %zu more)", d->n_errors - 1);
+	if (first->line > 0)
+		return yb_err_set(err, YB_EINVAL, "%s:%d:%d: %s%s", first->file, first->line,
+				  first->col, first->msg, more);
+	return yb_err_set(err, YB_EINVAL, "%s: %s%s", first->file, first->msg, more);
+}
+
+/* ---- names -------------------------------------------------------------------------------- */
+
+static const char *const kind_names[] = { "batch", "data-patch", "backup", "offsite-copy",
+					  "rehearsal", NULL };
+static const char *const conc_names[] = { "forbid", "queue", "replace", "allow", NULL };
+static const char *const catchup_names[] = { "none", "latest", "all", NULL };
+static const char *const on_failure_names[] = { "abort", "continue", NULL };
+static const char *const step_kind_names[] = { "run", "argv", "sql", "backup", "offsite", NULL };
+static const char *const on_closed_names[] = { "skip", "run", "previous_open_day",
+					       "next_open_day", NULL };
+static const char *const notify_on_names[] = { "start", "success", "failure", "timeout",
+					       "approval", NULL };
+static const char *const effort_names[] = { "service", "incident", "modification", NULL };
+static const char *const transport_names[] = { "ssh", "local", NULL };
+static const char *const environment_names[] = { "production", "staging", NULL };
+
+#define NAME_OF(table, v) ((unsigned)(v) < YB_ARRAY_LEN(table) - 1 ? table[v] : "?")
+
+const char *rb_kind_name(enum rb_kind v) { return NAME_OF(kind_names, v); }
+const char *rb_concurrency_name(enum rb_concurrency v) { return NAME_OF(conc_names, v); }
+const char *rb_catchup_name(enum rb_catchup v) { return NAME_OF(catchup_names, v); }
+const char *rb_on_failure_name(enum rb_on_failure v) { return NAME_OF(on_failure_names, v); }
+const char *rb_step_kind_name(enum rb_step_kind v) { return NAME_OF(step_kind_names, v); }
+const char *rb_transport_name(enum rb_transport v) { return NAME_OF(transport_names, v); }
+const char *rb_environment_name(enum rb_environment v) { return NAME_OF(environment_names, v); }
+const char *rb_effort_category_name(enum rb_effort_category v) { return NAME_OF(effort_names, v); }
+
+int rb_effort_category_parse(const char *text, enum rb_effort_category *out)
+{
+	for (int i = 0; effort_names[i]; i++)
+		if (!strcmp(text, effort_names[i])) {
+			*out = (enum rb_effort_category)i;
+			return 0;
+		}
+	return YB_EINVAL;
+}
+
+bool rb_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 63 || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '-'))
+			return false;
+	return true;
+}
+
+char *rb_param_env_name(const char *param)
+{
+	char *s = xasprintf("YOBAN_PARAM_%s", param);
+	for (char *p = s + 12; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+	return s;
+}
+
+static bool param_name_valid(const char *s)
+{
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) || strlen(s) > 63)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static bool env_name_valid(const char *s)
+{
+	if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strlen(s) > 128)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+static bool step_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return false;
+	return true;
+}
+
+/* ---- edit distance ------------------------------------------------------------------------ */
+
+int rb_edit_distance(const char *a, const char *b, int cap)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return cap + 1;
+	if ((la > lb ? la - lb : lb - la) > (size_t)cap)
+		return cap + 1;
+	int prev[65], cur[65];
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			int del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(int) * (lb + 1));
+	}
+	return prev[lb] > cap ? cap + 1 : prev[lb];
+}
+
+const char *rb_closest(const char *word, const char *const *cands, size_t n)
+{
+	int limit = (int)strlen(word) / 3;
+	if (limit < 2)
+		limit = strlen(word) > 2 ? 2 : 1;
+	const char *best = NULL;
+	int best_d = limit + 1;
+	for (size_t i = 0; i < n; i++) {
+		if (!cands[i])
+			continue;
+		int d = rb_edit_distance(word, cands[i], limit);
+		if (d < best_d) {
+			best_d = d;
+			best = cands[i];
+		}
+	}
+	return best;
+}
+
+static size_t strv_len(const char *const *v)
+{
+	size_t n = 0;
+	while (v[n])
+		n++;
+	return n;
+}
+
+/* ", did you mean 'x'?" into out, or "" */
+static void did_you_mean(const char *word, const char *const *cands, size_t n, char *out,
+			 size_t out_size)
+{
+	const char *c = rb_closest(word, cands, n);
+	if (c)
+		snprintf(out, out_size, " (did you mean '%s'?)", c);
+	else
+		out[0] = 0;
+}
+
+void rb_strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* ---- checking helpers --------------------------------------------------------------------- */
+
+void rbx_err(const struct rbx *x, const struct yn_node *at, const char *fmt, ...)
+{
+	char msg[900];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rb_diag_add(x->d, RB_SEV_ERROR, x->file, at ? at->line : 0, at ? at->col : 0, "%s", msg);
+}
+
+void rbx_keys(const struct rbx *x, const struct yn_node *map, const char *const *allowed,
+	      const char *where)
+{
+	if (!map || map->type != YN_MAP)
+		return;
+	size_t n_allowed = strv_len(allowed);
+	for (size_t i = 0; i < map->n_pairs; i++) {
+		const struct yn_node *k = map->pairs[i].key;
+		bool known = false;
+		for (size_t j = 0; j < n_allowed && !known; j++)
+			known = !strcmp(k->text, allowed[j]);
+		if (known)
+			continue;
+		const char *c = rb_closest(k->text, allowed, n_allowed);
+		if (c) {
+			rbx_err(x, k, "unknown key '%.80s'%s (did you mean '%s'?)", k->text, where, c);
+		} else {
+			char list[400] = "";
+			size_t used = 0;
+			for (size_t j = 0; j < n_allowed && used + 40 < sizeof(list); j++)
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 j ? ", " : "", allowed[j]);
+			rbx_err(x, k, "unknown key '%.80s'%s (known keys: %s)", k->text, where, list);
+		}
+	}
+}
+
+bool rbx_require(const struct rbx *x, const struct yn_node *map, const char *key,
+		 const char *where, const char *hint)
+{
+	if (yn_get_pair(map, key))
+		return true;
+	rbx_err(x, map, "missing required key '%s'%s%s", key, where, hint ? hint : "");
+	return false;
+}
+
+bool rbx_is_map(const struct rbx *x, const struct yn_node *n, const char *what)
+{
+	if (n && n->type == YN_MAP)
+		return true;
+	rbx_err(x, n, "'%s' must be a mapping (key: value lines), not %s", what, yn_type_phrase(n));
+	return false;
+}
+
+bool rbx_str(const struct rbx *x, const struct yn_node *n, const char *what, char **out)
+{
+	if (!n || n->type != YN_SCALAR) {
+		rbx_err(x, n, "'%s' must be a string, not %s", what, yn_type_phrase(n));
+		return false;
+	}
+	if (yn_is_null(n)) {
+		rbx_err(x, n, "'%s' is empty: give it a value", what);
+		return false;
+	}
+	free(*out);
+	*out = xstrdup(n->text);
+	return true;
+}
+
+static bool scalar_or_complain(const struct rbx *x, const struct yn_node *n, const char *what,
+			       const char *kind)
+{
+	if (n && n->type == YN_SCALAR && !yn_is_null(n))
+		return true;
+	rbx_err(x, n, "'%s' must be %s, not %s", what, kind, yn_type_phrase(n));
+	return false;
+}
+
+bool rbx_int(const struct rbx *x, const struct yn_node *n, const char *what, int64_t min,
+	     int64_t max, int64_t *out)
+{
+	if (!scalar_or_complain(x, n, what, "a whole number"))
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(n->text, &end, 10);
+	if (errno || end == n->text || *end || !n->plain) {
+		rbx_err(x, n, "'%s' must be a whole number, not '%.60s'", what, n->text);
+		return false;
+	}
+	if (v < min || v > max) {
+		rbx_err(x, n, "'%s' must be between %lld and %lld, not %lld", what, (long long)min,
+			(long long)max, v);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool rbx_num(const struct rbx *x, const struct yn_node *n, const char *what, double min,
+	     double max, double *out)
+{
+	if (!scalar_or_complain(x, n, what, "a number"))
+		return false;
+	char *end;
+	errno = 0;
+	double v = strtod(n->text, &end);
+	if (errno || end == n->text || *end || !n->plain || !isfinite(v) ||
+	    strpbrk(n->text, "xXnNiI")) {
+		rbx_err(x, n, "'%s' must be a number, not '%.60s'", what, n->text);
+		return false;
+	}
+	if (v < min || v > max) {
+		rbx_err(x, n, "'%s' must be between %g and %g, not %g", what, min, max, v);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+bool rbx_bool(const struct rbx *x, const struct yn_node *n, const char *what, bool *out)
+{
+	if (n && n->type == YN_SCALAR && n->plain) {
+		if (!strcmp(n->text, "true")) {
+			*out = true;
+			return true;
+		}
+		if (!strcmp(n->text, "false")) {
+			*out = false;
+			return true;
+		}
+	}
+	if (n && n->type == YN_SCALAR && !yn_is_null(n))
+		rbx_err(x, n, "'%s' must be true or false, not '%.60s'", what, n->text);
+	else
+		rbx_err(x, n, "'%s' must be true or false, not %s", what, yn_type_phrase(n));
+	return false;
+}
+
+bool rbx_duration(const struct rbx *x, const struct yn_node *n, const char *what, int64_t *out)
+{
+	if (!scalar_or_complain(x, n, what, "a duration like '30m'"))
+		return false;
+	int64_t ms;
+	if (yb_parse_duration_ms(n->text, &ms, NULL) < 0) {
+		rbx_err(x, n, "'%s': '%.60s' is not a duration (write it like '90s', '30m', '2h' or "
+			      "'7d')", what, n->text);
+		return false;
+	}
+	*out = ms;
+	return true;
+}
+
+bool rbx_enum(const struct rbx *x, const struct yn_node *n, const char *what,
+	      const char *const *names, int *out)
+{
+	size_t count = strv_len(names);
+	char list[300] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < count && used + 40 < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+					 i ? (i + 1 == count ? " or " : ", ") : "", names[i]);
+	if (!n || n->type != YN_SCALAR || yn_is_null(n)) {
+		rbx_err(x, n, "'%s' must be one of %s, not %s", what, list, yn_type_phrase(n));
+		return false;
+	}
+	for (size_t i = 0; i < count; i++)
+		if (!strcmp(n->text, names[i])) {
+			*out = (int)i;
+			return true;
+		}
+	char hint[120];
+	did_you_mean(n->text, names, count, hint, sizeof(hint));
+	rbx_err(x, n, "'%s' must be %s, not '%.60s'%s", what, list, n->text, hint);
+	return false;
+}
+
+bool rbx_strlist(const struct rbx *x, const struct yn_node *n, const char *what, char ***out,
+		 size_t *n_out)
+{
+	if (!n || n->type != YN_SEQ) {
+		rbx_err(x, n, "'%s' must be a list like [a, b], not %s", what, yn_type_phrase(n));
+		return false;
+	}
+	bool ok = true;
+	char **v = xcalloc(n->n_items + 1, sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < n->n_items; i++) {
+		const struct yn_node *it = n->items[i];
+		if (it->type != YN_SCALAR || yn_is_null(it)) {
+			rbx_err(x, it, "each entry of '%s' must be a string, not %s", what,
+				yn_type_phrase(it));
+			ok = false;
+			continue;
+		}
+		v[k++] = xstrdup(it->text);
+	}
+	if (!ok) {
+		rb_strv_free(v, k);
+		return false;
+	}
+	rb_strv_free(*out, *n_out);
+	*out = v;
+	*n_out = k;
+	return true;
+}
+
+static bool parse_ymd(const char *s, int *y, int *m, int *d)
+{
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+			return false;
+	*y = atoi(s);
+	*m = atoi(s + 5);
+	*d = atoi(s + 8);
+	return *y >= 1900 && *y <= 9999 && *m >= 1 && *m <= 12 && *d >= 1 &&
+	       *d <= yb_days_in_month(*y, *m);
+}
+
+bool rbx_date(const struct rbx *x, const struct yn_node *n, const char *what, int64_t *out_days)
+{
+	if (!scalar_or_complain(x, n, what, "a date like 2026-08-14"))
+		return false;
+	int y, m, d;
+	if (!parse_ymd(n->text, &y, &m, &d)) {
+		rbx_err(x, n, "'%s': '%.60s' is not a date (write it as YYYY-MM-DD, e.g. 2026-08-14)",
+			what, n->text);
+		return false;
+	}
+	*out_days = yb_days_from_civil(y, m, d);
+	return true;
+}
+
+/* ---- the runbook -------------------------------------------------------------------------- */
+
+static const char *const top_keys[] = { "version",  "name",     "title",   "description",
+					"kind",     "schedule", "concurrency", "locks",
+					"targets",  "timeout",  "retry",   "notify",
+					"effort",   "params",   "approval", "staging",
+					"rehearse", "steps",    NULL };
+static const char *const schedule_keys[] = { "cron",     "business_day",  "at",
+					     "timezone", "calendar",      "on_closed_day",
+					     "catchup",  "catchup_window", NULL };
+static const char *const targets_keys[] = { "hosts", "staging_hosts", NULL };
+static const char *const retry_keys[] = { "attempts", "delay", NULL };
+static const char *const notify_keys[] = { "on", "channels", NULL };
+static const char *const effort_keys[] = { "category", "hours", NULL };
+static const char *const param_keys[] = { "default", "description", NULL };
+static const char *const approval_keys[] = { "approvers", "lead_time", "procedure", NULL };
+static const char *const staging_keys[] = { "required", NULL };
+static const char *const step_keys[] = { "name", "run",  "argv",    "sql",        "backup",
+					 "offsite", "timeout", "retry", "env", "secrets",
+					 "workdir", "on_failure", NULL };
+static const char *const sql_keys[] = { "dsn", "before", "patch", "expect_rows", "after", NULL };
+static const char *const backup_keys[] = { "source", "command", "repository", "generations",
+					   "compression", "verify", NULL };
+static const char *const offsite_keys[] = { "repository", "destination", "key_file", "keep",
+					    "verify", NULL };
+static const char *const destination_keys[] = { "host", "path", NULL };
+
+static const char *const common_zones[] = { "Asia/Tokyo", "UTC", "Etc/UTC", "Asia/Seoul",
+					    "Asia/Shanghai", "Asia/Taipei", "Europe/London",
+					    "Europe/Berlin", "America/New_York",
+					    "America/Los_Angeles", "Australia/Sydney", NULL };
+
+static void free_step(struct rb_step *s)
+{
+	free(s->name);
+	free(s->run);
+	rb_strv_free(s->argv, s->argc);
+	free(s->sql.dsn);
+	free(s->sql.before);
+	free(s->sql.patch);
+	free(s->sql.after);
+	free(s->backup.source);
+	free(s->backup.command);
+	free(s->backup.repository);
+	free(s->offsite.repository);
+	free(s->offsite.dest_host);
+	free(s->offsite.dest_path);
+	free(s->offsite.key_file);
+	for (size_t i = 0; i < s->n_env; i++) {
+		free(s->env[i].name);
+		free(s->env[i].value);
+	}
+	free(s->env);
+	for (size_t i = 0; i < s->n_secrets; i++) {
+		free(s->secrets[i].name);
+		free(s->secrets[i].value);
+	}
+	free(s->secrets);
+	free(s->workdir);
+}
+
+void rb_runbook_free(struct rb_runbook *rb)
+{
+	if (!rb)
+		return;
+	free(rb->path);
+	free(rb->name);
+	free(rb->title);
+	free(rb->description);
+	free(rb->cron_text);
+	free(rb->timezone);
+	free(rb->calendar_name);
+	if (rb->cron_owned)
+		cron_free(rb->cron_owned);
+	rb_strv_free(rb->locks, rb->n_locks);
+	rb_strv_free(rb->hosts, rb->n_hosts);
+	rb_strv_free(rb->staging_hosts, rb->n_staging_hosts);
+	rb_strv_free(rb->channels, rb->n_channels);
+	for (size_t i = 0; i < rb->n_params; i++) {
+		free(rb->params[i].name);
+		free(rb->params[i].env_name);
+		free(rb->params[i].default_value);
+		free(rb->params[i].description);
+	}
+	free(rb->params);
+	free(rb->procedure);
+	free(rb->procedure_path);
+	free(rb->rehearse);
+	for (size_t i = 0; i < rb->n_steps; i++)
+		free_step(&rb->steps[i]);
+	free(rb->steps);
+	free(rb);
+}
+
+int64_t rb_step_timeout_ms(const struct rb_runbook *rb, const struct rb_step *step)
+{
+	return step->timeout_ms > 0 ? step->timeout_ms : rb->timeout_ms;
+}
+
+struct rb_retry rb_step_retry(const struct rb_runbook *rb, const struct rb_step *step)
+{
+	return step->has_retry ? step->retry : rb->retry;
+}
+
+static void parse_retry(const struct rbx *x, const struct yn_node *n, struct rb_retry *out)
+{
+	if (!rbx_is_map(x, n, "retry"))
+		return;
+	rbx_keys(x, n, retry_keys, " in 'retry'");
+	const struct yn_node *v;
+	int64_t i;
+	if ((v = yn_get(n, "attempts")) && rbx_int(x, v, "attempts", 1, 100, &i))
+		out->attempts = (int)i;
+	if ((v = yn_get(n, "delay")))
+		rbx_duration(x, v, "delay", &out->delay_ms);
+}
+
+static bool parse_hhmm(const char *s, int *h, int *m, int *sec)
+{
+	int n = 0;
+	*sec = 0;
+	if (sscanf(s, "%2d:%2d%n", h, m, &n) == 2 && (s[n] == 0 || (s[n] == ':' &&
+	    sscanf(s + n + 1, "%2d", sec) == 1 && strlen(s) == 8)) && strlen(s) >= 5 &&
+	    isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) && s[2] == ':')
+		return *h >= 0 && *h <= 23 && *m >= 0 && *m <= 59 && *sec >= 0 && *sec <= 59;
+	return false;
+}
+
+static void parse_schedule(const struct rbx *x, struct rb_runbook *rb, const struct yn_node *n)
+{
+	if (!rbx_is_map(x, n, "schedule"))
+		return;
+	rbx_keys(x, n, schedule_keys, " in 'schedule'");
+	const struct yn_node *cron = yn_get(n, "cron"), *bday = yn_get(n, "business_day"),
+			     *at = yn_get(n, "at"), *v;
+	rb->has_schedule = true;
+	rb->schedule.on_closed = SCHED_SKIP;
+
+	if (cron && bday) {
+		rbx_err(x, bday, "'schedule' has both 'cron' and 'business_day': keep one of them");
+	} else if (!cron && !bday) {
+		rbx_err(x, n, "'schedule' needs 'cron' (e.g. cron: \"30 1 * * *\") or 'business_day' "
+			      "with 'at'");
+	}
+	if (cron && !bday) {
+		char *text = NULL;
+		if (rbx_str(x, cron, "cron", &text)) {
+			struct cron_expr *expr = NULL;
+			struct yb_err err = { 0 };
+			int err_col = -1;
+			if (cron_parse(text, rb->name ? rb->name : "", &expr, &err_col, &err) < 0) {
+				int line = cron->line, col = cron->col;
+				if (err_col >= 0 && !strchr(text, '\n'))
+					col += (cron->plain ? 0 : 1) + err_col;
+				rb_diag_add(x->d, RB_SEV_ERROR, x->file, line, col,
+					    "bad cron expression '%.100s': %s", text, err.msg);
+			} else {
+				rb->cron_owned = expr;
+				rb->schedule.cron = expr;
+				rb->cron_text = text;
+				text = NULL;
+			}
+		}
+		free(text);
+		if (at)
+			rbx_err(x, at, "'at' goes with 'business_day': with 'cron', write the time in "
+				       "the expression");
+	}
+	if (bday && !cron) {
+		int64_t pos;
+		if (rbx_int(x, bday, "business_day", -23, 23, &pos)) {
+			if (pos == 0)
+				rbx_err(x, bday, "'business_day' must not be 0: 1 is the month's "
+						 "first open day, -1 its last");
+			else
+				rb->schedule.business_day = (int)pos;
+		}
+		if (!at) {
+			rbx_err(x, bday, "'business_day' needs 'at' (the local time, e.g. at: "
+					 "\"22:00\")");
+		} else if (scalar_or_complain(x, at, "at", "a time like \"22:00\"")) {
+			int h, m, s;
+			if (parse_hhmm(at->text, &h, &m, &s)) {
+				rb->schedule.at_hour = h;
+				rb->schedule.at_min = m;
+				rb->schedule.at_sec = s;
+			} else {
+				rbx_err(x, at, "'at': '%.40s' is not a time of day (write it as "
+					       "\"HH:MM\", e.g. \"22:00\")", at->text);
+			}
+		}
+	}
+
+	if ((v = yn_get(n, "timezone"))) {
+		char *tzname = NULL;
+		if (rbx_str(x, v, "timezone", &tzname)) {
+			const struct tz *zone;
+			struct yb_err err = { 0 };
+			if (tz_load(tzname, &zone, &err) < 0) {
+				char hint[120];
+				did_you_mean(tzname, common_zones, strv_len(common_zones), hint,
+					     sizeof(hint));
+				if (!hint[0])
+					snprintf(hint, sizeof(hint),
+						 " (names are those of /usr/share/zoneinfo, e.g. "
+						 "'Asia/Tokyo')");
+				rbx_err(x, v, "unknown time zone '%.60s'%s", tzname, hint);
+			} else {
+				rb->schedule.zone = zone;
+			}
+			free(rb->timezone);
+			rb->timezone = tzname;
+		}
+	}
+	if (!rb->schedule.zone) {
+		const struct tz *zone;
+		if (!rb->timezone) {
+			rb->timezone = xstrdup("Asia/Tokyo");
+			rb->timezone_defaulted = true;
+		}
+		if (tz_load("Asia/Tokyo", &zone, NULL) < 0)
+			zone = tz_utc();
+		rb->schedule.zone = zone;
+	}
+	if ((v = yn_get(n, "calendar"))) {
+		if (rbx_str(x, v, "calendar", &rb->calendar_name) &&
+		    !strcmp(rb->calendar_name, "jp"))
+			rb->schedule.cal = cal_builtin("jp");
+	}
+	int e;
+	if ((v = yn_get(n, "on_closed_day")) && rbx_enum(x, v, "on_closed_day", on_closed_names, &e))
+		rb->schedule.on_closed = (enum sched_on_closed)e;
+	if ((v = yn_get(n, "on_closed_day")) && !yn_get(n, "calendar") &&
+	    rb->schedule.on_closed != SCHED_RUN)
+		rbx_err(x, v, "'on_closed_day' needs a 'calendar' to know which days are closed: "
+			      "add calendar: jp (or a site calendar)");
+	if ((v = yn_get(n, "catchup")) && rbx_enum(x, v, "catchup", catchup_names, &e))
+		rb->catchup = (enum rb_catchup)e;
+	if ((v = yn_get(n, "catchup_window")))
+		rbx_duration(x, v, "catchup_window", &rb->catchup_window_ms);
+}
+
+static void parse_kv_map(const struct rbx *x, const struct yn_node *n, const char *what,
+			 struct rb_kv **out, size_t *n_out)
+{
+	if (!rbx_is_map(x, n, what))
+		return;
+	*out = xcalloc(n->n_pairs + 1, sizeof(**out));
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		const struct yn_node *k = n->pairs[i].key, *v = n->pairs[i].value;
+		if (!env_name_valid(k->text)) {
+			rbx_err(x, k, "'%.60s' is not a variable name (letters, digits and '_', not "
+				      "starting with a digit)", k->text);
+			continue;
+		}
+		if (!strncmp(k->text, "YOBAN_", 6)) {
+			rbx_err(x, k, "'%.60s': names starting with YOBAN_ are Yoban's own: choose "
+				      "another name (parameters go under 'params')", k->text);
+			continue;
+		}
+		if (!v || v->type != YN_SCALAR) {
+			rbx_err(x, v, "'%s' value of '%.60s' must be a string, not %s", what, k->text,
+				yn_type_phrase(v));
+			continue;
+		}
+		(*out)[*n_out].name = xstrdup(k->text);
+		(*out)[*n_out].value = xstrdup(yn_is_null(v) ? "" : v->text);
+		(*n_out)++;
+	}
+}
+
+static void parse_sql(const struct rbx *x, struct rb_step *s, const struct yn_node *n)
+{
+	s->sql.expect_rows = -1;
+	if (!rbx_is_map(x, n, "sql"))
+		return;
+	rbx_keys(x, n, sql_keys, " in 'sql'");
+	const struct yn_node *v;
+	if (rbx_require(x, n, "dsn", " in 'sql'", " (the libpq connection, e.g. \"service=resident\")"))
+		rbx_str(x, yn_get(n, "dsn"), "dsn", &s->sql.dsn);
+	if (rbx_require(x, n, "patch", " in 'sql'", " (the UPDATE/INSERT/DELETE to run)"))
+		rbx_str(x, yn_get(n, "patch"), "patch", &s->sql.patch);
+	if ((v = yn_get(n, "before")))
+		rbx_str(x, v, "before", &s->sql.before);
+	if ((v = yn_get(n, "after")))
+		rbx_str(x, v, "after", &s->sql.after);
+	if ((v = yn_get(n, "expect_rows")))
+		rbx_int(x, v, "expect_rows", 0, INT64_C(1000000000000), &s->sql.expect_rows);
+}
+
+static void parse_backup(const struct rbx *x, struct rb_step *s, const struct yn_node *n)
+{
+	s->backup.generations = 3;
+	s->backup.compression = 3;
+	s->backup.verify = true;
+	if (!rbx_is_map(x, n, "backup"))
+		return;
+	rbx_keys(x, n, backup_keys, " in 'backup'");
+	const struct yn_node *src = yn_get(n, "source"), *cmd = yn_get(n, "command"), *v;
+	if (src && cmd)
+		rbx_err(x, cmd, "'backup' has both 'source' and 'command': keep one of them");
+	else if (!src && !cmd)
+		rbx_err(x, n, "'backup' needs 'source' (a folder) or 'command' (whose output is "
+			      "backed up)");
+	if (src)
+		rbx_str(x, src, "source", &s->backup.source);
+	if (cmd)
+		rbx_str(x, cmd, "command", &s->backup.command);
+	if (rbx_require(x, n, "repository", " in 'backup'", " (the folder holding the generations)"))
+		rbx_str(x, yn_get(n, "repository"), "repository", &s->backup.repository);
+	int64_t i;
+	if ((v = yn_get(n, "generations")) && rbx_int(x, v, "generations", 1, 100, &i))
+		s->backup.generations = (int)i;
+	if ((v = yn_get(n, "compression")) && rbx_int(x, v, "compression", 1, 19, &i))
+		s->backup.compression = (int)i;
+	if ((v = yn_get(n, "verify")))
+		rbx_bool(x, v, "verify", &s->backup.verify);
+}
+
+static void parse_offsite(const struct rbx *x, struct rb_step *s, const struct yn_node *n)
+{
+	s->offsite.keep = 12;
+	s->offsite.verify = true;
+	if (!rbx_is_map(x, n, "offsite"))
+		return;
+	rbx_keys(x, n, offsite_keys, " in 'offsite'");
+	const struct yn_node *v;
+	if (rbx_require(x, n, "repository", " in 'offsite'", " (the backup repository to copy)"))
+		rbx_str(x, yn_get(n, "repository"), "repository", &s->offsite.repository);
+	if (rbx_require(x, n, "destination", " in 'offsite'", " ({ host: ..., path: ... })")) {
+		const struct yn_node *d = yn_get(n, "destination");
+		if (rbx_is_map(x, d, "destination")) {
+			rbx_keys(x, d, destination_keys, " in 'destination'");
+			if (rbx_require(x, d, "host", " in 'destination'", " (an inventory host)"))
+				rbx_str(x, yn_get(d, "host"), "host", &s->offsite.dest_host);
+			if (rbx_require(x, d, "path", " in 'destination'", NULL))
+				rbx_str(x, yn_get(d, "path"), "path", &s->offsite.dest_path);
+		}
+	}
+	if (rbx_require(x, n, "key_file", " in 'offsite'",
+			" (the encryption key: data leaves the building encrypted)"))
+		rbx_str(x, yn_get(n, "key_file"), "key_file", &s->offsite.key_file);
+	int64_t i;
+	if ((v = yn_get(n, "keep")) && rbx_int(x, v, "keep", 1, 1000, &i))
+		s->offsite.keep = (int)i;
+	if ((v = yn_get(n, "verify")))
+		rbx_bool(x, v, "verify", &s->offsite.verify);
+}
+
+static void parse_step(const struct rbx *x, struct rb_runbook *rb, struct rb_step *s,
+		       const struct yn_node *n, size_t index)
+{
+	s->pos = (struct rb_pos){ rb->path, n->line, n->col };
+	s->sql.expect_rows = -1;
+	if (n->type != YN_MAP) {
+		rbx_err(x, n, "each step must be a mapping with 'name' and an action, not %s",
+			yn_type_phrase(n));
+		return;
+	}
+	rbx_keys(x, n, step_keys, " in a step");
+	const struct yn_node *v;
+	if ((v = yn_get(n, "name"))) {
+		if (rbx_str(x, v, "name", &s->name) && !step_name_valid(s->name))
+			rbx_err(x, v, "step name '%.60s' may use only letters, digits, '-', '_' and "
+				      "'.'", s->name);
+	} else {
+		rbx_err(x, n, "step %zu has no 'name': give it one (e.g. name: extract)", index + 1);
+	}
+	const char *label = s->name ? s->name : "";
+
+	/* the action: exactly one of run, argv, sql, backup, offsite */
+	const struct yn_pair *first = NULL;
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		const struct yn_pair *p = &n->pairs[i];
+		int kind = -1;
+		for (int k = 0; step_kind_names[k]; k++)
+			if (!strcmp(p->key->text, step_kind_names[k]))
+				kind = k;
+		if (kind < 0)
+			continue;
+		if (first) {
+			rbx_err(x, p->key, "step '%s' has two actions ('%s' and '%s'): keep one "
+					   "(split it into two steps if both are needed)",
+				label, first->key->text, p->key->text);
+			continue;
+		}
+		first = p;
+		s->kind = (enum rb_step_kind)kind;
+		switch (s->kind) {
+		case RB_STEP_RUN:
+			rbx_str(x, p->value, "run", &s->run);
+			break;
+		case RB_STEP_ARGV:
+			if (rbx_strlist(x, p->value, "argv", &s->argv, &s->argc) && s->argc == 0)
+				rbx_err(x, p->value, "'argv' is empty: give the program and its "
+						     "arguments");
+			break;
+		case RB_STEP_SQL:
+			parse_sql(x, s, p->value);
+			if (rb->kind != RB_KIND_DATA_PATCH)
+				rbx_err(x, p->key, "'sql' steps belong in a runbook of kind data-patch "
+						   "(they change data, so they need approval)");
+			break;
+		case RB_STEP_BACKUP:
+			parse_backup(x, s, p->value);
+			break;
+		case RB_STEP_OFFSITE:
+			parse_offsite(x, s, p->value);
+			break;
+		}
+	}
+	if (!first)
+		rbx_err(x, n, "step '%s' has no action: give it one of run, argv, sql, backup or "
+			      "offsite", label);
+
+	if ((v = yn_get(n, "timeout")) && rbx_duration(x, v, "timeout", &s->timeout_ms) &&
+	    s->timeout_ms <= 0) {
+		rbx_err(x, v, "'timeout' must be longer than 0");
+		s->timeout_ms = 0;
+	}
+	if ((v = yn_get(n, "retry"))) {
+		s->retry = rb->retry;
+		s->has_retry = true;
+		parse_retry(x, v, &s->retry);
+	}
+	if ((v = yn_get(n, "env")))
+		parse_kv_map(x, v, "env", &s->env, &s->n_env);
+	if ((v = yn_get(n, "secrets")))
+		parse_kv_map(x, v, "secrets", &s->secrets, &s->n_secrets);
+	if ((v = yn_get(n, "workdir")))
+		rbx_str(x, v, "workdir", &s->workdir);
+	int e;
+	if ((v = yn_get(n, "on_failure")) && rbx_enum(x, v, "on_failure", on_failure_names, &e))
+		s->on_failure = (enum rb_on_failure)e;
+}
+
+static void parse_params(const struct rbx *x, struct rb_runbook *rb, const struct yn_node *n)
+{
+	if (!rbx_is_map(x, n, "params"))
+		return;
+	rb->params = xcalloc(n->n_pairs + 1, sizeof(*rb->params));
+	for (size_t i = 0; i < n->n_pairs; i++) {
+		const struct yn_node *k = n->pairs[i].key, *v = n->pairs[i].value;
+		if (!param_name_valid(k->text)) {
+			rbx_err(x, k, "parameter name '%.60s' may use only letters, digits, '_' and "
+				      "'-', starting with a letter", k->text);
+			continue;
+		}
+		struct rb_param *p = &rb->params[rb->n_params];
+		if (v->type == YN_MAP) {
+			rbx_keys(x, v, param_keys, " in a parameter");
+			const struct yn_node *d;
+			if ((d = yn_get(v, "default"))) {
+				if (d->type == YN_SCALAR)
+					p->default_value = xstrdup(yn_is_null(d) ? "" : d->text);
+				else
+					rbx_err(x, d, "'default' must be a string, not %s",
+						yn_type_phrase(d));
+			}
+			if ((d = yn_get(v, "description")))
+				rbx_str(x, d, "description", &p->description);
+		} else if (yn_is_null(v)) {
+			/* no default: required when triggered */
+		} else if (v->type == YN_SCALAR) {
+			p->default_value = xstrdup(v->text);
+		} else {
+			rbx_err(x, v, "parameter '%s' must be { default: ..., description: ... } or a "
+				      "default value, not %s", k->text, yn_type_phrase(v));
+			continue;
+		}
+		p->name = xstrdup(k->text);
+		p->env_name = rb_param_env_name(k->text);
+		rb->n_params++;
+	}
+}
+
+static void parse_approval(const struct rbx *x, struct rb_runbook *rb, const struct yn_node *n)
+{
+	if (!rbx_is_map(x, n, "approval"))
+		return;
+	rb->has_approval = true;
+	rb->approvers = 1;
+	rbx_keys(x, n, approval_keys, " in 'approval'");
+	const struct yn_node *v;
+	int64_t i;
+	if (rbx_require(x, n, "approvers", " in 'approval'",
+			" (how many distinct people approve, e.g. approvers: 2)") &&
+	    rbx_int(x, yn_get(n, "approvers"), "approvers", 1, 10, &i))
+		rb->approvers = (int)i;
+	if ((v = yn_get(n, "lead_time")))
+		rbx_duration(x, v, "lead_time", &rb->lead_time_ms);
+	if ((v = yn_get(n, "procedure")))
+		rbx_str(x, v, "procedure", &rb->procedure);
+	else if (rb->kind == RB_KIND_DATA_PATCH)
+		rbx_err(x, n, "a data patch's 'approval' needs 'procedure' (the 作業手順書, "
+			      "e.g. procedure: procedures/INC-2026-118.md)");
+}
+
+static void parse_top(const struct rbx *x, struct rb_runbook *rb, const struct yn_node *root)
+{
+	const struct yn_node *v;
+	int e;
+	rbx_keys(x, root, top_keys, "");
+
+	if ((v = yn_get(root, "version"))) {
+		if (v->type != YN_SCALAR || strcmp(v->text, "1"))
+			rbx_err(x, v, "unsupported 'version' %s%.20s%s: this Yoban reads version 1",
+				v->type == YN_SCALAR ? "'" : "",
+				v->type == YN_SCALAR ? v->text : yn_type_phrase(v),
+				v->type == YN_SCALAR ? "'" : "");
+		else
+			rb->version = 1;
+	} else {
+		rbx_err(x, root, "missing required key 'version' (write version: 1 first)");
+	}
+	if ((v = yn_get(root, "name"))) {
+		if (rbx_str(x, v, "name", &rb->name) && !rb_name_valid(rb->name))
+			rbx_err(x, v, "runbook name '%.80s' may use only a-z, 0-9 and '-' (at most 63, "
+				      "not starting with '-')", rb->name);
+	} else {
+		rbx_err(x, root, "missing required key 'name' (e.g. name: nightly-resident-batch)");
+	}
+	if (rb->name)
+		rb->pos = (struct rb_pos){ rb->path, v->line, v->col };
+	if ((v = yn_get(root, "title")))
+		rbx_str(x, v, "title", &rb->title);
+	if ((v = yn_get(root, "description")))
+		rbx_str(x, v, "description", &rb->description);
+	bool kind_ok = false;
+	if ((v = yn_get(root, "kind")))
+		kind_ok = rbx_enum(x, v, "kind", kind_names, &e);
+	else
+		rbx_err(x, root, "missing required key 'kind' (batch, data-patch, backup, "
+				 "offsite-copy or rehearsal)");
+	if (kind_ok)
+		rb->kind = (enum rb_kind)e;
+	const struct yn_node *kind_node = v;
+
+	if ((v = yn_get(root, "concurrency")) && rbx_enum(x, v, "concurrency", conc_names, &e))
+		rb->concurrency = (enum rb_concurrency)e;
+	if ((v = yn_get(root, "locks")))
+		rbx_strlist(x, v, "locks", &rb->locks, &rb->n_locks);
+	if ((v = yn_get(root, "targets")) && rbx_is_map(x, v, "targets")) {
+		rbx_keys(x, v, targets_keys, " in 'targets'");
+		const struct yn_node *h;
+		if ((h = yn_get(v, "hosts")))
+			rbx_strlist(x, h, "hosts", &rb->hosts, &rb->n_hosts);
+		if ((h = yn_get(v, "staging_hosts")))
+			rbx_strlist(x, h, "staging_hosts", &rb->staging_hosts, &rb->n_staging_hosts);
+	}
+	if ((v = yn_get(root, "timeout")) && rbx_duration(x, v, "timeout", &rb->timeout_ms) &&
+	    rb->timeout_ms <= 0) {
+		rbx_err(x, v, "'timeout' must be longer than 0");
+		rb->timeout_ms = RB_DEFAULT_TIMEOUT_MS;
+	}
+	if ((v = yn_get(root, "retry")))
+		parse_retry(x, v, &rb->retry);
+	if ((v = yn_get(root, "notify")) && rbx_is_map(x, v, "notify")) {
+		rbx_keys(x, v, notify_keys, " in 'notify'");
+		const struct yn_node *on = yn_get(v, "on"), *ch = yn_get(v, "channels");
+		if (on) {
+			if (on->type != YN_SEQ) {
+				rbx_err(x, on, "'on' must be a list like [failure, timeout], not %s",
+					yn_type_phrase(on));
+			} else {
+				unsigned bits = 0;
+				for (size_t i = 0; i < on->n_items; i++)
+					if (rbx_enum(x, on->items[i], "on", notify_on_names, &e))
+						bits |= 1u << e;
+				rb->notify_on = bits;
+			}
+		}
+		if (ch)
+			rbx_strlist(x, ch, "channels", &rb->channels, &rb->n_channels);
+	}
+	if ((v = yn_get(root, "effort")) && rbx_is_map(x, v, "effort")) {
+		rbx_keys(x, v, effort_keys, " in 'effort'");
+		rb->has_effort = true;
+		const struct yn_node *c;
+		if (rbx_require(x, v, "category", " in 'effort'", " (service, incident or modification)") &&
+		    rbx_enum(x, yn_get(v, "category"), "category", effort_names, &e))
+			rb->effort_category = (enum rb_effort_category)e;
+		if ((c = yn_get(v, "hours")))
+			rbx_num(x, c, "hours", 0, 1000, &rb->effort_hours);
+	}
+	if ((v = yn_get(root, "params")))
+		parse_params(x, rb, v);
+	if ((v = yn_get(root, "approval")))
+		parse_approval(x, rb, v);
+	if ((v = yn_get(root, "staging")) && rbx_is_map(x, v, "staging")) {
+		rbx_keys(x, v, staging_keys, " in 'staging'");
+		const struct yn_node *r;
+		if ((r = yn_get(v, "required")))
+			rbx_bool(x, r, "required", &rb->staging_required);
+		if (rb->staging_required && rb->n_staging_hosts == 0)
+			rbx_err(x, r, "staging is required but 'targets.staging_hosts' is empty: list "
+				      "the staging hosts it must pass on first");
+	}
+	/* the schedule last: its cron's H is hashed by the runbook's name */
+	if ((v = yn_get(root, "schedule")))
+		parse_schedule(x, rb, v);
+
+	const struct yn_node *steps = yn_get(root, "steps");
+	const struct yn_node *rehearse = yn_get(root, "rehearse");
+	if (kind_ok && rb->kind == RB_KIND_REHEARSAL) {
+		if (!rehearse)
+			rbx_err(x, kind_node, "a rehearsal needs 'rehearse' (the name of the runbook "
+					      "it runs on staging)");
+		else if (rbx_str(x, rehearse, "rehearse", &rb->rehearse) &&
+			 !rb_name_valid(rb->rehearse))
+			rbx_err(x, rehearse, "'%.80s' is not a runbook name", rb->rehearse);
+		if (steps)
+			rbx_err(x, yn_get_pair(root, "steps")->key,
+				"a rehearsal has no steps of its own (it runs the rehearsed runbook's "
+				"steps on its staging_hosts): remove 'steps'");
+		if (yn_get(root, "targets"))
+			rbx_err(x, yn_get_pair(root, "targets")->key,
+				"a rehearsal has no targets of its own (it uses the rehearsed runbook's "
+				"staging_hosts): remove 'targets'");
+		return;
+	}
+	if (rehearse && kind_ok)
+		rbx_err(x, yn_get_pair(root, "rehearse")->key,
+			"'rehearse' is only for kind rehearsal: remove it or set kind: rehearsal");
+	if (kind_ok && rb->kind == RB_KIND_DATA_PATCH && !yn_get(root, "approval"))
+		rbx_err(x, kind_node, "a data patch needs 'approval' (approvers, lead_time and the "
+				      "procedure document): add it");
+	if (!steps) {
+		rbx_err(x, root, "missing required key 'steps' (the list of what to run)");
+		return;
+	}
+	if (steps->type != YN_SEQ) {
+		rbx_err(x, steps, "'steps' must be a list of steps (lines starting with '- '), not %s",
+			yn_type_phrase(steps));
+		return;
+	}
+	if (steps->n_items == 0)
+		rbx_err(x, steps, "'steps' is empty: a runbook needs at least one step");
+	if (!yn_get(root, "targets") || rb->n_hosts == 0) {
+		const struct yn_node *t = yn_get(root, "targets");
+		rbx_err(x, t ? t : root, "missing 'targets.hosts': say where the steps run (e.g. "
+					 "targets: { hosts: [batch-01] })");
+	}
+	rb->steps = xcalloc(steps->n_items + 1, sizeof(*rb->steps));
+	for (size_t i = 0; i < steps->n_items; i++) {
+		struct rb_step *s = &rb->steps[rb->n_steps++];
+		parse_step(x, rb, s, steps->items[i], i);
+		if (!s->name)
+			continue;
+		for (size_t j = 0; j + 1 < rb->n_steps; j++)
+			if (rb->steps[j].name && !strcmp(rb->steps[j].name, s->name)) {
+				const struct yn_node *nn = yn_get(steps->items[i], "name");
+				rbx_err(x, nn, "step name '%s' is used twice (first at line %d): step "
+					       "names must be unique", s->name, rb->steps[j].pos.line);
+				break;
+			}
+	}
+}
+
+int rb_runbook_parse_tree(const char *display_name, const char *data, size_t len,
+			  struct rb_runbook **out, struct yn_node **tree, struct rb_diags *diags)
+{
+	size_t errors_before = diags->n_errors;
+	struct yn_node *root = NULL;
+	struct rb_runbook *rb = xcalloc(1, sizeof(*rb));
+	struct rbx x = { display_name, diags };
+	int rc;
+
+	rb->path = xstrdup(display_name);
+	rb->timeout_ms = RB_DEFAULT_TIMEOUT_MS;
+	rb->retry = (struct rb_retry){ 1, 0 };
+	rb->notify_on = RB_NOTIFY_FAILURE | RB_NOTIFY_TIMEOUT;
+	rb->catchup = RB_CATCHUP_NONE;
+	rb->catchup_window_ms = RB_DEFAULT_CATCHUP_WINDOW_MS;
+	yb_sha256_hex(data, len, rb->revision);
+
+	if ((rc = yn_parse(display_name, data, len, &root, diags)) < 0)
+		goto out;
+	if (!root || yn_is_null(root)) {
+		rb_diag_add(diags, RB_SEV_ERROR, display_name, 0, 0,
+			    "the file is empty: a runbook starts with 'version: 1' and 'name: ...'");
+		rc = YB_EINVAL;
+		goto out;
+	}
+	if (root->type != YN_MAP) {
+		rbx_err(&x, root, "a runbook must be a mapping (key: value lines), not %s",
+			yn_type_phrase(root));
+		rc = YB_EINVAL;
+		goto out;
+	}
+	parse_top(&x, rb, root);
+	rc = diags->n_errors > errors_before ? YB_EINVAL : 0;
+out:
+	if (rc < 0 && root && tree) {
+		/* the caller may still want the tree for more checks: only on success */
+	}
+	if (rc == 0) {
+		*out = rb;
+		if (tree)
+			*tree = root;
+		else
+			yn_free(root);
+	} else {
+		rb_runbook_free(rb);
+		yn_free(root);
+	}
+	return rc;
+}
+
+int rb_runbook_parse(const char *display_name, const char *data, size_t len,
+		     struct rb_runbook **out, struct rb_diags *diags)
+{
+	return rb_runbook_parse_tree(display_name, data, len, out, NULL, diags);
+}
+
+/* ---- checks across the set ---------------------------------------------------------------- */
+
+static void unknown_ref(struct rb_diags *d, const char *file, const struct yn_node *at,
+			const char *what, const char *name, const char *const *cands, size_t n,
+			const char *otherwise)
+{
+	const char *c = rb_closest(name, cands, n);
+	if (c)
+		rb_diag_add(d, RB_SEV_ERROR, file, at->line, at->col,
+			    "unknown %s '%.80s' (did you mean '%s'?)", what, name, c);
+	else
+		rb_diag_add(d, RB_SEV_ERROR, file, at->line, at->col, "unknown %s '%.80s' (%s)",
+			    what, name, otherwise);
+}
+
+static void check_hosts(struct rb_set *set, struct rb_runbook *rb, const struct yn_node *list,
+			bool staging, struct rb_diags *d)
+{
+	if (!list || list->type != YN_SEQ)
+		return;
+	const char **names = xcalloc(set->inventory.n_hosts + 1, sizeof(*names));
+	for (size_t i = 0; i < set->inventory.n_hosts; i++)
+		names[i] = set->inventory.hosts[i].name;
+	char otherwise[300];
+	if (set->inventory.path)
+		snprintf(otherwise, sizeof(otherwise), "add it to %s", set->inventory.path);
+	else
+		snprintf(otherwise, sizeof(otherwise),
+			 "no inventory was loaded: give --config or put inventory.yaml beside "
+			 "yoban.yaml");
+	for (size_t i = 0; i < list->n_items; i++) {
+		const struct yn_node *it = list->items[i];
+		if (it->type != YN_SCALAR)
+			continue;
+		const struct rb_host *h = rb_set_host(set, it->text);
+		if (!h) {
+			unknown_ref(d, rb->path, it, "host", it->text, names, set->inventory.n_hosts,
+				    otherwise);
+		} else if (staging && h->environment != RB_ENV_STAGING) {
+			rb_diag_add(d, RB_SEV_ERROR, rb->path, it->line, it->col,
+				    "host '%s' is a production host: 'staging_hosts' takes hosts with "
+				    "environment: staging", it->text);
+		} else if (!staging && h->environment == RB_ENV_STAGING) {
+			rb_diag_add(d, RB_SEV_ERROR, rb->path, it->line, it->col,
+				    "host '%s' is a staging host: list it under 'staging_hosts'",
+				    it->text);
+		}
+	}
+	free(names);
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
+void rb_runbook_check_set(struct rb_set *set, struct rb_runbook *rb, const struct yn_node *tree,
+			  struct rb_diags *d)
+{
+	const struct yn_node *t = yn_get(tree, "targets");
+	check_hosts(set, rb, yn_get(t, "hosts"), false, d);
+	check_hosts(set, rb, yn_get(t, "staging_hosts"), true, d);
+
+	const struct yn_node *sched = yn_get(tree, "schedule");
+	const struct yn_node *cal = yn_get(sched, "calendar");
+	if (rb->calendar_name && cal) {
+		const struct calendar *c = rb_set_calendar(set, rb->calendar_name);
+		if (c) {
+			rb->schedule.cal = c;
+		} else {
+			const char **names = xcalloc(set->n_calendars + 2, sizeof(*names));
+			for (size_t i = 0; i < set->n_calendars; i++)
+				names[i] = set->calendars[i].name;
+			names[set->n_calendars] = "jp";
+			unknown_ref(d, rb->path, cal, "calendar", rb->calendar_name, names,
+				    set->n_calendars + 1,
+				    "site calendars live in calendars/*.yaml beside yoban.yaml; 'jp' is "
+				    "the built-in national one");
+			free(names);
+		}
+	}
+	if (rb->timezone_defaulted && set->site.default_timezone &&
+	    strcmp(set->site.default_timezone, rb->timezone)) {
+		const struct tz *zone;
+		if (tz_load(set->site.default_timezone, &zone, NULL) == 0) {
+			free(rb->timezone);
+			rb->timezone = xstrdup(set->site.default_timezone);
+			rb->schedule.zone = zone;
+		}
+	}
+
+	const struct yn_node *ch = yn_get(yn_get(tree, "notify"), "channels");
+	if (ch && ch->type == YN_SEQ) {
+		const char **names = xcalloc(set->site.n_channels + 1, sizeof(*names));
+		for (size_t i = 0; i < set->site.n_channels; i++)
+			names[i] = set->site.channels[i].name;
+		for (size_t i = 0; i < ch->n_items; i++) {
+			const struct yn_node *it = ch->items[i];
+			if (it->type == YN_SCALAR && !rb_set_channel(set, it->text))
+				unknown_ref(d, rb->path, it, "notify channel", it->text, names,
+					    set->site.n_channels,
+					    "define it under notify.channels in yoban.yaml");
+		}
+		free(names);
+	}
+
+	const struct yn_node *steps = yn_get(tree, "steps");
+	for (size_t i = 0; steps && steps->type == YN_SEQ && i < steps->n_items; i++) {
+		const struct yn_node *dest = yn_get(yn_get(steps->items[i], "offsite"), "destination");
+		const struct yn_node *host = yn_get(dest, "host");
+		if (host && host->type == YN_SCALAR && !rb_set_host(set, host->text)) {
+			const char **names = xcalloc(set->inventory.n_hosts + 1, sizeof(*names));
+			for (size_t k = 0; k < set->inventory.n_hosts; k++)
+				names[k] = set->inventory.hosts[k].name;
+			unknown_ref(d, rb->path, host, "host", host->text, names,
+				    set->inventory.n_hosts, "add the off-site host to the inventory");
+			free(names);
+		}
+	}
+
+	const struct yn_node *proc = yn_get(yn_get(tree, "approval"), "procedure");
+	if (rb->procedure && proc) {
+		char *dir = dir_of(rb->path);
+		char *path = rb->procedure[0] == '/' ? xstrdup(rb->procedure)
+						     : xasprintf("%s/%s", dir, rb->procedure);
+		char *text = NULL;
+		size_t len = 0;
+		struct yb_err err = { 0 };
+		if (yb_read_file(path, 16u << 20, &text, &len, &err) < 0) {
+			rb_diag_add(d, RB_SEV_ERROR, rb->path, proc->line, proc->col,
+				    "procedure document '%s' cannot be read (%s): paths are relative "
+				    "to the runbook's folder", rb->procedure, err.msg);
+			free(path);
+		} else {
+			yb_sha256_hex(text, len, rb->procedure_sha256);
+			free(rb->procedure_path);
+			rb->procedure_path = path;
+			if (len == 0)
+				rb_diag_add(d, RB_SEV_ERROR, rb->path, proc->line, proc->col,
+					    "procedure document '%s' is empty: write the procedure "
+					    "(作業手順書) first", rb->procedure);
+		}
+		free(text);
+		free(dir);
+	}
+}
+
+void rb_set_check_names(struct rb_set *set, struct yn_node *const *trees, struct rb_diags *d)
+{
+	const char **names = xcalloc(set->n_runbooks + 1, sizeof(*names));
+	for (size_t i = 0; i < set->n_runbooks; i++)
+		names[i] = set->runbooks[i]->name;
+	for (size_t i = 0; i < set->n_runbooks; i++) {
+		struct rb_runbook *rb = set->runbooks[i];
+		for (size_t j = 0; j < i; j++) {
+			const struct rb_runbook *o = set->runbooks[j];
+			if (strcmp(o->name, rb->name))
+				continue;
+			rb_diag_add(d, RB_SEV_ERROR, rb->path, rb->pos.line, rb->pos.col,
+				    "runbook name '%s' is already used by %s:%d:%d: names must be "
+				    "unique, rename one of them", rb->name, o->path, o->pos.line,
+				    o->pos.col);
+			break;
+		}
+		if (rb->kind != RB_KIND_REHEARSAL || !rb->rehearse)
+			continue;
+		const struct yn_node *at = yn_get(trees[i], "rehearse");
+		const struct rb_runbook *target = rb_set_runbook(set, rb->rehearse);
+		if (!target) {
+			names[i] = NULL; /* never suggest itself */
+			unknown_ref(d, rb->path, at, "runbook", rb->rehearse, names, set->n_runbooks,
+				    "'rehearse' names a runbook of the same set");
+			names[i] = rb->name;
+		} else if (target->kind == RB_KIND_REHEARSAL) {
+			rb_diag_add(d, RB_SEV_ERROR, rb->path, at->line, at->col,
+				    "'%s' is itself a rehearsal: rehearse the runbook it rehearses",
+				    rb->rehearse);
+		} else if (target->n_staging_hosts == 0) {
+			rb_diag_add(d, RB_SEV_ERROR, rb->path, at->line, at->col,
+				    "'%s' has no staging hosts to rehearse on: add "
+				    "targets.staging_hosts to %s", rb->rehearse, target->path);
+		} else {
+			rb->rehearse_target = target;
+		}
+	}
+	free(names);
+}
