@@ -10,6 +10,7 @@
 #include "runbook_priv.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -987,4 +988,71 @@ const struct rb_channel *rb_set_channel(const struct rb_set *set, const char *na
 		if (!strcmp(set->site.channels[i].name, name))
 			return &set->site.channels[i];
 	return NULL;
+}
+
+/* ---- for commands about one runbook ------------------------------------------------------- */
+
+int rb_cli_load_one(const char *config, const char *path, struct rb_set **set_out,
+		    const struct rb_runbook **rb_out)
+{
+	char *config_path = NULL;
+	struct yb_err err = { 0 };
+	struct rb_diags diags;
+	struct rb_set *set = NULL;
+	int status = 0;
+
+	rb_diags_init(&diags);
+	if (rb_config_find(config, path, &config_path, &err) < 0) {
+		fprintf(stderr, "yoban: error: %s\n", err.msg);
+		status = 2;
+		goto out;
+	}
+	/* a rehearsal needs the runbook it rehearses: peek at the kind first */
+	bool rehearsal = false;
+	char *data = NULL;
+	size_t len = 0;
+	if (yb_read_file(path, RB_MAX_FILE_BYTES, &data, &len, NULL) == 0) {
+		struct rb_diags quiet;
+		struct rb_runbook *peek = NULL;
+		rb_diags_init(&quiet);
+		if (rb_runbook_parse(path, data, len, &peek, &quiet) == 0)
+			rehearsal = peek->kind == RB_KIND_REHEARSAL;
+		rb_runbook_free(peek);
+		rb_diags_release(&quiet);
+		free(data);
+	}
+	const char *paths[2] = { path, NULL };
+	char *folder = NULL;
+	size_t n_paths = 1;
+	if (rehearsal) {
+		struct rb_site *site = NULL;
+		if (config_path && rb_site_load(config_path, &site, NULL) == 0 &&
+		    is_dir(site->runbooks_dir))
+			folder = xstrdup(site->runbooks_dir);
+		else
+			folder = dir_name(path);
+		rb_site_free(site);
+		paths[n_paths++] = folder;
+	}
+	struct rb_load_opts lo = { .config_path = config_path, .paths = paths, .n_paths = n_paths };
+	int rc = rb_set_load(&lo, &set, &diags);
+	rb_diags_print(&diags, stderr);
+	free(folder);
+	if (rc < 0) {
+		status = 1;
+		goto out;
+	}
+	const struct rb_runbook *rb = set->n_runbooks ? set->runbooks[0] : NULL;
+	if (!rb || rb->kind > RB_KIND_REHEARSAL) {
+		fprintf(stderr, "yoban: error: '%s' holds no runbook (it is a site file)\n", path);
+		rb_set_free(set);
+		status = 1;
+		goto out;
+	}
+	*set_out = set;
+	*rb_out = rb;
+out:
+	rb_diags_release(&diags);
+	free(config_path);
+	return status;
 }

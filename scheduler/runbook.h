@@ -358,6 +358,15 @@ void rb_site_free(struct rb_site *site);
 int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 		   struct yb_err *err);
 
+/* For commands about one runbook file (plan, next, trigger): finds the config (rb_config_find
+ * with path), loads the set made of that file (plus, for a rehearsal, the runbooks beside it or
+ * the site's runbooks folder, so its target is known), prints every diagnostic to stderr and
+ * returns an exit status: 0 with *set_out and *rb_out (the file's runbook, owned by the set; free
+ * with rb_set_free), 1 when the file or the set is invalid, 2 when the config named by --config or
+ * $YOBAN_CONFIG does not exist. config may be NULL. */
+int rb_cli_load_one(const char *config, const char *path, struct rb_set **set_out,
+		    const struct rb_runbook **rb_out);
+
 /* ---- one runbook, without a set ------------------------------------------------------------ */
 
 /* Parses one runbook from memory (no file system access but the time zone database): the checks
