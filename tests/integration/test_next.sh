@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# yoban next: the answers an operator would check by hand, for bare cron expressions in several
+# zones, both directions, JSON output, and the errors for bad input.
+set -uo pipefail
+yoban="${YB_BIN:?}/yoban"
+fails=0
+check() { # name expected actual
+  if [ "$2" == "$3" ]; then echo "ok   $1"; else
+    echo "FAIL $1"; echo "  expected: $(printf '%q' "$2")"; echo "  actual:   $(printf '%q' "$3")"; fails=$((fails+1)); fi
+}
+status() { "$@" >/dev/null 2>&1; echo $?; }
+
+check "second monday 09:00 tokyo" \
+  "2026-01-12T09:00:00+09:00
+2026-02-09T09:00:00+09:00" \
+  "$("$yoban" next --cron '0 9 * * mon#2' --tz Asia/Tokyo --from 2026-01-01T00:00:00+09:00 --count 2)"
+
+check "previous fires go backwards" \
+  "2026-01-11T01:30:00+09:00
+2026-01-10T01:30:00+09:00" \
+  "$("$yoban" next --cron '30 1 * * *' --tz Asia/Tokyo --from 2026-01-12T00:00:00+09:00 --count 2 --prev)"
+
+check "strictly after --from" \
+  "2026-01-12T01:31:00+09:00" \
+  "$("$yoban" next --cron '* * * * *' --tz Asia/Tokyo --from 2026-01-12T01:30:00+09:00)"
+
+# New York spring forward 2026-03-08: 02:30 does not exist; it fires once, at 03:00 EDT.
+check "spring-forward gap fires once after the gap" \
+  "2026-03-07T02:30:00-05:00
+2026-03-08T03:00:00-04:00
+2026-03-09T02:30:00-04:00" \
+  "$("$yoban" next --cron '30 2 * * *' --tz America/New_York --from 2026-03-07T00:00:00-05:00 --count 3)"
+
+# New York fall back 2026-11-01: 01:30 happens twice; it fires once, at the first (EDT).
+check "fall-back hour fires once, first occurrence" \
+  "2026-11-01T01:30:00-04:00
+2026-11-02T01:30:00-05:00" \
+  "$("$yoban" next --cron '30 1 * * *' --tz America/New_York --from 2026-10-31T12:00:00-04:00 --count 2)"
+
+check "last day of february in a leap year" \
+  "2028-02-29T00:00:00Z" \
+  "$("$yoban" next --cron '0 0 L 2 *' --tz UTC --from 2027-03-01T00:00:00Z | sed 's/+00:00$/Z/')"
+
+json=$("$yoban" next --cron '0 23 * * *' --tz Asia/Tokyo --from 2026-05-01T00:00:00+09:00 --count 2 --format json)
+check "json lists the fires" '["2026-05-01T23:00:00+09:00","2026-05-02T23:00:00+09:00"]' \
+  "$(printf '%s' "$json" | /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["fires"], separators=(",",":")))')"
+
+check "impossible expression is a usage error" 2 "$(status "$yoban" next --cron '0 0 30 2 *')"
+err=$("$yoban" next --cron '0 25 * * *' 2>&1 >/dev/null)
+case "$err" in *hour*) echo "ok   bad hour names the field";; *) echo "FAIL bad hour: $err"; fails=$((fails+1));; esac
+check "unknown zone is a usage error" 2 "$(status "$yoban" next --cron '* * * * *' --tz Mars/Olympus)"
+check "bad --count" 2 "$(status "$yoban" next --cron '* * * * *' --count 0)"
+check "nothing to do" 2 "$(status "$yoban" next)"
+check "--help exits 0" 0 "$(status "$yoban" next --help)"
+
+[ "$fails" -eq 0 ] && echo "all next checks passed" || { echo "$fails next checks failed"; exit 1; }
