@@ -222,7 +222,7 @@ static int ssh_check_hostkey(struct transport *t, struct yb_err *err)
 static int ssh_auth_error(struct transport *t, int rc, struct yb_err *err)
 {
 	struct ssh_impl *im = t->impl;
-	if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_PUBLICKEY_UNRECOGNIZED)
+	if (rc == LIBSSH2_ERROR_FILE)
 		return yb_err_set(err, YB_EPERM, "%s: cannot use the private key '%s': %s (an OpenSSH "
 				  "ed25519, ecdsa or rsa key without passphrase, or with ssh.passphrase set)",
 				  t->describe, t->target.key_path, ssh_last_error(im->session));
