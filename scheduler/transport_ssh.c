@@ -224,7 +224,7 @@ static int ssh_auth_error(struct transport *t, int rc, struct yb_err *err)
 	struct ssh_impl *im = t->impl;
 	if (rc == LIBSSH2_ERROR_FILE)
 		return yb_err_set(err, YB_EPERM, "%s: cannot use the private key '%s': %s (an OpenSSH "
-				  "ed25519, ecdsa or rsa key without passphrase, or with ssh.passphrase set)",
+				  "ed25519, ecdsa or rsa key without passphrase, readable by this user)",
 				  t->describe, t->target.key_path, ssh_last_error(im->session));
 	return yb_err_set(err, YB_EPERM, "%s: authentication failed for user '%s' with the key '%s': "
 			  "%s (add the key's .pub to the user's authorized_keys on the host)", t->describe,
