@@ -1,0 +1,568 @@
+/*
+ * serve.c: the runner's side of the wire (see serve.h and common/wire.h).
+ *
+ * The one idea: serve holds no job state that matters. Everything about a job is in its folder,
+ * written by its supervisor; serve only reads it. An attachment is a reader's position in a spool
+ * plus "EXIT sent or not", so a serve that is killed loses nothing, and a new one re-creates the
+ * attachment from the offset the client gives in ATTACH. Each loop turn: poll, take requests (only
+ * while the outgoing queue is short), collect supervisor reports, pull one chunk per attached job
+ * in turn until the queue is full, write what the client will take.
+ */
+#define _GNU_SOURCE
+#include "serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "journal.h"
+#include "json.h"
+#include "supervisor.h"
+#include "wire.h"
+
+#define READ_PIECE (64u << 10)
+#define LIVENESS_EVERY_MS 1000
+#define FINAL_FLUSH_MS 5000
+
+struct attach {
+	char job[WIRE_MAX_JOB_ID + 1];
+	char *dir;
+	struct spool_reader rd;
+	bool acked;            /* false while the START is not yet acknowledged */
+	bool exit_sent;
+	int64_t next_liveness_ms;
+	struct attach *next;
+};
+
+struct pending {
+	char job[WIRE_MAX_JOB_ID + 1];
+	int fd;
+	char text[512];
+	size_t len;
+	struct pending *next;
+};
+
+struct serve {
+	const struct serve_opts *o;
+	struct wire_reader in;
+	struct yb_buf out;
+	size_t out_pos;        /* bytes of out already written */
+	bool hello_done;
+	bool failed;           /* a protocol error: flush the ERROR and leave */
+	struct attach *attached;
+	struct pending *pending;
+	struct yb_buf chunk;
+};
+
+static size_t queued(const struct serve *s)
+{
+	return s->out.len - s->out_pos;
+}
+
+static void send_json(struct serve *s, uint8_t type, struct yb_json *obj)
+{
+	struct yb_err err;
+	if (wire_put_json(&s->out, type, obj, &err) < 0)
+		BUG("cannot queue a %s frame: %s", wire_type_name(type), err.msg);
+	yb_json_free(obj);
+}
+
+static void send_error(struct serve *s, const char *job, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void send_error(struct serve *s, const char *job, const char *code, const char *fmt, ...)
+{
+	char msg[YB_ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct yb_json *o = yb_json_object();
+	if (job)
+		yb_json_set(o, "job", yb_json_str(job));
+	yb_json_set(o, "code", yb_json_str(code));
+	yb_json_set(o, "message", yb_json_str(msg));
+	send_json(s, WIRE_ERROR, o);
+	if (!job) {
+		fprintf(stderr, "yoban-runner: error: %s\n", msg);
+		s->failed = true;
+	}
+}
+
+static struct attach *find_attach(struct serve *s, const char *job)
+{
+	for (struct attach *a = s->attached; a; a = a->next)
+		if (!strcmp(a->job, job))
+			return a;
+	return NULL;
+}
+
+static void drop_attach(struct serve *s, const char *job)
+{
+	for (struct attach **pp = &s->attached; *pp; pp = &(*pp)->next) {
+		struct attach *a = *pp;
+		if (strcmp(a->job, job))
+			continue;
+		*pp = a->next;
+		spool_reader_close(&a->rd);
+		free(a->dir);
+		free(a);
+		return;
+	}
+}
+
+/* Attaches (or re-attaches) to job at offset; 0, or <0 with an ERROR already queued. */
+static int attach_job(struct serve *s, const char *job, uint64_t offset, bool acked)
+{
+	struct yb_err err;
+	drop_attach(s, job);
+	struct attach *a = xcalloc(1, sizeof(*a));
+	snprintf(a->job, sizeof(a->job), "%s", job);
+	a->dir = journal_job_dir(s->o->state_dir, job);
+	a->acked = acked;
+	int rc = spool_reader_open(&a->rd, a->dir, &err);
+	if (rc == YB_ENOENT) {
+		send_error(s, job, "unknown-job", "no job '%s' in '%s' (never started here, or forgotten)",
+			   job, s->o->state_dir);
+		goto fail;
+	}
+	if (rc < 0) {
+		send_error(s, job, "journal", "%s", err.msg);
+		goto fail;
+	}
+	if ((rc = spool_reader_seek(&a->rd, offset, &err)) < 0) {
+		send_error(s, job, rc == YB_ERANGE ? "bad-offset" : "journal", "job '%s': %s", job, err.msg);
+		goto fail;
+	}
+	a->next = s->attached;
+	s->attached = a;
+	return 0;
+fail:
+	spool_reader_close(&a->rd);
+	free(a->dir);
+	free(a);
+	return rc;
+}
+
+static const char *job_of(struct serve *s, const struct wire_frame *f, const struct yb_json *v)
+{
+	const char *job = yb_json_get_str(v, "job");
+	if (!job)
+		send_error(s, NULL, "proto", "%s frame without a 'job'", wire_type_name(f->type));
+	return job;
+}
+
+static void on_hello(struct serve *s, const struct yb_json *v)
+{
+	struct yb_json *proto = yb_json_get(v, "proto");
+	const char *program = yb_json_get_str(v, "program"), *version = yb_json_get_str(v, "version");
+	if (!yb_json_is_int(proto) || yb_json_int_value(proto) != WIRE_PROTO) {
+		char theirs[32] = "none";
+		if (yb_json_is_int(proto))
+			snprintf(theirs, sizeof(theirs), "%lld", (long long)yb_json_int_value(proto));
+		struct yb_json *o = yb_json_object();
+		char *msg = xasprintf("protocol version mismatch: %s %s speaks protocol %s, yoban-runner "
+				      RUNNER_VERSION " speaks protocol %d (install the same Yoban version "
+				      "on the scheduler and on this host)",
+				      program ? program : "the peer", version ? version : "(unknown version)",
+				      theirs, WIRE_PROTO);
+		yb_json_set(o, "code", yb_json_str("version"));
+		yb_json_set(o, "message", yb_json_str(msg));
+		send_json(s, WIRE_ERROR, o);
+		fprintf(stderr, "yoban-runner: error: %s\n", msg);
+		free(msg);
+		s->failed = true;
+		return;
+	}
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	struct yb_json *o = yb_json_object();
+	yb_json_set(o, "proto", yb_json_int(WIRE_PROTO));
+	yb_json_set(o, "program", yb_json_str("yoban-runner"));
+	yb_json_set(o, "version", yb_json_str(RUNNER_VERSION));
+	yb_json_set(o, "host", yb_json_str(host));
+	yb_json_set(o, "state_dir", yb_json_str(s->o->state_dir));
+	send_json(s, WIRE_HELLO, o);
+	s->hello_done = true;
+}
+
+static void on_start(struct serve *s, const struct yb_json *v, const char *job)
+{
+	struct job_spec spec;
+	struct yb_err err;
+	int fd;
+	if (job_spec_parse(v, &spec, &err) < 0) {
+		send_error(s, job, "bad-spec", "job '%s': %s", job, err.msg);
+		return;
+	}
+	int rc = supervisor_launch(s->o->state_dir, &spec, &fd, &err);
+	job_spec_release(&spec);
+	if (rc == YB_EEXIST) {
+		send_error(s, job, "exists", "%s", err.msg);
+		return;
+	}
+	if (rc < 0) {
+		send_error(s, job, "spawn", "job '%s': %s", job, err.msg);
+		return;
+	}
+	struct pending *p = xcalloc(1, sizeof(*p));
+	snprintf(p->job, sizeof(p->job), "%s", job);
+	p->fd = fd;
+	p->next = s->pending;
+	s->pending = p;
+	/* follow it from the first byte; nothing is sent before the ACK */
+	attach_job(s, job, 0, false);
+}
+
+static void on_pending_done(struct serve *s, struct pending *p)
+{
+	int64_t pid;
+	struct yb_err err;
+	if (supervisor_parse_report(p->text, p->len, &pid, &err) < 0) {
+		drop_attach(s, p->job);
+		send_error(s, p->job, "spawn", "job '%s': %s", p->job, err.msg);
+		return;
+	}
+	struct yb_json *o = yb_json_object();
+	yb_json_set(o, "job", yb_json_str(p->job));
+	yb_json_set(o, "op", yb_json_str("start"));
+	yb_json_set(o, "pid", yb_json_int(pid));
+	send_json(s, WIRE_ACK, o);
+	struct attach *a = find_attach(s, p->job);
+	if (a)
+		a->acked = true;
+}
+
+static void on_frame(struct serve *s, const struct wire_frame *f)
+{
+	struct yb_json *v = NULL;
+	struct yb_err err;
+	const char *job;
+
+	if (f->type == WIRE_OUTPUT || f->type == WIRE_EXIT || f->type == WIRE_ACK) {
+		send_error(s, NULL, "proto", "%s frames go from the runner to the scheduler, not back",
+			   wire_type_name(f->type));
+		return;
+	}
+	if (wire_parse_json(f, &v, &err) < 0) {
+		send_error(s, NULL, "proto", "%s", err.msg);
+		return;
+	}
+	if (!s->hello_done && f->type != WIRE_HELLO) {
+		send_error(s, NULL, "proto", "expected HELLO first, got %s", wire_type_name(f->type));
+		goto out;
+	}
+	switch (f->type) {
+	case WIRE_HELLO:
+		if (s->hello_done)
+			send_error(s, NULL, "proto", "HELLO sent twice");
+		else
+			on_hello(s, v);
+		break;
+	case WIRE_START:
+		if ((job = job_of(s, f, v)))
+			on_start(s, v, job);
+		break;
+	case WIRE_ATTACH: {
+		if (!(job = job_of(s, f, v)))
+			break;
+		struct yb_json *off = yb_json_get(v, "offset");
+		int64_t offset = off ? yb_json_int_value(off) : 0;
+		if (off && (!yb_json_is_int(off) || offset < 0)) {
+			send_error(s, job, "bad-offset", "job '%s': 'offset' must be a non-negative integer",
+				   job);
+			break;
+		}
+		attach_job(s, job, (uint64_t)offset, true);
+		break;
+	}
+	case WIRE_CANCEL: {
+		if (!(job = job_of(s, f, v)))
+			break;
+		if (!journal_job_exists(s->o->state_dir, job)) {
+			send_error(s, job, "unknown-job", "no job '%s' to cancel", job);
+			break;
+		}
+		char *dir = journal_job_dir(s->o->state_dir, job);
+		journal_cancel(dir, NULL); /* not listening: it has ended already; EXIT says how */
+		free(dir);
+		break;
+	}
+	case WIRE_FORGET: {
+		if (!(job = job_of(s, f, v)))
+			break;
+		char *dir = journal_job_dir(s->o->state_dir, job);
+		bool running = journal_job_exists(s->o->state_dir, job) &&
+			       journal_liveness(dir) == JOB_RUNNING;
+		free(dir);
+		if (running) {
+			send_error(s, job, "running", "job '%s' is still running (CANCEL it, wait for EXIT, "
+				   "then FORGET)", job);
+			break;
+		}
+		drop_attach(s, job);
+		if (journal_remove_job(s->o->state_dir, job, &err) < 0) {
+			send_error(s, job, "journal", "%s", err.msg);
+			break;
+		}
+		struct yb_json *o = yb_json_object();
+		yb_json_set(o, "job", yb_json_str(job));
+		yb_json_set(o, "op", yb_json_str("forget"));
+		send_json(s, WIRE_ACK, o);
+		break;
+	}
+	case WIRE_PING: {
+		struct yb_json *o = yb_json_object();
+		struct yb_json *seq = yb_json_get(v, "seq");
+		yb_json_set(o, "seq", seq ? yb_json_ref(seq) : yb_json_int(0));
+		send_json(s, WIRE_PONG, o);
+		break;
+	}
+	case WIRE_PONG:
+		break;
+	case WIRE_ERROR: {
+		const char *msg = yb_json_get_str(v, "message");
+		fprintf(stderr, "yoban-runner: the scheduler reported an error: %s\n", msg ? msg : "(none)");
+		if (!yb_json_get(v, "job"))
+			s->failed = true;
+		break;
+	}
+	default:
+		send_error(s, NULL, "proto", "unexpected %s frame", wire_type_name(f->type));
+	}
+out:
+	yb_json_free(v);
+}
+
+/* Produces at most one OUTPUT (or the EXIT) for a; true if it queued something. */
+static bool pump_one(struct serve *s, struct attach *a, int64_t now_ms)
+{
+	struct yb_err err;
+	uint8_t stream;
+	uint64_t offset;
+	if (!a->acked || a->exit_sent)
+		return false;
+	int n = spool_reader_read(&a->rd, &s->chunk, WIRE_MAX_CHUNK, &stream, &offset, &err);
+	if (n < 0) {
+		send_error(s, a->job, "journal", "job '%s': %s", a->job, err.msg);
+		a->exit_sent = true; /* nothing more can be said about it */
+		return true;
+	}
+	if (n > 0) {
+		if (wire_put_output(&s->out, a->job, stream, offset, s->chunk.data, (size_t)n,
+				    SERVE_ZSTD_LEVEL, &err) < 0)
+			BUG("cannot queue OUTPUT: %s", err.msg);
+		return true;
+	}
+	/* nothing new: has it ended? */
+	struct job_exit ex;
+	int rc = journal_read_exit(a->dir, &ex, &err);
+	if (rc == 0) {
+		if (a->rd.pos < ex.spool_bytes)
+			return false; /* its last records are on their way */
+		send_json(s, WIRE_EXIT, job_exit_to_json(a->job, &ex));
+		a->exit_sent = true;
+		return true;
+	}
+	if (rc != YB_ENOENT) {
+		send_error(s, a->job, "journal", "job '%s': %s", a->job, err.msg);
+		a->exit_sent = true;
+		return true;
+	}
+	if (now_ms >= a->next_liveness_ms) {
+		a->next_liveness_ms = now_ms + LIVENESS_EVERY_MS;
+		if (journal_liveness(a->dir) == JOB_LOST) {
+			fprintf(stderr, "yoban-runner: job '%s' lost its supervisor; recording its end\n",
+				a->job);
+			if (journal_record_lost(a->dir, a->job, &err) < 0) {
+				send_error(s, a->job, "unknown-job", "job '%s': %s", a->job, err.msg);
+				a->exit_sent = true;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static void pump(struct serve *s)
+{
+	int64_t now = yb_mono_ms();
+	bool progress = true;
+	while (progress && queued(s) < SERVE_OUT_HIGH && !s->failed) {
+		progress = false;
+		for (struct attach *a = s->attached; a && queued(s) < SERVE_OUT_HIGH; a = a->next)
+			progress |= pump_one(s, a, now);
+	}
+}
+
+static bool waiting_on_spools(const struct serve *s)
+{
+	for (const struct attach *a = s->attached; a; a = a->next)
+		if (a->acked && !a->exit_sent)
+			return true;
+	return false;
+}
+
+/* Writes what the client takes now; <0 when it is gone. */
+static int flush_out(struct serve *s)
+{
+	while (queued(s) > 0) {
+		ssize_t n = write(s->o->out_fd, s->out.data + s->out_pos, queued(s));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return -1;
+		s->out_pos += (size_t)n;
+	}
+	if (s->out_pos == s->out.len) {
+		yb_buf_reset(&s->out);
+		s->out_pos = 0;
+	} else if (s->out_pos > SERVE_OUT_HIGH) {
+		yb_buf_consume(&s->out, s->out_pos);
+		s->out_pos = 0;
+	}
+	return 0;
+}
+
+/* After a protocol error: give the client the ERROR, within reason. */
+static void final_flush(struct serve *s)
+{
+	int64_t deadline = yb_mono_ms() + FINAL_FLUSH_MS;
+	while (queued(s) > 0 && yb_mono_ms() < deadline) {
+		struct pollfd p = { .fd = s->o->out_fd, .events = POLLOUT };
+		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+			return;
+		if (flush_out(s) < 0)
+			return;
+	}
+}
+
+static void read_pending(struct serve *s, struct pending *p, bool *done)
+{
+	for (;;) {
+		if (p->len >= sizeof(p->text) - 1) {
+			*done = true;
+			return;
+		}
+		ssize_t n = read(p->fd, p->text + p->len, sizeof(p->text) - 1 - p->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			*done = true;
+			return;
+		}
+		p->len += (size_t)n;
+	}
+}
+
+int serve_run(const struct serve_opts *o)
+{
+	struct serve s = { .o = o };
+	struct yb_err err;
+	int status = 0;
+	char *piece = xmalloc(READ_PIECE);
+
+	signal(SIGPIPE, SIG_IGN);
+	wire_reader_init(&s.in);
+	yb_buf_init(&s.out, 0);
+	yb_buf_init(&s.chunk, WIRE_MAX_CHUNK);
+	if (journal_prepare(o->state_dir, &err) < 0) {
+		fprintf(stderr, "yoban-runner: error: %s\n", err.msg);
+		status = 1;
+		goto out;
+	}
+	if (o->retention_ms > 0) {
+		int removed = 0;
+		if (journal_gc(o->state_dir, o->retention_ms, &removed, &err) < 0)
+			fprintf(stderr, "yoban-runner: warning: %s\n", err.msg);
+	}
+	fcntl(o->in_fd, F_SETFL, fcntl(o->in_fd, F_GETFL) | O_NONBLOCK);
+	fcntl(o->out_fd, F_SETFL, fcntl(o->out_fd, F_GETFL) | O_NONBLOCK);
+
+	for (;;) {
+		/* requests, only while the queue toward the client is short */
+		size_t n_pending = 0;
+		for (struct pending *p = s.pending; p; p = p->next)
+			n_pending++;
+		struct pollfd *pfd = xcalloc(2 + n_pending, sizeof(*pfd));
+		pfd[0] = (struct pollfd){ .fd = queued(&s) < SERVE_OUT_HIGH ? o->in_fd : -1, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = queued(&s) ? o->out_fd : -1, .events = POLLOUT };
+		size_t i = 2;
+		for (struct pending *p = s.pending; p; p = p->next)
+			pfd[i++] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
+		int timeout = waiting_on_spools(&s) ? SERVE_TICK_MS : -1;
+		if (poll(pfd, (nfds_t)(2 + n_pending), timeout) < 0 && errno != EINTR) {
+			fprintf(stderr, "yoban-runner: error: poll: %s\n", strerror(errno));
+			free(pfd);
+			status = 1;
+			goto out;
+		}
+		/* supervisor reports (first: the list is as it was when polled) */
+		i = 2;
+		for (struct pending **pp = &s.pending; *pp;) {
+			struct pending *p = *pp;
+			bool done = false;
+			if (pfd[i++].revents)
+				read_pending(&s, p, &done);
+			if (done) {
+				on_pending_done(&s, p);
+				close(p->fd);
+				*pp = p->next;
+				free(p);
+			} else {
+				pp = &p->next;
+			}
+		}
+		if (pfd[0].fd >= 0 && pfd[0].revents) {
+			ssize_t n = read(o->in_fd, piece, READ_PIECE);
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				free(pfd);
+				goto out; /* the client is gone; the jobs go on */
+			}
+			if (n > 0 && wire_reader_feed(&s.in, piece, (size_t)n, &err) < 0)
+				send_error(&s, NULL, "proto", "%s", err.msg);
+			struct wire_frame f;
+			int rc = 0;
+			while (!s.failed && (rc = wire_reader_next(&s.in, &f, &err)) == 1)
+				on_frame(&s, &f);
+			if (!s.failed && rc < 0)
+				send_error(&s, NULL, "proto", "%s", err.msg);
+		}
+		free(pfd);
+		/* the intermediate processes are reaped in supervisor_launch; anything else too */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (s.failed) {
+			final_flush(&s);
+			status = 1;
+			goto out;
+		}
+		pump(&s);
+		if (flush_out(&s) < 0)
+			goto out; /* the client is gone */
+	}
+out:
+	while (s.pending) {
+		struct pending *p = s.pending;
+		s.pending = p->next;
+		close(p->fd);
+		free(p);
+	}
+	while (s.attached)
+		drop_attach(&s, s.attached->job);
+	wire_reader_release(&s.in);
+	yb_buf_release(&s.out);
+	yb_buf_release(&s.chunk);
+	free(piece);
+	return status;
+}

@@ -1,0 +1,55 @@
+/*
+ * supervisor.h: a job's spec, and the detached process that runs it.
+ *
+ * supervisor_launch makes the job's folder, writes its spec (secrets redacted), creates the empty
+ * spool and the control FIFO, and double-forks a supervisor: in its own session and process group,
+ * not a child of the serve process, child subreaper of the step. The supervisor runs the step in
+ * its own process group (argv through execvp, or /bin/sh -c script), with exactly the environment
+ * given plus PATH, HOME and LANG when absent; reads its stdout and stderr, masks the secrets,
+ * spools the output up to output_cap (the rest is counted, not kept), enforces the timeout and
+ * cancellation (SIGTERM to the step's group, SIGKILL after the grace), and at the end kills what
+ * is left of the group, fsyncs the spool and writes exit.json. It never talks to serve again after
+ * its one-line report, so a dropped connection or a killed serve changes nothing for the job.
+ */
+#ifndef YB_SUPERVISOR_H
+#define YB_SUPERVISOR_H
+
+#include "json.h"
+#include "wire.h"
+#include "yb.h"
+
+#define SUPERVISOR_DEFAULT_GRACE_MS 10000
+#define SUPERVISOR_DEFAULT_OUTPUT_CAP (1ULL << 30) /* 1 GiB kept per job */
+#define SUPERVISOR_MAX_ARGV 4096
+#define SUPERVISOR_MAX_ENV 4096
+#define SUPERVISOR_BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct job_spec {
+	char job[WIRE_MAX_JOB_ID + 1];
+	char **argv;        /* NULL-terminated; NULL when shell is set */
+	char *shell;        /* a script for /bin/sh -c */
+	char **env;         /* NULL-terminated "KEY=VALUE", the base already added */
+	char *cwd;          /* NULL: "/" */
+	int64_t timeout_ms; /* 0: none */
+	int64_t grace_ms;
+	uint64_t output_cap;
+	char **secrets;     /* NULL-terminated */
+	size_t n_secrets;
+};
+
+/* Checks and copies a START payload; YB_EINVAL with a message naming the bad field. */
+int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_err *err);
+void job_spec_release(struct job_spec *spec);
+/* The spec as spec.json holds it: secret values masked wherever they appear. */
+struct yb_json *job_spec_redacted(const struct job_spec *spec);
+
+/* Starts the job (see above). YB_EEXIST if the job id is already journaled. On success *report_fd
+ * is the read end of a pipe (non-blocking) on which the supervisor writes one line, "pid N" once
+ * the step runs or "err MESSAGE" if it could not be started (the folder is then removed), then
+ * closes it. */
+int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *report_fd,
+		      struct yb_err *err);
+/* Reads that line: 0 with *pid, or YB_EIO with the supervisor's message. */
+int supervisor_parse_report(const char *text, size_t len, int64_t *pid, struct yb_err *err);
+
+#endif
