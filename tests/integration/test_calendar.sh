@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# yoban calendar: the closed days an operator would check against the Cabinet Office's list,
+# is-open's answer through the exit status, JSON output, and the errors for bad input.
+set -uo pipefail
+yoban="${YB_BIN:?}/yoban"
+fails=0
+check() { # name expected actual
+  if [ "$2" == "$3" ]; then echo "ok   $1"; else
+    echo "FAIL $1"; echo "  expected: $(printf '%q' "$2")"; echo "  actual:   $(printf '%q' "$3")"; fails=$((fails+1)); fi
+}
+status() { "$@" >/dev/null 2>&1; echo $?; }
+tab=$'\t'
+
+check "2026 national holidays" \
+  "2026-01-01${tab}元日
+2026-01-12${tab}成人の日
+2026-02-11${tab}建国記念の日
+2026-02-23${tab}天皇誕生日
+2026-03-20${tab}春分の日
+2026-04-29${tab}昭和の日
+2026-05-03${tab}憲法記念日
+2026-05-04${tab}みどりの日
+2026-05-05${tab}こどもの日
+2026-05-06${tab}振替休日
+2026-07-20${tab}海の日
+2026-08-11${tab}山の日
+2026-09-21${tab}敬老の日
+2026-09-22${tab}国民の休日
+2026-09-23${tab}秋分の日
+2026-10-12${tab}スポーツの日
+2026-11-03${tab}文化の日
+2026-11-23${tab}勤労感謝の日" \
+  "$("$yoban" calendar holidays --year 2026)"
+
+check "2019 golden week, ten days" \
+  "2019-04-29${tab}昭和の日
+2019-04-30${tab}国民の休日
+2019-05-01${tab}天皇の即位の日
+2019-05-02${tab}国民の休日
+2019-05-03${tab}憲法記念日
+2019-05-04${tab}みどりの日
+2019-05-05${tab}こどもの日
+2019-05-06${tab}振替休日" \
+  "$("$yoban" calendar holidays --year 2019 --calendar jp | grep -E '^2019-0(4-29|4-30|5-0)')"
+
+check "the law's first year starts on 1948-07-20" \
+  "1948-09-23${tab}秋分の日
+1948-11-03${tab}文化の日
+1948-11-23${tab}勤労感謝の日" \
+  "$("$yoban" calendar holidays --year=1948)"
+
+check "before the law: nothing, and that is not an error" "" "$("$yoban" calendar holidays --year 1947)"
+
+json=$("$yoban" calendar holidays --year 2021 --format json)
+check "json: the 2021 olympic moves" '2021 jp 海の日 2021-07-22 2021-08-09' \
+  "$(printf '%s' "$json" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+names = {c["date"]: c["name"] for c in d["closed"]}
+print(d["year"], d["calendar"], names["2021-07-22"], "2021-07-22", [k for k, v in names.items() if v == "振替休日"][0])')"
+
+check "is-open: a substitute holiday is closed" \
+  "2026-05-06 (水) is closed in calendar 'jp': 振替休日" "$("$yoban" calendar is-open 2026-05-06)"
+check "is-open: closed exits 1" 1 "$(status "$yoban" calendar is-open 2026-05-06)"
+check "is-open: an ordinary Thursday is open" 0 "$(status "$yoban" calendar is-open 2026-05-07)"
+check "is-open: jp keeps weekends open" 0 "$(status "$yoban" calendar is-open 2026-06-06 --calendar jp)"
+check "is-open json" '{"date": "2026-09-22", "calendar": "jp", "open": false, "why": "国民の休日"}' \
+  "$("$yoban" calendar is-open --format json 2026-09-22 | /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), ensure_ascii=False))')"
+
+err=$("$yoban" calendar holidays --year 2026 --calendar city 2>&1 >/dev/null)
+check "unknown calendar names the known ones" "yoban: error: unknown calendar 'city' (known: jp)" "$err"
+check "unknown calendar exits 1" 1 "$(status "$yoban" calendar is-open 2026-01-01 --calendar city)"
+check "no subcommand" 2 "$(status "$yoban" calendar)"
+check "unknown subcommand" 2 "$(status "$yoban" calendar list)"
+check "holidays without --year" 2 "$(status "$yoban" calendar holidays)"
+check "bad year" 2 "$(status "$yoban" calendar holidays --year 20x6)"
+check "year out of range" 2 "$(status "$yoban" calendar holidays --year 10000)"
+check "--year without a value" 2 "$(status "$yoban" calendar holidays --year)"
+check "bad format" 2 "$(status "$yoban" calendar holidays --year 2026 --format xml)"
+check "unknown option" 2 "$(status "$yoban" calendar holidays --year 2026 --yaer 2026)"
+check "not a date" 2 "$(status "$yoban" calendar is-open 2026-02-30)"
+check "not a date either" 2 "$(status "$yoban" calendar is-open 2026/05/06)"
+check "is-open without a date" 2 "$(status "$yoban" calendar is-open)"
+check "two dates" 2 "$(status "$yoban" calendar is-open 2026-05-06 2026-05-07)"
+check "--help exits 0" 0 "$(status "$yoban" calendar --help)"
+case "$("$yoban" calendar --help)" in
+  usage:*is-open*) echo "ok   help starts with the usage";;
+  *) echo "FAIL help"; fails=$((fails+1));;
+esac
+
+[ "$fails" -eq 0 ] && echo "all calendar checks passed" || { echo "$fails calendar checks failed"; exit 1; }
