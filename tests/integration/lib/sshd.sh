@@ -1,3 +1,5 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2034  # the SSHD_* variables are for the callers
 # tests/integration/lib/sshd.sh: a real OpenSSH server on loopback, for tests and benchmarks.
 #
 # Source it, then:
@@ -55,8 +57,8 @@ sshd_start() {
   SSHD_FINGERPRINT=$(ssh-keygen -lf "$SSHD_DIR/ssh_host_ed25519_key.pub" | awk '{print $2}')
   SSHD_RUNNER_PIDFILE=$SSHD_DIR/runner.pid
   sshd_set_runner "${SSHD_RUNNER:-${YB_BIN:-}/yoban-runner serve --state-dir '$SSHD_DIR/state'}"
-  local try
-  for try in 1 2 3 4 5; do
+
+  for _ in 1 2 3 4 5; do
     SSHD_PORT=$(sshd_free_port)
     cat > "$SSHD_DIR/sshd_config" <<EOC
 Port $SSHD_PORT
@@ -79,8 +81,8 @@ LogLevel ${SSHD_LOGLEVEL:-ERROR}
 EOC
     "$sshd" -D -e -f "$SSHD_DIR/sshd_config" 2>>"$SSHD_DIR/sshd.log" &
     SSHD_PID=$!
-    local i
-    for i in $(seq 1 100); do
+
+    for _ in $(seq 1 100); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$SSHD_PORT") 2>/dev/null; then break; fi
       kill -0 "$SSHD_PID" 2>/dev/null || break
       sleep 0.05
