@@ -833,8 +833,64 @@ void rb_set_free(struct rb_set *set)
 	for (size_t i = 0; i < set->n_runbooks; i++)
 		rb_runbook_free(set->runbooks[i]);
 	free(set->runbooks);
+	for (size_t i = 0; i < set->n_context; i++)
+		rb_runbook_free(set->context[i]);
+	free(set->context);
 	rb_strv_free(set->owned_strings, set->n_owned_strings);
 	free(set);
+}
+
+static bool wanted_by_rehearsal(const struct rb_set *set, const char *name)
+{
+	if (rb_set_runbook(set, name))
+		return false;
+	for (size_t i = 0; i < set->n_runbooks; i++)
+		if (set->runbooks[i]->rehearse && !strcmp(set->runbooks[i]->rehearse, name))
+			return true;
+	return false;
+}
+
+/* Looks for the runbooks that given rehearsals name but that were not given, in the site's
+ * runbooks folder and beside the given files. They are parsed quietly: their own problems are
+ * reported when they are validated themselves. */
+static void load_context(struct rb_set *set, const struct rb_load_opts *opts,
+			 const struct file_list *given)
+{
+	bool any = false;
+	for (size_t i = 0; i < set->n_runbooks && !any; i++)
+		any = set->runbooks[i]->rehearse && wanted_by_rehearsal(set, set->runbooks[i]->rehearse);
+	if (!any)
+		return;
+	struct file_list cands = { 0 };
+	struct rb_diags quiet;
+	rb_diags_init(&quiet);
+	if (set->site.path && is_dir(set->site.runbooks_dir))
+		walk(set->site.runbooks_dir, 1, false, &cands, &quiet);
+	for (size_t i = 0; i < opts->n_paths; i++) {
+		char *dir = is_dir(opts->paths[i]) ? NULL : dir_name(opts->paths[i]);
+		if (dir)
+			walk(dir, MAX_WALK_DEPTH, false, &cands, &quiet);
+		free(dir);
+	}
+	for (size_t i = 0; i < cands.n; i++) {
+		if (seen(given, cands.real[i]))
+			continue;
+		char *data = NULL;
+		size_t len = 0;
+		if (yb_read_file(cands.display[i], RB_MAX_FILE_BYTES, &data, &len, NULL) < 0)
+			continue;
+		struct rb_runbook *rb = NULL;
+		if (rb_runbook_parse(cands.display[i], data, len, &rb, &quiet) == 0 &&
+		    wanted_by_rehearsal(set, rb->name)) {
+			set->context = xrealloc(set->context, (set->n_context + 1) * sizeof(*set->context));
+			set->context[set->n_context++] = rb;
+		} else {
+			rb_runbook_free(rb);
+		}
+		free(data);
+	}
+	rb_diags_release(&quiet);
+	file_list_release(&cands);
 }
 
 int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_diags *diags)
@@ -928,6 +984,10 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 		free(data);
 	}
 
+	/* 4b. a rehearsal among the given files may name a runbook that was not given */
+	if (opts->n_paths)
+		load_context(set, opts, &files);
+
 	/* 5. the checks across files */
 	for (size_t i = 0; i < set->n_runbooks; i++)
 		rb_runbook_check_set(set, set->runbooks[i], trees[i], diags);
@@ -979,6 +1039,9 @@ const struct rb_runbook *rb_set_runbook(const struct rb_set *set, const char *na
 	for (size_t i = 0; i < set->n_runbooks; i++)
 		if (set->runbooks[i]->name && !strcmp(set->runbooks[i]->name, name))
 			return set->runbooks[i];
+	for (size_t i = 0; i < set->n_context; i++)
+		if (!strcmp(set->context[i]->name, name))
+			return set->context[i];
 	return NULL;
 }
 
@@ -1007,37 +1070,11 @@ int rb_cli_load_one(const char *config, const char *path, struct rb_set **set_ou
 		status = 2;
 		goto out;
 	}
-	/* a rehearsal needs the runbook it rehearses: peek at the kind first */
-	bool rehearsal = false;
-	char *data = NULL;
-	size_t len = 0;
-	if (yb_read_file(path, RB_MAX_FILE_BYTES, &data, &len, NULL) == 0) {
-		struct rb_diags quiet;
-		struct rb_runbook *peek = NULL;
-		rb_diags_init(&quiet);
-		if (rb_runbook_parse(path, data, len, &peek, &quiet) == 0)
-			rehearsal = peek->kind == RB_KIND_REHEARSAL;
-		rb_runbook_free(peek);
-		rb_diags_release(&quiet);
-		free(data);
-	}
-	const char *paths[2] = { path, NULL };
-	char *folder = NULL;
+	const char *paths[1] = { path };
 	size_t n_paths = 1;
-	if (rehearsal) {
-		struct rb_site *site = NULL;
-		if (config_path && rb_site_load(config_path, &site, NULL) == 0 &&
-		    is_dir(site->runbooks_dir))
-			folder = xstrdup(site->runbooks_dir);
-		else
-			folder = dir_name(path);
-		rb_site_free(site);
-		paths[n_paths++] = folder;
-	}
 	struct rb_load_opts lo = { .config_path = config_path, .paths = paths, .n_paths = n_paths };
 	int rc = rb_set_load(&lo, &set, &diags);
 	rb_diags_print(&diags, stderr);
-	free(folder);
 	if (rc < 0) {
 		status = 1;
 		goto out;

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cron.h"
 #include "json.h"
@@ -38,6 +39,25 @@ void rb_diags_release(struct rb_diags *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* An absolute path under the current folder is shown relative to it, as the user would type it. */
+static const char *display_path(const char *file)
+{
+	static char cwd[4096];
+	static size_t cwd_len;
+	if (!file)
+		return "-";
+	if (file[0] != '/')
+		return file;
+	if (!cwd_len) {
+		if (!getcwd(cwd, sizeof(cwd) - 1))
+			return file;
+		cwd_len = strlen(cwd);
+	}
+	if (cwd_len > 1 && !strncmp(file, cwd, cwd_len) && file[cwd_len] == '/')
+		return file + cwd_len + 1;
+	return file;
+}
+
 void rb_diag_add(struct rb_diags *d, enum rb_severity sev, const char *file, int line, int col,
 		 const char *fmt, ...)
 {
@@ -56,7 +76,7 @@ void rb_diag_add(struct rb_diags *d, enum rb_severity sev, const char *file, int
 		d->cap = d->cap ? 2 * d->cap : 16;
 		d->items = xrealloc(d->items, d->cap * sizeof(*d->items));
 	}
-	d->items[d->n] = (struct rb_diag){ .file = xstrdup(file ? file : "-"),
+	d->items[d->n] = (struct rb_diag){ .file = xstrdup(display_path(file)),
 					   .line = line,
 					   .col = col,
 					   .severity = sev,

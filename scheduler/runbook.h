@@ -330,9 +330,12 @@ struct rb_set {
 	size_t n_runbooks;
 	/* what was read, for summaries */
 	size_t n_site_files, n_inventory_files, n_calendar_files;
-	/* private */
+	/* private: strings positions point at; runbooks loaded only because a rehearsal given
+	 * among the paths names them (found by rb_set_runbook, not counted, not checked) */
 	char **owned_strings;
 	size_t n_owned_strings;
+	struct rb_runbook **context;
+	size_t n_context;
 };
 
 /* Loads a whole set. Every problem goes into diags (which the caller initialised); warnings do
@@ -359,8 +362,8 @@ int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 		   struct yb_err *err);
 
 /* For commands about one runbook file (plan, next, trigger): finds the config (rb_config_find
- * with path), loads the set made of that file (plus, for a rehearsal, the runbooks beside it or
- * the site's runbooks folder, so its target is known), prints every diagnostic to stderr and
+ * with path), loads the set made of that file (a rehearsal's target is looked for beside it and in
+ * the site's runbooks folder), prints every diagnostic to stderr and
  * returns an exit status: 0 with *set_out and *rb_out (the file's runbook, owned by the set; free
  * with rb_set_free), 1 when the file or the set is invalid, 2 when the config named by --config or
  * $YOBAN_CONFIG does not exist. config may be NULL. */

@@ -148,6 +148,25 @@ static void attach(struct builder *b, struct yn_node *n)
 	f->pending_key = NULL;
 }
 
+/* An alias is refused (and reported): the pair or item it stands in is left out, so that the
+ * rest of the file is checked without a cascade of "must be a list, not nothing". */
+static void drop_alias(struct builder *b)
+{
+	if (b->depth == 0)
+		return;
+	struct frame *f = &b->stack[b->depth - 1];
+	if (f->node->type != YN_MAP)
+		return;
+	if (f->pending_key) {
+		yn_free(f->pending_key);
+		f->pending_key = NULL;
+	} else if (f->skip_value) {
+		f->skip_value = false;
+	} else {
+		f->skip_value = true;
+	}
+}
+
 static bool count_node(struct builder *b, const yaml_mark_t *mark)
 {
 	if (++b->n_nodes > RB_MAX_NODES) {
@@ -263,10 +282,7 @@ int yn_parse(const char *file, const char *data, size_t len, struct yn_node **ou
 				    (int)ev.start_mark.column + 1,
 				    "aliases ('*%s') are not supported: write the value out",
 				    (const char *)ev.data.alias.anchor);
-			n = node_new(YN_SCALAR, &ev.start_mark);
-			n->plain = true;
-			n->text = xstrdup("");
-			attach(&b, n);
+			drop_alias(&b);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
