@@ -26,15 +26,19 @@ struct schedule {
 	const struct cron_expr *cron; /* NULL when business_day is used */
 	int business_day;             /* 0: none; 1.. from the month's start; -1.. from its end */
 	int at_hour, at_min, at_sec;  /* with business_day */
-	const struct tz *zone;
+	const struct tz *zone;        /* NULL: UTC */
 	const struct calendar *cal;   /* NULL: every day open */
 	enum sched_on_closed on_closed;
 };
 
-/* The first fire strictly after `after`; YB_ERANGE if none in the next 10 years. */
+/* The first fire strictly after `after`; YB_ERANGE if none in the next 10 years, YB_EINVAL for
+ * a schedule with neither cron nor business_day, or business_day / at out of range. Iterating it
+ * never repeats a fire and never goes back. A fire on a closed day moves at most 366 days (none
+ * open that near: dropped). See docs/calendars.md. */
 int sched_next(const struct schedule *s, int64_t after, int64_t *out, struct yb_err *err);
-/* The last fire strictly before `before`. */
+/* The last fire strictly before `before` (same rules, 10 years back). */
 int sched_prev(const struct schedule *s, int64_t before, int64_t *out, struct yb_err *err);
+/* "skip", "run", "previous_open_day", "next_open_day"; parse returns YB_EINVAL for others. */
 const char *sched_on_closed_name(enum sched_on_closed v);
 int sched_on_closed_parse(const char *text, enum sched_on_closed *out);
 

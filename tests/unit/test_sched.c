@@ -161,6 +161,17 @@ START_TEST(test_next_open_day)
 		    "2026-06-15T09:00:00+09:00");
 	drop(&s);
 
+	/* every 15 minutes: the weekend's 192 fires and Monday's 96 are Monday's 96, once each */
+	s = make("*/15 * * * *", "Asia/Tokyo", &city, SCHED_NEXT_OPEN_DAY);
+	int64_t t = at(s.zone, "2026-06-05T23:50:00+09:00");
+	int64_t monday = at(s.zone, "2026-06-08T00:00:00+09:00");
+	for (int i = 0; i < 97; i++) {
+		struct yb_err err = { 0 };
+		ck_assert_int_eq(sched_next(&s, t, &t, &err), 0);
+		ck_assert_msg(t == monday + i * 900, "fire %d: %lld", i, (long long)(t - monday));
+	}
+	drop(&s);
+
 	/* the monthly off-site copy: 8/1 is a Saturday, 11/1 a Sunday, 1/1 New Year */
 	s = make("0 2 1 * *", "Asia/Tokyo", &city, SCHED_NEXT_OPEN_DAY);
 	EXPECT_NEXT(&s, "2026-07-15T00:00:00+09:00", "2026-08-03T02:00:00+09:00",
