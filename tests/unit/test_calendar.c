@@ -57,6 +57,27 @@ static const struct holiday holidays_2026[] = {
 	{ 10, 12, "スポーツの日" }, { 11, 3, "文化の日" },  { 11, 23, "勤労感謝の日" },
 };
 
+/* The year the era changed: 元日 and 成人の日 on Sundays, the funeral of the Shōwa emperor,
+ * みどりの日 new on 4/29, the emperor's birthday moved to 12/23. */
+static const struct holiday holidays_1989[] = {
+	{ 1, 1, "元日" },         { 1, 2, "振替休日" },     { 1, 15, "成人の日" },
+	{ 1, 16, "振替休日" },    { 2, 11, "建国記念の日" }, { 2, 24, "昭和天皇の大喪の礼" },
+	{ 3, 21, "春分の日" },    { 4, 29, "みどりの日" },   { 5, 3, "憲法記念日" },
+	{ 5, 4, "国民の休日" },   { 5, 5, "こどもの日" },    { 9, 15, "敬老の日" },
+	{ 9, 23, "秋分の日" },    { 10, 10, "体育の日" },    { 11, 3, "文化の日" },
+	{ 11, 23, "勤労感謝の日" }, { 12, 23, "天皇誕生日" },
+};
+
+/* The first silver week: 5/3 on a Sunday reaches past 5/5 (2007 rule), 9/22 sandwiched. */
+static const struct holiday holidays_2009[] = {
+	{ 1, 1, "元日" },        { 1, 12, "成人の日" },     { 2, 11, "建国記念の日" },
+	{ 3, 20, "春分の日" },   { 4, 29, "昭和の日" },     { 5, 3, "憲法記念日" },
+	{ 5, 4, "みどりの日" },  { 5, 5, "こどもの日" },    { 5, 6, "振替休日" },
+	{ 7, 20, "海の日" },     { 9, 21, "敬老の日" },     { 9, 22, "国民の休日" },
+	{ 9, 23, "秋分の日" },   { 10, 12, "体育の日" },    { 11, 3, "文化の日" },
+	{ 11, 23, "勤労感謝の日" }, { 12, 23, "天皇誕生日" },
+};
+
 static int count_cb(int y, int m, int d, const char *why, void *ctx)
 {
 	(*(int *)ctx)++;
@@ -125,6 +146,13 @@ static void expect_name(int y, int m, int d, const char *name)
 		ck_assert_msg(got && !strcmp(got, name), "%d-%02d-%02d: expected %s, got %s", y, m, d,
 			      name, got ? got : "(none)");
 }
+
+START_TEST(test_holidays_1989_2009)
+{
+	check_year(1989, holidays_1989, YB_ARRAY_LEN(holidays_1989));
+	check_year(2009, holidays_2009, YB_ARRAY_LEN(holidays_2009));
+}
+END_TEST
 
 START_TEST(test_history)
 {
@@ -557,6 +585,7 @@ static Suite *calendar_suite(void)
 	tcase_add_test(tc, test_holidays_2020);
 	tcase_add_test(tc, test_holidays_2021);
 	tcase_add_test(tc, test_holidays_2026);
+	tcase_add_test(tc, test_holidays_1989_2009);
 	tcase_add_test(tc, test_history);
 	tcase_add_test(tc, test_equinoxes);
 	tcase_add_test(tc, test_substitute_rule);
