@@ -195,12 +195,18 @@ static struct yb_json *spec_sh(const char *script)
 	return spec_argv(argv);
 }
 
-static void start(struct rclient *rc, struct tctx *c, const char *id, struct yb_json *spec, bool big)
+/* Starts a job whose id is base-PID (each test runs in its own process, so ids never meet a
+ * journal left by another test); returns the id. */
+static const char *start(struct rclient *rc, struct tctx *c, const char *base, struct yb_json *spec,
+			 bool big)
 {
 	struct yb_err err = { 0 };
-	tjob_new(c, id, big);
+	char id[WIRE_MAX_JOB_ID + 1];
+	snprintf(id, sizeof(id), "%.40s-%d", base, (int)getpid());
+	struct tjob *j = tjob_new(c, id, big);
 	ck_assert_msg(rclient_start(rc, id, spec, &err) == 0, "start: %s", err.msg);
 	yb_json_free(spec);
+	return j->id;
 }
 
 static int exit_code(const struct tjob *j)
@@ -544,9 +550,9 @@ static void scenario_cancel(struct transport_target target)
 	struct tctx *c = ctx_new();
 	struct rclient *rc = client_new(&target, c);
 	struct yb_err err = { 0 };
-	start(rc, c, "cancel-me", spec_sh("echo started; exec sleep 300"), false);
+	const char *id = start(rc, c, "cancel-me", spec_sh("echo started; exec sleep 300"), false);
 	ck_assert_int_eq(drive(rc, c, first_acked, 30, &err), 0);
-	ck_assert_int_eq(rclient_cancel(rc, "cancel-me", &err), 0);
+	ck_assert_int_eq(rclient_cancel(rc, id, &err), 0);
 	run_ok(rc, c, 30);
 	struct tjob *j = &c->jobs[0];
 	ck_assert(j->ex.cancelled);
@@ -621,26 +627,29 @@ START_TEST(local_detach_attach_forget)
 	struct tctx *c = ctx_new();
 	struct rclient *rc = client_new(&target, c);
 	struct yb_err err = { 0 };
-	start(rc, c, "detached", spec_sh("echo one; sleep 0.3; echo two"), false);
+	char id[WIRE_MAX_JOB_ID + 1];
+	snprintf(id, sizeof(id), "%s", start(rc, c, "detached", spec_sh("echo one; sleep 0.3; echo two"), false));
 	ck_assert_int_eq(drive(rc, c, first_acked, 30, &err), 0);
 	rclient_free(rc); /* the client goes away; the job does not */
 	ctx_free(c);
 
 	c = ctx_new();
 	rc = client_new(&target, c);
-	tjob_new(c, "detached", false);
-	ck_assert_int_eq(rclient_attach(rc, "detached", 0, &err), 0);
+	tjob_new(c, id, false);
+	ck_assert_int_eq(rclient_attach(rc, id, 0, &err), 0);
 	run_ok(rc, c, 30);
 	ck_assert_str_eq(c->jobs[0].out.data, "one\ntwo\n");
 	ck_assert_int_eq(exit_code(&c->jobs[0]), 0);
-	ck_assert_int_eq(rclient_forget(rc, "detached", &err), 0);
+	ck_assert_int_eq(rclient_forget(rc, id, &err), 0);
 	ck_assert_int_eq(drive(rc, c, first_forgotten_or_failed, 30, &err), 0);
 	ck_assert(c->jobs[0].forgotten);
 	ck_assert_uint_eq(rclient_njobs(rc), 0);
 	/* forgotten means gone: attaching again is refused by name */
+	yb_buf_release(&c->jobs[0].out);
+	yb_buf_release(&c->jobs[0].err);
 	c->n = 0;
-	tjob_new(c, "detached", false);
-	ck_assert_int_eq(rclient_attach(rc, "detached", 0, &err), 0);
+	tjob_new(c, id, false);
+	ck_assert_int_eq(rclient_attach(rc, id, 0, &err), 0);
 	ck_assert_int_eq(drive(rc, c, first_forgotten_or_failed, 30, &err), 0);
 	ck_assert(c->jobs[0].failed);
 	ck_assert_str_eq(c->jobs[0].code, "unknown-job");
@@ -659,6 +668,7 @@ START_TEST(local_bad_ids_and_specs_refused)
 	ck_assert_int_eq(rclient_start(rc, "bad id", s, &err), YB_EINVAL);
 	ck_assert_int_eq(rclient_start(rc, "", s, &err), YB_EINVAL);
 	ck_assert_int_eq(rclient_forget(rc, "nope", &err), YB_ENOENT);
+	tjob_new(c, "twice", false);
 	ck_assert_int_eq(rclient_start(rc, "twice", s, &err), 0);
 	ck_assert_int_eq(rclient_start(rc, "twice", s, &err), YB_EEXIST);
 	ck_assert_int_eq(rclient_forget(rc, "twice", &err), YB_EINVAL); /* not ended yet */
