@@ -124,7 +124,7 @@ struct list_ctx {
 static int list_one(int year, int month, int day, const char *why, void *ctx_)
 {
 	struct list_ctx *ctx = ctx_;
-	char date[16];
+	char date[40];
 	snprintf(date, sizeof(date), "%04d-%02d-%02d", year, month, day);
 	if (ctx->json) {
 		struct yb_json *row = yb_json_object();
@@ -139,7 +139,7 @@ static int list_one(int year, int month, int day, const char *why, void *ctx_)
 
 static int run_holidays(const struct cal_opts *o)
 {
-	const struct calendar *cal;
+	const struct calendar *cal = NULL;
 	struct yb_err err = { 0 };
 	int year;
 	if (o->n_positional)
@@ -170,7 +170,7 @@ static int run_holidays(const struct cal_opts *o)
 
 static int run_is_open(const struct cal_opts *o)
 {
-	const struct calendar *cal;
+	const struct calendar *cal = NULL;
 	struct yb_err err = { 0 };
 	int y, m, d;
 	if (o->year)
@@ -189,7 +189,7 @@ static int run_is_open(const struct cal_opts *o)
 	static const char *const wdays[7] = { "日", "月", "火", "水", "木", "金", "土" };
 	int wday = yb_weekday(y, m, d);
 	if (o->json) {
-		char date[16];
+		char date[40];
 		snprintf(date, sizeof(date), "%04d-%02d-%02d", y, m, d);
 		struct yb_json *out = yb_json_object();
 		yb_json_set(out, "date", yb_json_str(date));
