@@ -116,8 +116,14 @@ static int no_fire(const struct schedule *s, int64_t t, const char *dir, struct 
 {
 	char when[64];
 	tz_format_iso(zone_of(s), t, when, sizeof(when));
-	return yb_err_set(err, YB_ERANGE, "no fire in the ten years %s %s (is every day closed?)", dir,
-			  when);
+	if (!s->cron)
+		return yb_err_set(err, YB_ERANGE,
+				  "no fire in the ten years %s %s (no month of calendar '%s' has %d "
+				  "open days)", dir, when, s->cal ? s->cal->name : "(none)",
+				  s->business_day < 0 ? -s->business_day : s->business_day);
+	return yb_err_set(err, YB_ERANGE,
+			  "no fire in the ten years %s %s (does the expression only fire on days "
+			  "the calendar closes?)", dir, when);
 }
 
 /* The earliest bent fire on target day t later than `after`, whose bent civil time is above
