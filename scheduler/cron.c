@@ -337,7 +337,8 @@ static int parse_field(struct parser *ps, const char *s, const char *end, uint64
 			ds->dom_star = true;
 		if (ps->field == F_DOW)
 			ds->dow_star = true;
-		return parse_range_item(ps, "*", "*" + 1, bits);
+		static const char star[] = "*";
+		return parse_range_item(ps, star, star + 1, bits);
 	}
 	const char *item = s;
 	for (const char *p = s;; p++) {
