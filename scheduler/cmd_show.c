@@ -1,0 +1,214 @@
+/*
+ * cmd_show.c: `yoban show RUN`: one run in full: the run row, the revision of the runbook it ran
+ * (digest), its jobs (a step on a host, one attempt each) with exits, times, byte counts and
+ * output digests, and its state history.
+ *
+ * Three SELECTs read in one REPEATABLE READ transaction, so the run, its jobs and its history are
+ * one consistent picture even while yoband writes.
+ */
+#include "cmd_db_common.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct yb_cmd cmd_show;
+
+static const char run_sql[] =
+	"SELECT r.id, r.runbook, r.mode::text AS mode, r.trigger::text AS trigger,"
+	" r.state::text AS state, r.requested_by, r.request_id, r.rerun_of, r.rerun_from_step,"
+	" r.params::text AS params, r.reason,"
+	" to_json(r.scheduled_for) #>> '{}' AS scheduled_for,"
+	" to_json(r.created_at) #>> '{}' AS created_at,"
+	" to_json(r.started_at) #>> '{}' AS started_at, to_json(r.ended_at) #>> '{}' AS ended_at,"
+	" extract(epoch FROM coalesce(r.ended_at, now()) - r.started_at)::float8 AS duration_seconds,"
+	" r.revision_id, v.sha256 AS revision_sha256, to_json(v.loaded_at) #>> '{}' AS revision_loaded_at"
+	" FROM yoban.runs r LEFT JOIN yoban.runbook_revisions v ON v.id = r.revision_id"
+	" WHERE r.id = $1::bigint";
+
+static const char jobs_sql[] =
+	"SELECT j.id, j.step, j.step_index, j.host, j.attempt, j.state::text AS state,"
+	" j.exit_status, j.exit_signal, j.error,"
+	" to_json(j.started_at) #>> '{}' AS started_at, to_json(j.ended_at) #>> '{}' AS ended_at,"
+	" extract(epoch FROM coalesce(j.ended_at, now()) - j.started_at)::float8 AS duration_seconds,"
+	" j.stdout_bytes, j.stderr_bytes, j.dropped_bytes, j.stdout_sha256, j.stderr_sha256,"
+	" j.user_cpu_us, j.sys_cpu_us, j.max_rss_kb, j.runner_job_id"
+	" FROM yoban.jobs j WHERE j.run_id = $1::bigint"
+	" ORDER BY j.step_index, j.attempt, j.host, j.id";
+
+static const char transitions_sql[] =
+	"SELECT t.from_state::text AS from_state, t.to_state::text AS to_state, t.reason,"
+	" to_json(t.at) #>> '{}' AS at, t.by_user"
+	" FROM yoban.run_transitions t WHERE t.run_id = $1::bigint ORDER BY t.id";
+
+static const char *col(const struct db_result *r, int row, const char *name)
+{
+	int i = db_result_col(r, name);
+	BUG_ON(i < 0);
+	return db_result_get(r, row, i);
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void print_text(const struct db_result *run, const struct db_result *jobs,
+		       const struct db_result *hist)
+{
+	char t1[32], t2[32], t3[32], dur[32];
+	printf("run %s  %s  %s\n", col(run, 0, "id"), col(run, 0, "runbook"), col(run, 0, "state"));
+	printf("  mode        %s\n", col(run, 0, "mode"));
+	printf("  trigger     %s", col(run, 0, "trigger"));
+	if (col(run, 0, "rerun_of"))
+		printf(" of run %s%s%s", col(run, 0, "rerun_of"),
+		       col(run, 0, "rerun_from_step") ? " from step " : "",
+		       col(run, 0, "rerun_from_step") ? col(run, 0, "rerun_from_step") : "");
+	printf("\n  requested   by %s%s%s\n", col(run, 0, "requested_by"),
+	       col(run, 0, "request_id") ? ", request " : "",
+	       col(run, 0, "request_id") ? col(run, 0, "request_id") : "");
+	opdb_format_time(col(run, 0, "scheduled_for"), t1, sizeof(t1));
+	opdb_format_time(col(run, 0, "started_at"), t2, sizeof(t2));
+	opdb_format_time(col(run, 0, "ended_at"), t3, sizeof(t3));
+	opdb_format_seconds(col(run, 0, "duration_seconds"), dur, sizeof(dur));
+	printf("  scheduled   %s\n  started     %s\n  ended       %s\n  duration    %s\n", t1, t2,
+	       t3, dur);
+	printf("  params      %s\n", col(run, 0, "params"));
+	if (col(run, 0, "reason"))
+		printf("  reason      %s\n", col(run, 0, "reason"));
+	if (col(run, 0, "revision_id")) {
+		opdb_format_time(col(run, 0, "revision_loaded_at"), t1, sizeof(t1));
+		printf("  revision    %s  sha256 %s  (loaded %s)\n", col(run, 0, "revision_id"),
+		       or_dash(col(run, 0, "revision_sha256")), t1);
+	} else {
+		printf("  revision    -\n");
+	}
+
+	printf("\njobs\n");
+	if (db_result_rows(jobs) == 0)
+		printf("  (none yet)\n");
+	else
+		printf("  %-6s %-24s %-16s %-3s %-10s %-6s %-19s %-9s %-8s %-8s\n", "JOB", "STEP",
+		       "HOST", "TRY", "STATE", "EXIT", "STARTED", "DURATION", "STDOUT", "STDERR");
+	for (int i = 0; i < db_result_rows(jobs); i++) {
+		char exit_text[32], out_b[16], err_b[16];
+		const char *st = col(jobs, i, "exit_status"), *sig = col(jobs, i, "exit_signal");
+		if (sig)
+			snprintf(exit_text, sizeof(exit_text), "sig%s", sig);
+		else
+			snprintf(exit_text, sizeof(exit_text), "%s", or_dash(st));
+		opdb_format_time(col(jobs, i, "started_at"), t1, sizeof(t1));
+		opdb_format_seconds(col(jobs, i, "duration_seconds"), dur, sizeof(dur));
+		opdb_format_bytes(col(jobs, i, "stdout_bytes"), out_b, sizeof(out_b));
+		opdb_format_bytes(col(jobs, i, "stderr_bytes"), err_b, sizeof(err_b));
+		printf("  %-6s %-24s %-16s %-3s %-10s %-6s %-19s %-9s %-8s %-8s\n", col(jobs, i, "id"),
+		       col(jobs, i, "step"), col(jobs, i, "host"), col(jobs, i, "attempt"),
+		       col(jobs, i, "state"), exit_text, t1, dur, out_b, err_b);
+		if (col(jobs, i, "error"))
+			printf("         error: %s\n", col(jobs, i, "error"));
+		if (col(jobs, i, "stdout_sha256"))
+			printf("         stdout sha256 %s\n", col(jobs, i, "stdout_sha256"));
+		if (col(jobs, i, "stderr_sha256"))
+			printf("         stderr sha256 %s\n", col(jobs, i, "stderr_sha256"));
+		const char *dropped = col(jobs, i, "dropped_bytes");
+		if (dropped && strcmp(dropped, "0"))
+			printf("         %s bytes of output dropped (over the cap)\n", dropped);
+	}
+
+	printf("\nhistory\n");
+	for (int i = 0; i < db_result_rows(hist); i++) {
+		opdb_format_time(col(hist, i, "at"), t1, sizeof(t1));
+		printf("  %s  %-10s -> %-10s by %s%s%s\n", t1, or_dash(col(hist, i, "from_state")),
+		       col(hist, i, "to_state"), col(hist, i, "by_user"),
+		       col(hist, i, "reason") ? ": " : "", col(hist, i, "reason") ? col(hist, i, "reason") : "");
+	}
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'C' }, { "format", required_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL;
+	bool json = false;
+	char run_id[24];
+	int status, opt;
+	struct db_conn *c = NULL;
+	struct db_result *run_r = NULL, *jobs = NULL, *hist = NULL;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'C': config = optarg; break;
+		case 'F':
+			if (cli_parse_format(&cmd_show, optarg, &json) != 0)
+				return YB_EXIT_USAGE;
+			break;
+		default:
+			return cli_usage_error(&cmd_show, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(&cmd_show, "give one RUN id");
+	if ((status = opdb_parse_run_id(&cmd_show, argv[optind], run_id, sizeof(run_id))) != 0)
+		return status;
+	if ((status = opdb_open(config, &c)) != 0)
+		return status;
+	const char *p[] = { run_id };
+	if ((status = opdb_query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL,
+				 NULL)) != 0 ||
+	    (status = opdb_query(c, run_sql, 1, p, &run_r, "yoban_reviewer")) != 0)
+		goto out;
+	if (db_result_rows(run_r) == 0) {
+		cli_error("no run %s (see 'yoban runs' for the run ids)", run_id);
+		status = YB_EXIT_FAIL;
+		goto out;
+	}
+	if ((status = opdb_query(c, jobs_sql, 1, p, &jobs, "yoban_reviewer")) != 0 ||
+	    (status = opdb_query(c, transitions_sql, 1, p, &hist, "yoban_reviewer")) != 0)
+		goto out;
+	if (json) {
+		struct yb_json *o = opdb_row_json(run_r, 0);
+		struct yb_json *arr = yb_json_array();
+		for (int i = 0; i < db_result_rows(jobs); i++)
+			yb_json_push(arr, opdb_row_json(jobs, i));
+		yb_json_set(o, "jobs", arr);
+		arr = yb_json_array();
+		for (int i = 0; i < db_result_rows(hist); i++)
+			yb_json_push(arr, opdb_row_json(hist, i));
+		yb_json_set(o, "history", arr);
+		yb_json_print(o, YB_JSON_PRETTY);
+		yb_json_free(o);
+	} else {
+		print_text(run_r, jobs, hist);
+	}
+out:
+	db_result_free(run_r);
+	db_result_free(jobs);
+	db_result_free(hist);
+	db_close(c);
+	return status;
+}
+
+const struct yb_cmd cmd_show = {
+	.name = "show",
+	.summary = "one run in full: revision, jobs, exits, output sizes and digests, history",
+	.help =
+		"usage: yoban show RUN [--config FILE] [--format text|json]\n"
+		"\n"
+		"Shows run RUN: its runbook, mode, trigger, who asked for it, when it was scheduled,\n"
+		"started and ended, its parameters, the revision of the runbook it ran (the SHA-256 of\n"
+		"the file), then each job (one step on one host, one attempt): state, exit status or\n"
+		"signal, start time, duration, bytes of stdout and stderr with their SHA-256, and the\n"
+		"run's state history (who moved it, when, why). Needs read access (yoban_reviewer,\n"
+		"yoban_operator, yoban_approver or yoban_admin).\n"
+		"\n"
+		"  --config FILE  the site config (default $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
+		"  --format json  one object: the run's columns, \"jobs\": [...], \"history\": [...]\n"
+		"\n"
+		"Exit status: 0 shown, 1 no such run or not allowed, 2 usage error.\n",
+	.run = run,
+};
