@@ -19,6 +19,8 @@ packages=(
   tzdata
   # tools the tests use
   procps psmisc util-linux coreutils
+  # the CLI tests write zstd chunks as the daemon would (zstd command line tool)
+  zstd
 )
 
 missing=()
