@@ -500,6 +500,10 @@ static bool file_exists(const char *dir, const char *name)
 
 enum job_liveness journal_liveness(const char *job_dir)
 {
+	/* exit.json is written last by the supervisor: once it is there the job has ended, even if
+	 * the supervisor has not yet let go of the FIFO */
+	if (file_exists(job_dir, "exit.json"))
+		return JOB_ENDED;
 	char *path = xasprintf("%s/control", job_dir);
 	int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 	free(path);
@@ -508,7 +512,7 @@ enum job_liveness journal_liveness(const char *job_dir)
 		return JOB_RUNNING;
 	}
 	/* No reader: the supervisor is gone. It writes exit.json before it lets go of the FIFO, so
-	 * looking now is decisive. */
+	 * looking again now is decisive. */
 	return file_exists(job_dir, "exit.json") ? JOB_ENDED : JOB_LOST;
 }
 
