@@ -361,11 +361,14 @@ static bool user_can_enter(const struct os_user *user, const char *path)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* Makes path (mode, owner); an existing folder gets them too unless owner is NULL (the state
+ * folder: an admin's folder keeps the mode they chose, and user_can_enter says if it will do). */
 static int make_dir(const char *path, mode_t mode, const struct os_user *owner, struct yb_err *err)
 {
-	if (mkdir(path, mode) != 0 && errno != EEXIST)
+	bool made = mkdir(path, mode) == 0;
+	if (!made && errno != EEXIST)
 		return yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
-	if (chmod(path, mode) != 0)
+	if ((made || owner) && chmod(path, mode) != 0)
 		return yb_err_set(err, YB_EIO, "cannot chmod '%s': %s", path, strerror(errno));
 	if (owner && geteuid() == 0 && chown(path, owner->uid, owner->gid) != 0)
 		return yb_err_set(err, YB_EIO, "cannot give '%s' to '%s': %s", path, owner->name,
