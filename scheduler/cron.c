@@ -302,6 +302,17 @@ static int parse_dow_item(struct parser *ps, const char *s, const char *end, uin
 			  struct day_spec *ds)
 {
 	const char *hashmark = memchr(s, '#', (size_t)(end - s));
+	if (!hashmark && end - s >= 2 && lower(*s) == 'l') { /* croniter's "L5": the last Friday */
+		const char *p = s + 1;
+		int d, rc;
+		if ((rc = parse_value(ps, &p, end, &d)) < 0)
+			return rc;
+		if (p != end)
+			return field_error(ps, "'%.*s': write Ld or dL, e.g. 'L5' or '5L'",
+					   (int)(end - s), s);
+		ds->dow_last |= (uint8_t)(1u << (d % 7));
+		return 0;
+	}
 	if (hashmark || (end - s >= 2 && lower(end[-1]) == 'l')) {
 		const char *p = s, *stop = hashmark ? hashmark : end - 1;
 		int d, rc;

@@ -189,6 +189,10 @@ START_TEST(test_last_day_and_last_weekday)
 	CHECK_NEXT("0 0 * * 5L", "UTC", "2026-01-01T00:00:00Z", 3,
 		   "2026-01-30T00:00:00+00:00 2026-02-27T00:00:00+00:00 2026-03-27T00:00:00+00:00");
 	CHECK_NEXT("0 0 * * friL", "UTC", "2026-01-01T00:00:00Z", 1, "2026-01-30T00:00:00+00:00");
+	/* croniter writes it the other way round */
+	CHECK_NEXT("0 0 * * L5", "UTC", "2026-01-01T00:00:00Z", 1, "2026-01-30T00:00:00+00:00");
+	CHECK_NEXT("0 0 * * l5,L1", "UTC", "2026-01-12T09:00:00Z", 3,
+		   "2026-01-26T00:00:00+00:00 2026-01-30T00:00:00+00:00 2026-02-23T00:00:00+00:00");
 	/* LW: last weekday of the month; 2026-01-31 is a Saturday, 2026-05-31 a Sunday */
 	CHECK_NEXT("0 0 LW 1,5 *", "UTC", "2026-01-01T00:00:00Z", 2,
 		   "2026-01-30T00:00:00+00:00 2026-05-29T00:00:00+00:00");
@@ -395,6 +399,8 @@ START_TEST(test_rejected)
 	check_rejected("0 0 * * mon#6", 8, "the week after '#' must be 1-5");
 	check_rejected("0 0 * * mon#0", 8, "the week after '#' must be 1-5");
 	check_rejected("0 0 * * L", 8, "'L' alone is not a day of the week");
+	check_rejected("0 0 * * L8", 8, "'8' is out of range 0-7");
+	check_rejected("0 0 * * Lx", 8, "'x' is not a day of the week");
 	check_rejected("0 0 32W * *", 4, "'32' is out of range 1-31");
 	check_rejected("@fortnightly", 0, "unknown macro '@fortnightly'");
 	check_rejected("0 H(5-2) * * *", 2, "runs backwards");
