@@ -123,7 +123,10 @@ static void attach(struct builder *b, struct yn_node *n)
 	struct frame *f = &b->stack[b->depth - 1];
 	struct yn_node *parent = f->node;
 	if (parent->type == YN_SEQ) {
-		parent->items = xrealloc(parent->items, (parent->n_items + 1) * sizeof(*parent->items));
+		if (parent->n_items == parent->cap) {
+			parent->cap = parent->cap ? 2 * parent->cap : 4;
+			parent->items = xrealloc(parent->items, parent->cap * sizeof(*parent->items));
+		}
 		parent->items[parent->n_items++] = n;
 		return;
 	}
@@ -143,7 +146,10 @@ static void attach(struct builder *b, struct yn_node *n)
 		yn_free(n);
 		return;
 	}
-	parent->pairs = xrealloc(parent->pairs, (parent->n_pairs + 1) * sizeof(*parent->pairs));
+	if (parent->n_pairs == parent->cap) {
+		parent->cap = parent->cap ? 2 * parent->cap : 4;
+		parent->pairs = xrealloc(parent->pairs, parent->cap * sizeof(*parent->pairs));
+	}
 	parent->pairs[parent->n_pairs++] = (struct yn_pair){ f->pending_key, n };
 	f->pending_key = NULL;
 }

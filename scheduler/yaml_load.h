@@ -31,6 +31,7 @@ struct yn_node {
 	size_t n_items;
 	struct yn_pair *pairs;  /* mapping, in file order, without duplicates */
 	size_t n_pairs;
+	size_t cap;             /* room in items or pairs */
 };
 
 struct yn_pair {
