@@ -74,12 +74,9 @@ int opdb_report(struct db_conn *c, const struct yb_err *err, const char *need_ro
 		snprintf(saved, sizeof(saved), "%s", err->msg);
 		if (db_query_value(c, "SELECT session_user", 0, NULL, &user, &ignored) < 0 || !user)
 			user = xstrdup("?");
-		if (need_role && strstr(saved, "is not a member of"))
+		if (need_role)
 			cli_error("permission denied: role '%s' is not a member of %s (ask an admin to "
 				  "grant it)", user, need_role);
-		else if (need_role)
-			cli_error("permission denied: role '%s' may not do this (%s); it needs %s (ask an "
-				  "admin to grant it)", user, saved, need_role);
 		else
 			cli_error("permission denied: %s", saved);
 		free(user);

@@ -130,9 +130,10 @@ static int job_page(struct logs_ctx *x, struct job_cursor *j)
 		if (raw_len <= 0 || raw_len > (long long)MAX_CHUNK_RAW ||
 		    bytea_decode(db_result_get(r, i, 3), &x->z, &err) < 0 ||
 		    (yb_buf_reset(&x->raw), yb_zstd_decompress(&x->raw, x->z.data, x->z.len,
-							      (size_t)raw_len, &err)) < 0) {
+							      (size_t)raw_len, &err)) < 0 ||
+		    x->raw.len != (size_t)raw_len) {
 			cli_error("job %s, %s at offset %lld: stored chunk unreadable: %s", j->id,
-				  s ? "stderr" : "stdout", offset, err.msg[0] ? err.msg : "bad length");
+				  s ? "stderr" : "stdout", offset, err.msg[0] ? err.msg : "its length is not the recorded raw_len");
 			db_result_free(r);
 			return -YB_EXIT_FAIL;
 		}
@@ -230,7 +231,7 @@ static int run(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+fq", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fq", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's': step = optarg; break;
 		case 'f': follow = true; break;

@@ -69,7 +69,7 @@ static int run(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+n:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r': runbook = optarg; break;
 		case 's': {

@@ -89,7 +89,7 @@ static void print_text(const struct db_result *run, const struct db_result *jobs
 	if (db_result_rows(jobs) == 0)
 		printf("  (none yet)\n");
 	else
-		printf("  %-6s %-24s %-16s %-3s %-10s %-6s %-19s %-9s %-8s %-8s\n", "JOB", "STEP",
+		printf("  %-6s %-24s %-16s %-3s %-10s %-6s %-19s %-9s %-8s %s\n", "JOB", "STEP",
 		       "HOST", "TRY", "STATE", "EXIT", "STARTED", "DURATION", "STDOUT", "STDERR");
 	for (int i = 0; i < db_result_rows(jobs); i++) {
 		char exit_text[32], out_b[16], err_b[16];
@@ -102,7 +102,7 @@ static void print_text(const struct db_result *run, const struct db_result *jobs
 		opdb_format_seconds(col(jobs, i, "duration_seconds"), dur, sizeof(dur));
 		opdb_format_bytes(col(jobs, i, "stdout_bytes"), out_b, sizeof(out_b));
 		opdb_format_bytes(col(jobs, i, "stderr_bytes"), err_b, sizeof(err_b));
-		printf("  %-6s %-24s %-16s %-3s %-10s %-6s %-19s %-9s %-8s %-8s\n", col(jobs, i, "id"),
+		printf("  %-6s %-24s %-16s %-3s %-10s %-6s %-19s %-9s %-8s %s\n", col(jobs, i, "id"),
 		       col(jobs, i, "step"), col(jobs, i, "host"), col(jobs, i, "attempt"),
 		       col(jobs, i, "state"), exit_text, t1, dur, out_b, err_b);
 		if (col(jobs, i, "error"))
@@ -140,7 +140,7 @@ static int run(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'C': config = optarg; break;
 		case 'F':
