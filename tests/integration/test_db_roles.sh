@@ -115,5 +115,19 @@ refused daemon "runbook_revisions_digest" "INSERT INTO yoban.runbook_revisions (
 [ "$(as daemon "SELECT yoban.yoban_request_done($req, 'host-a', true, '{\"run\": 1}')")" = t ] || fail "request_done"
 [ -z "$(as daemon "SELECT yoban.yoban_request_done($req, 'host-b', false)")" ] || fail "a request was handled twice"
 
+# --- LISTEN hears yoban_trigger: one psql session listens, triggers through a second psql
+# (alice) with \!, then keeps asking; psql prints notifications as they arrive ---
+{
+  echo "LISTEN yoban_requests;"
+  printf '\\! "%s/psql" -X -q -At -d yt -U alice -c "SELECT yoban.yoban_trigger(%s)" > "%s/notify.id"\n' \
+    "$PG_BINDIR" "'notify-test'" "$PG_BASE"
+  for _ in $(seq 1 50); do echo "SELECT 1;"; done
+} > "$PG_BASE/listen.sql"
+heard=$(pg_psql_as daemon -d yt -f "$PG_BASE/listen.sql" 2>&1)
+id=$(cat "$PG_BASE/notify.id")
+[[ "$id" =~ ^[0-9]+$ ]] || fail "the trigger inside the listening session returned '$id'"
+grep -qF "Asynchronous notification \"yoban_requests\" with payload \"$id\" received" <<<"$heard" ||
+  fail "no NOTIFY yoban_requests with payload $id arrived: $(grep -v '^1$' <<<"$heard")"
+
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ok: db roles"
