@@ -6,9 +6,11 @@
  * `yoban calendar is-open 2026-05-06 || exit 0`. Both read the same cal_is_open the scheduler
  * bends schedules with, so what an operator sees here is what the night will do.
  */
+#include "buf.h"
 #include "calendar.h"
 #include "cli.h"
 #include "json.h"
+#include "runbook.h"
 #include "tz.h"
 
 #include <stdio.h>
@@ -19,22 +21,61 @@ extern const struct yb_cmd cmd_calendar;
 
 struct cal_opts {
 	const char *calendar; /* NULL: the national holidays (jp) */
+	const char *config;   /* yoban.yaml, for site calendars */
 	const char *year;
 	bool json;
 	const char *positional[2];
 	int n_positional;
 };
 
-/* The calendar called `name`. Today only the built-ins ("jp"); the site calendars come from
- * the site config once the runbook loader is wired in here (rb_set_calendar on the loaded set
- * finds both the site's calendars and the built-ins). */
-static int find_calendar(const char *name, const struct calendar **out, struct yb_err *err)
+/* The calendar called `name`: a built-in ("jp") or one of the site's calendars (the calendars folder
+ * of the site config found by --config, $YOBAN_CONFIG, or /etc/yoban/yoban.yaml). The set that
+ * owns a site calendar is kept in *set_out for the caller to free. */
+static int find_calendar(const struct cal_opts *o, const char *name, const struct calendar **out,
+			 struct rb_set **set_out, struct yb_err *err)
 {
 	const struct calendar *cal = cal_builtin(name);
-	if (!cal)
-		return yb_err_set(err, YB_ENOENT, "unknown calendar '%s' (known: jp)", name);
+	if (cal) {
+		*out = cal;
+		return 0;
+	}
+	char *config = NULL;
+	int rc = rb_config_find(o->config, NULL, &config, err);
+	if (rc < 0)
+		return rc;
+	if (!config)
+		return yb_err_set(err, YB_ENOENT,
+				  "unknown calendar '%s': the built-in one is 'jp'; for a site calendar "
+				  "give --config yoban.yaml (or set YOBAN_CONFIG)", name);
+	struct rb_load_opts lo = { .config_path = config, .no_runbooks = true };
+	struct rb_diags diags;
+	struct rb_set *set = NULL;
+	rb_diags_init(&diags);
+	rc = rb_set_load(&lo, &set, &diags);
+	if (rc < 0) {
+		rb_diags_print(&diags, stderr);
+		yb_err_set(err, YB_EINVAL, "cannot read the site config '%s' (errors above)", config);
+		goto out;
+	}
+	cal = rb_set_calendar(set, name);
+	if (!cal) {
+		struct yb_buf known;
+		yb_buf_init(&known, 4096);
+		yb_buf_appendf(&known, "jp");
+		for (size_t i = 0; i < set->n_calendars; i++)
+			yb_buf_appendf(&known, ", %s", set->calendars[i].name);
+		rc = yb_err_set(err, YB_ENOENT, "unknown calendar '%s' in '%s' (known: %s)", name,
+				config, known.data);
+		yb_buf_release(&known);
+		rb_set_free(set);
+		goto out;
+	}
 	*out = cal;
-	return 0;
+	*set_out = set;
+out:
+	rb_diags_release(&diags);
+	free(config);
+	return rc;
 }
 
 /* Strict YYYY-MM-DD, a real date. */
@@ -75,7 +116,7 @@ static int parse_args(int argc, char **argv, struct cal_opts *o)
 {
 	for (int i = 2; i < argc; i++) {
 		const char *arg = argv[i];
-		static const char *const names[] = { "--calendar", "--year", "--format" };
+		static const char *const names[] = { "--calendar", "--year", "--format", "--config" };
 		const char *value = NULL;
 		int which = -1;
 		if (!strcmp(arg, "--")) {
@@ -87,7 +128,7 @@ static int parse_args(int argc, char **argv, struct cal_opts *o)
 			}
 			break;
 		}
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < (int)YB_ARRAY_LEN(names); k++) {
 			size_t n = strlen(names[k]);
 			if (!strncmp(arg, names[k], n) && (arg[n] == '=' || !arg[n])) {
 				which = k;
@@ -109,6 +150,8 @@ static int parse_args(int argc, char **argv, struct cal_opts *o)
 			o->calendar = value;
 		} else if (which == 1) {
 			o->year = value;
+		} else if (which == 3) {
+			o->config = value;
 		} else if (cli_parse_format(&cmd_calendar, value, &o->json) != 0) {
 			return YB_EXIT_USAGE;
 		}
@@ -149,7 +192,8 @@ static int run_holidays(const struct cal_opts *o)
 	if (parse_year(o->year, &year) < 0)
 		return cli_usage_error(&cmd_calendar, "bad year '%s' (use 1 to 9999, e.g. 2026)",
 				       o->year);
-	if (find_calendar(o->calendar ? o->calendar : "jp", &cal, &err) < 0) {
+	struct rb_set *set = NULL;
+	if (find_calendar(o, o->calendar ? o->calendar : "jp", &cal, &set, &err) < 0) {
 		cli_error("%s", err.msg);
 		return YB_EXIT_FAIL;
 	}
@@ -165,6 +209,7 @@ static int run_holidays(const struct cal_opts *o)
 		yb_json_print(out, YB_JSON_PRETTY);
 		yb_json_free(out);
 	}
+	rb_set_free(set);
 	return YB_EXIT_OK;
 }
 
@@ -180,7 +225,8 @@ static int run_is_open(const struct cal_opts *o)
 	if (parse_date(o->positional[0], &y, &m, &d) < 0)
 		return cli_usage_error(&cmd_calendar, "bad date '%s' (use YYYY-MM-DD, e.g. 2026-05-06)",
 				       o->positional[0]);
-	if (find_calendar(o->calendar ? o->calendar : "jp", &cal, &err) < 0) {
+	struct rb_set *set = NULL;
+	if (find_calendar(o, o->calendar ? o->calendar : "jp", &cal, &set, &err) < 0) {
 		cli_error("%s", err.msg);
 		return YB_EXIT_FAIL;
 	}
@@ -204,6 +250,7 @@ static int run_is_open(const struct cal_opts *o)
 		printf("%04d-%02d-%02d (%s) is closed in calendar '%s': %s\n", y, m, d, wdays[wday],
 		       cal->name, why);
 	}
+	rb_set_free(set);
 	return open ? YB_EXIT_OK : YB_EXIT_FAIL;
 }
 
@@ -227,8 +274,9 @@ const struct yb_cmd cmd_calendar = {
 	.name = "calendar",
 	.summary = "list a calendar's closed days, or ask whether a date is open",
 	.help =
-		"usage: yoban calendar holidays --year YEAR [--calendar NAME] [--format text|json]\n"
-		"       yoban calendar is-open DATE [--calendar NAME] [--format text|json]\n"
+		"usage: yoban calendar holidays --year YEAR [--calendar NAME] [--config FILE]\n"
+		"                               [--format text|json]\n"
+		"       yoban calendar is-open DATE [--calendar NAME] [--config FILE] [--format text|json]\n"
 		"\n"
 		"Business calendars decide which days are open (開庁日) and closed (閉庁日); a\n"
 		"runbook's schedule skips or moves its fires on closed days (on_closed_day).\n"
@@ -244,13 +292,16 @@ const struct yb_cmd cmd_calendar = {
 		"\n"
 		"options:\n"
 		"  --year YEAR       the year to list (1 to 9999)\n"
-		"  --calendar NAME   the calendar to read (default and today the only one: jp;\n"
-		"                    site calendars from calendars/*.yaml are coming)\n"
+		"  --calendar NAME   the calendar to read: 'jp' (the default: national holidays\n"
+		"                    only) or a site calendar from the site's calendars folder\n"
+		"  --config FILE     the site config (yoban.yaml) whose calendars to search\n"
+		"                    (default: $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
 		"  --format FORMAT   text (default) or json\n"
 		"\n"
 		"examples:\n"
 		"  yoban calendar holidays --year 2026\n"
 		"  yoban calendar is-open 2026-05-06 --calendar jp\n"
+		"  yoban calendar holidays --year 2026 --calendar city --config runbooks/yoban.yaml\n"
 		"\n"
 		"exit status: 0 done (is-open: open), 1 closed or unknown calendar, 2 usage error\n",
 	.run = calendar_run,

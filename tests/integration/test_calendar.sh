@@ -67,9 +67,39 @@ check "is-open: jp keeps weekends open" 0 "$(status "$yoban" calendar is-open 20
 check "is-open json" '{"date": "2026-09-22", "calendar": "jp", "open": false, "why": "国民の休日"}' \
   "$("$yoban" calendar is-open --format json 2026-09-22 | /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), ensure_ascii=False))')"
 
+unset YOBAN_CONFIG
 err=$("$yoban" calendar holidays --year 2026 --calendar city 2>&1 >/dev/null)
-check "unknown calendar names the known ones" "yoban: error: unknown calendar 'city' (known: jp)" "$err"
+case "$err" in *"unknown calendar 'city'"*"--config"*) echo "ok   unknown calendar without a site says how to name one";;
+  *) echo "FAIL unknown calendar without a site: $err"; fails=$((fails+1));; esac
 check "unknown calendar exits 1" 1 "$(status "$yoban" calendar is-open 2026-01-01 --calendar city)"
+
+# The site calendar of the examples: weekends, national holidays and 12-29..01-03 closed.
+site="${YB_SOURCE_DIR:?}/runbooks/yoban.yaml"
+check "site calendar: year end is closed" \
+  "2026-12-29 (火) is closed in calendar 'city': 年末年始" \
+  "$("$yoban" calendar is-open 2026-12-29 --calendar city --config "$site")"
+check "site calendar: a Saturday is closed" 1 "$(status "$yoban" calendar is-open 2026-06-06 --calendar city --config "$site")"
+check "site calendar: an ordinary Monday is open" 0 "$(status "$yoban" calendar is-open 2026-06-08 --calendar city --config "$site")"
+check "site calendar via YOBAN_CONFIG" "2026-01-01	元日" \
+  "$(YOBAN_CONFIG="$site" "$yoban" calendar holidays --year 2026 --calendar city | head -1)"
+n_closed=$("$yoban" calendar holidays --year 2026 --calendar city --config "$site" | wc -l)
+# 2026: 104 weekend days, 16 national holidays on weekdays... counted independently below.
+expected=$(/usr/bin/python3 - "$("$yoban" calendar holidays --year 2026 | cut -f1 | tr '\n' ' ')" <<'PY'
+import datetime, sys
+hol = set(sys.argv[1].split())
+d = datetime.date(2026, 1, 1); n = 0
+while d.year == 2026:
+    s = d.isoformat()
+    if d.weekday() >= 5 or s in hol or (d.month, d.day) >= (12, 29) or (d.month == 1 and d.day <= 3):
+        n += 1
+    d += datetime.timedelta(days=1)
+print(n)
+PY
+)
+check "site calendar: closed days of 2026 = weekends + holidays + year end" "$expected" "$n_closed"
+err=$("$yoban" calendar holidays --year 2026 --calendar nope --config "$site" 2>&1 >/dev/null)
+case "$err" in *"unknown calendar 'nope'"*"known: jp, city"*) echo "ok   unknown site calendar lists the known ones";;
+  *) echo "FAIL unknown site calendar: $err"; fails=$((fails+1));; esac
 check "no subcommand" 2 "$(status "$yoban" calendar)"
 check "unknown subcommand" 2 "$(status "$yoban" calendar list)"
 check "holidays without --year" 2 "$(status "$yoban" calendar holidays)"
