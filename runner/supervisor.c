@@ -451,6 +451,7 @@ static _Noreturn void supervise(const char *state_dir, const char *dir, const st
 		close(devnull);
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	prctl(PR_SET_NAME, "yb-supervisor"); /* what ps -o comm shows; the command line is serve's */
 	if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		_exit(1);
 	struct sigaction sa = { 0 };

@@ -918,6 +918,40 @@ START_TEST(client_gone_jobs_go_on)
 }
 END_TEST
 
+START_TEST(supervisor_killed_job_is_recorded_lost)
+{
+	char *state = state_new();
+	struct rn r;
+	struct jobout jo;
+	uint8_t type;
+	rn_spawn(&r, state);
+	rn_hello(&r);
+	char *script = xasprintf("echo $$ > '%s/main'; echo started; exec sleep 300", state);
+	rn_send(&r, WIRE_START, shell_job("doomed", script));
+	struct yb_json *v = rn_json(&r, &type);
+	ck_assert_uint_eq(type, WIRE_ACK);
+	pid_t supervisor = (pid_t)yb_json_get_int(v, "pid", 0);
+	yb_json_free(v);
+	jobs_init(&jo, 1);
+	snprintf(jo.job, sizeof(jo.job), "doomed");
+	jo.acked = true;
+	rn_collect(&r, &jo, 1, 8); /* "started\n" */
+	ck_assert_int_eq(kill(supervisor, SIGKILL), 0);
+	rn_collect(&r, &jo, 1, 0);
+	ck_assert_ptr_nonnull(strstr(yb_json_get_str(jo.exit, "error"), "supervisor died"));
+	ck_assert(!yb_json_is_int(yb_json_get(jo.exit, "status")));
+	ck_assert(!yb_json_is_int(yb_json_get(jo.exit, "signal")));
+	ck_assert_str_eq(jo.stream[1].data, "started\n");
+	check_digests(&jo);
+	/* the step itself was orphaned by the kill: clean it up */
+	kill(read_pid(state, "main"), SIGKILL);
+	jobs_release(&jo, 1);
+	rn_close(&r);
+	free(script);
+	state_free(state);
+}
+END_TEST
+
 START_TEST(attach_unknown_job)
 {
 	char *state = state_new();
@@ -1319,6 +1353,7 @@ int main(void)
 	tcase_add_test(tc, serve_killed_mid_job_then_reattach);
 	tcase_add_test(tc, client_gone_jobs_go_on);
 	tcase_add_test(tc, attach_unknown_job);
+	tcase_add_test(tc, supervisor_killed_job_is_recorded_lost);
 	tcase_add_test(tc, forget_removes_the_folder);
 	tcase_add_test(tc, retention_removes_only_old_jobs);
 	tcase_add_test(tc, secrets_are_masked_across_reads);
