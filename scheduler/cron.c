@@ -34,6 +34,9 @@ struct cron_expr {
 	bool has_seconds;
 	/* Days: bit d (1-31) of daymask[wday of the 1st][days in month - 28]. */
 	uint32_t daymask[7][4];
+	/* The same by year: yeartab[2 * wday of Jan 1 + leap][month - 1], so that the search looks
+	 * a month up without working out its weekday. */
+	uint32_t yeartab[14][12];
 	char *text;
 };
 
@@ -418,6 +421,51 @@ static void build_daymask(struct cron_expr *e, const struct day_spec *ds)
 	}
 }
 
+static void build_yeartab(struct cron_expr *e)
+{
+	for (int wd_jan1 = 0; wd_jan1 < 7; wd_jan1++) {
+		for (int leap = 0; leap < 2; leap++) {
+			int wd1 = wd_jan1;
+			for (int m = 1; m <= 12; m++) {
+				int dim = yb_days_in_month(leap ? 2000 : 2001, m);
+				e->yeartab[2 * wd_jan1 + leap][m - 1] = e->daymask[wd1][dim - 28];
+				wd1 = (wd1 + dim) % 7;
+			}
+		}
+	}
+}
+
+static bool leap(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+/* The search walks years one at a time, so the weekday of January 1st moves on by one day, or
+ * two across a leap year, instead of being worked out afresh. */
+struct year_cursor {
+	int year, jan1;
+	const uint32_t *days; /* days[month - 1] */
+};
+
+static void year_cursor_set(const struct cron_expr *e, struct year_cursor *yc, int year, int jan1)
+{
+	yc->year = year;
+	yc->jan1 = jan1;
+	yc->days = e->yeartab[2 * jan1 + leap(year)];
+}
+
+static void year_cursor_move(const struct cron_expr *e, struct year_cursor *yc, int year)
+{
+	int jan1;
+	if (year == yc->year + 1)
+		jan1 = (yc->jan1 + 1 + leap(yc->year)) % 7;
+	else if (year == yc->year - 1)
+		jan1 = (yc->jan1 + 6 - leap(year)) % 7;
+	else
+		jan1 = yb_weekday(year, 1, 1);
+	year_cursor_set(e, yc, year, jan1);
+}
+
 /* Can some month of the expression ever have a matching day? Every (weekday of the 1st, length)
  * pair a month can have does occur within 400 years, so the table answers exactly. */
 static bool can_fire(const struct cron_expr *e)
@@ -545,6 +593,7 @@ int cron_parse(const char *text, const char *hash_key, struct cron_expr **out, i
 		}
 	}
 	build_daymask(e, &ds);
+	build_yeartab(e);
 	if (!can_fire(e)) {
 		if (!from_macro)
 			col = (int)(starts[F_DOM] - text);
@@ -599,7 +648,11 @@ bool cron_matches(const struct cron_expr *e, const struct yb_civil *c)
 
 struct fields {
 	int y, mo, d, h, mi, s;
+	int jan1; /* weekday of January 1st of y */
 };
+
+/* Days before each month in a common year. */
+static const int days_before[12] = { 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334 };
 
 static void fields_from_secs(int64_t ls, struct fields *f)
 {
@@ -609,6 +662,9 @@ static void fields_from_secs(int64_t ls, struct fields *f)
 	f->h = (int)(sod / 3600);
 	f->mi = (int)(sod / 60 % 60);
 	f->s = (int)(sod % 60);
+	int64_t jan1_days = days - (days_before[f->mo - 1] + (f->mo > 2 && leap(f->y)) + f->d - 1);
+	int64_t w = (jan1_days + 4) % 7; /* 1970-01-01 was a Thursday */
+	f->jan1 = (int)(w < 0 ? w + 7 : w);
 }
 
 static int64_t secs_from_fields(const struct fields *f)
@@ -620,8 +676,9 @@ static int64_t secs_from_fields(const struct fields *f)
 static int search_forward(const struct cron_expr *e, struct fields *f)
 {
 	int y = f->y, mo = f->mo, d = f->d, h = f->h, mi = f->mi, s = f->s;
-	int mask_y = 0, mask_mo = 0;
-	uint32_t days = 0;
+	struct year_cursor yc;
+	year_cursor_set(e, &yc, y, f->jan1);
+	uint32_t days;
 	for (;;) {
 		if (y > YEAR_MAX)
 			return YB_ERANGE;
@@ -632,10 +689,9 @@ static int search_forward(const struct cron_expr *e, struct fields *f)
 		}
 		if (ctz64(m) != mo)
 			mo = ctz64(m), d = 1, h = 0, mi = 0, s = 0;
-		if (mask_y != y || mask_mo != mo) {
-			days = month_days(e, y, mo);
-			mask_y = y, mask_mo = mo;
-		}
+		if (yc.year != y)
+			year_cursor_move(e, &yc, y);
+		days = yc.days[mo - 1];
 		m = days & bits_from(d);
 		if (!m) {
 			mo++, d = 1, h = 0, mi = 0, s = 0;
@@ -665,7 +721,7 @@ static int search_forward(const struct cron_expr *e, struct fields *f)
 		s = ctz64(m);
 		break;
 	}
-	*f = (struct fields){ y, mo, d, h, mi, s };
+	*f = (struct fields){ y, mo, d, h, mi, s, yc.jan1 };
 	return 0;
 }
 
@@ -673,8 +729,9 @@ static int search_forward(const struct cron_expr *e, struct fields *f)
 static int search_backward(const struct cron_expr *e, struct fields *f)
 {
 	int y = f->y, mo = f->mo, d = f->d, h = f->h, mi = f->mi, s = f->s;
-	int mask_y = 0, mask_mo = 0;
-	uint32_t days = 0;
+	struct year_cursor yc;
+	year_cursor_set(e, &yc, y, f->jan1);
+	uint32_t days;
 	for (;;) {
 		if (y < YEAR_MIN)
 			return YB_ERANGE;
@@ -685,10 +742,9 @@ static int search_backward(const struct cron_expr *e, struct fields *f)
 		}
 		if (top64(m) != mo)
 			mo = top64(m), d = 31, h = 23, mi = 59, s = 59;
-		if (mask_y != y || mask_mo != mo) {
-			days = month_days(e, y, mo);
-			mask_y = y, mask_mo = mo;
-		}
+		if (yc.year != y)
+			year_cursor_move(e, &yc, y);
+		days = yc.days[mo - 1];
 		m = days & bits_upto(d);
 		if (!m) {
 			mo--, d = 31, h = 23, mi = 59, s = 59;
@@ -718,7 +774,7 @@ static int search_backward(const struct cron_expr *e, struct fields *f)
 		s = top64(m);
 		break;
 	}
-	*f = (struct fields){ y, mo, d, h, mi, s };
+	*f = (struct fields){ y, mo, d, h, mi, s, yc.jan1 };
 	return 0;
 }
 
