@@ -1,0 +1,181 @@
+/*
+ * yoband.h: the daemon's private model, shared by scheduler/yoband*.c and nothing else.
+ *
+ * Words (see docs/glossary.md): an *entry* is a runbook the daemon schedules (its latest good
+ * revision); a *revision* is one content of a runbook file, recorded in runbook_revisions; a
+ * *run* is one execution of one revision; a *job* is one step of a run on one host, one attempt.
+ *
+ * Ownership: struct yd owns entries, runs and runner connections. A run holds a reference on the
+ * revision it executes (struct yd_rev), so a reload never changes a run in flight. A revision
+ * holds a reference on the loaded set it came from (struct yd_set), or owns a runbook parsed from
+ * the database's copy of the file (after a restart).
+ */
+#ifndef YB_YOBAND_H
+#define YB_YOBAND_H
+
+#include "buf.h"
+#include "db.h"
+#include "json.h"
+#include "rclient.h"
+#include "runbook.h"
+#include "wire.h"
+#include "yb.h"
+
+#include <signal.h>
+
+/* A loaded set (rb_set) shared by everything made from it. */
+struct yd_set {
+	int refs;
+	struct rb_set *set;
+};
+
+/* One revision of one runbook: what runs execute. */
+struct yd_rev {
+	int refs;
+	int64_t id;              /* runbook_revisions.id; 0 until recorded */
+	char *name;
+	char sha256[YB_SHA256_HEX_LEN];
+	char *content;           /* the file's bytes (kept until recorded) */
+	size_t content_len;
+	struct yd_set *set;      /* rb points into it ... */
+	struct rb_runbook *owned; /* ... or is owned (parsed from the database's copy) */
+	const struct rb_runbook *rb;
+};
+
+/* A scheduled runbook. */
+struct yd_entry {
+	char *name;
+	char *path;              /* the file it was loaded from */
+	struct yd_rev *rev;      /* the latest revision that validated */
+	int64_t cursor;          /* the last fire handled (seconds); fires after it are due */
+	int64_t next_fire;       /* INT64_MAX: none */
+	int heap_idx;            /* -1 when not in the heap */
+	bool seen;               /* reload bookkeeping */
+	char *error;             /* why the file's newest content is not scheduled, or NULL */
+};
+
+enum yd_run_state {
+	RS_PENDING, RS_QUEUED, RS_RUNNING, RS_CANCELLING,
+	RS_SUCCEEDED, RS_FAILED, RS_TIMED_OUT, RS_CANCELLED, RS_LOST, RS_SKIPPED,
+};
+
+enum yd_job_phase { JP_WAIT, JP_LIVE, JP_DONE };
+
+struct yd_run;
+
+struct yd_job {
+	struct yd_run *run;
+	int64_t id;              /* jobs.id */
+	char runner_id[WIRE_MAX_JOB_ID + 1];
+	char *host;
+	int host_idx, step_idx, attempt;
+	enum yd_job_phase phase;
+	char result[16];         /* the final job_state ("succeeded", "failed", ...) when JP_DONE */
+	uint64_t queued;         /* output bytes taken so far (stored or waiting to be) */
+	bool acked;
+	int64_t retry_at_ms;     /* JP_WAIT: monotonic time of the next attempt */
+};
+
+struct yd_run {
+	int64_t id;
+	char *runbook;
+	struct yd_rev *rev;
+	bool staging;
+	char trigger[16];
+	int64_t scheduled_for;   /* seconds */
+	struct yb_json *params;  /* resolved, name -> value */
+	enum yd_run_state state;
+	int step;                /* the current step index */
+	bool step_started;
+	char *fail_state;        /* NULL while nothing failed; "failed" / "timed_out" / "lost" */
+	char *fail_reason;
+	int64_t hold_until;      /* seconds (wall): held by a maintenance window until then */
+	bool cancel_sent;
+	struct yd_job **jobs;    /* the current step's jobs, every attempt */
+	size_t n_jobs;
+	struct yd_run *next;
+};
+
+/* One runner connection per inventory host, reused by every job on that host. */
+struct yd_conn {
+	char *host;
+	struct rclient *rc;
+	char *runner_path, *state_dir, *address, *user, *host_key, *known_hosts, *key_path;
+	struct yd_conn *next;
+};
+
+/* An output chunk waiting for its INSERT. */
+struct yd_chunk {
+	int64_t job_id;
+	int stream;
+	uint64_t offset;
+	size_t raw_len;
+	char *zhex;              /* "\\x..." bytea text */
+};
+
+enum yd_phase { YD_DISCONNECTED, YD_STANDBY, YD_LEADER };
+
+struct yd {
+	const char *config_path;
+	char instance[96];
+	char hostname[64];
+	char *conninfo;
+	struct rb_site *site;    /* as read at start (database, state_dir) */
+
+	struct yd_set *base;     /* the newest set whose site config and inventory loaded */
+	struct yd_entry **entries;
+	size_t n_entries;
+	struct yd_entry **heap;  /* min-heap by next_fire */
+	size_t n_heap;
+	bool reload_wanted;
+
+	enum yd_phase phase;
+	struct db_conn *db;      /* statements, LISTEN */
+	struct db_conn *lock_db; /* holds the advisory lock, nothing else */
+	bool db_broken;
+	int64_t next_connect_ms, next_lock_try_ms, next_heartbeat_ms;
+
+	struct yd_run *runs;
+	struct yd_conn *conns;
+	struct yd_chunk *chunks;
+	size_t n_chunks, cap_chunks;
+	bool requests_pending;
+	bool draining;
+};
+
+/* yoband.c */
+extern volatile sig_atomic_t yd_sig_hup, yd_sig_term, yd_sig_chld;
+void yd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Runs a statement on the main connection; a broken connection sets d->db_broken. */
+int yd_exec(struct yd *d, const char *sql, int n, const char *const *params, struct db_result **out,
+	    struct yb_err *err);
+/* The first value of the first row, copied; NULL on error or SQL NULL. */
+char *yd_value(struct yd *d, const char *sql, int n, const char *const *params);
+char *yd_bytea_hex(const void *data, size_t len);
+
+/* yoband_load.c */
+void yd_reload(struct yd *d);
+void yd_set_unref(struct yd_set *s);
+void yd_rev_unref(struct yd_rev *r);
+struct yd_rev *yd_rev_ref(struct yd_rev *r);
+/* Records the revision in the database when it is not yet (needs a connection). */
+int yd_rev_record(struct yd *d, struct yd_rev *r);
+/* A revision by id, from an entry or parsed from the database's copy. */
+struct yd_rev *yd_rev_by_id(struct yd *d, int64_t id, const char *runbook, struct yb_err *err);
+struct yd_entry *yd_entry_find(struct yd *d, const char *name);
+void yd_heap_update(struct yd *d, struct yd_entry *e);
+struct yd_entry *yd_heap_top(struct yd *d);
+void yd_entries_free(struct yd *d);
+const struct rb_host *yd_host(struct yd *d, const char *name);
+
+/* yoband_run.c */
+void yd_leader_start(struct yd *d);   /* catch-up, reconcile, requests, timers */
+void yd_fire_due(struct yd *d);       /* claims fires whose time has come */
+void yd_runs_advance(struct yd *d);   /* admission, retries, next steps */
+int yd_flush_chunks(struct yd *d);
+void yd_handle_requests(struct yd *d);
+void yd_teardown(struct yd *d);       /* forgets runs and runner connections (jobs live on) */
+int yd_runs_timeout_ms(struct yd *d);
+const char *yd_run_state_name(enum yd_run_state s);
+
+#endif
