@@ -2,10 +2,12 @@
  * cmd_logs.c: `yoban logs RUN [--step S] [--follow]`: a run's stored output, in order.
  *
  * Output lives in yoban.output_chunks as the runner sent it: zstd frames keyed by (job, stream,
- * offset of the first byte). The command reads them job by job (steps in order, then attempt,
- * then host), a page of chunks at a time, decompresses each (capped at the chunk's raw_len) and
+ * offset), where the offset is the position of the chunk's first byte in the job's *combined*
+ * output (stdout and stderr share one spool, see common/wire.h), so ordering by offset gives back
+ * the interleaving the step produced. The command reads them job by job (steps in order, then
+ * attempt, then host), a page at a time, decompresses each (capped at the chunk's raw_len) and
  * writes stdout chunks to stdout and stderr chunks to stderr. Per job it remembers the next
- * offset of each stream, so a page boundary or a later poll never prints a byte twice.
+ * offset, so a page boundary or a later poll never prints a byte twice.
  *
  * --follow: yoband sends no notification for output, so the command polls: every 100 ms while
  * output arrives, backing off to 1 s when nothing new comes, until the run has ended and one more
@@ -34,14 +36,13 @@ static const char jobs_sql[] =
 	" ORDER BY j.step_index, j.attempt, j.host, j.id";
 static const char chunks_sql[] =
 	"SELECT c.stream::text, c.\"offset\", c.raw_len, c.zstd FROM yoban.output_chunks c"
-	" WHERE c.job_id = $1::bigint AND ((c.stream = 'stdout' AND c.\"offset\" >= $2::bigint)"
-	"   OR (c.stream = 'stderr' AND c.\"offset\" >= $3::bigint))"
-	" ORDER BY c.received_at, c.stream, c.\"offset\" LIMIT " PAGE_CHUNKS;
+	" WHERE c.job_id = $1::bigint AND c.\"offset\" >= $2::bigint"
+	" ORDER BY c.\"offset\" LIMIT " PAGE_CHUNKS;
 
 struct job_cursor {
 	char id[24];
 	char *label;          /* "step 'x' on 'h', attempt 1" */
-	long long next[2];    /* next offset of stdout, stderr */
+	long long next;       /* next offset in the job's combined output */
 	bool header_done;
 };
 
@@ -114,12 +115,11 @@ static struct yb_json *json_text(const char *s, size_t n)
 /* Prints one page of new chunks of job j; returns the number printed, or YB_EXIT_FAIL negated. */
 static int job_page(struct logs_ctx *x, struct job_cursor *j)
 {
-	char off_out[24], off_err[24];
-	snprintf(off_out, sizeof(off_out), "%lld", j->next[0]);
-	snprintf(off_err, sizeof(off_err), "%lld", j->next[1]);
-	const char *p[] = { j->id, off_out, off_err };
+	char next[24];
+	snprintf(next, sizeof(next), "%lld", j->next);
+	const char *p[] = { j->id, next };
 	struct db_result *r = NULL;
-	if (opdb_query(x->c, chunks_sql, 3, p, &r, "yoban_reviewer") != 0)
+	if (opdb_query(x->c, chunks_sql, 2, p, &r, "yoban_reviewer") != 0)
 		return -YB_EXIT_FAIL;
 	int n = db_result_rows(r);
 	for (int i = 0; i < n; i++) {
@@ -137,9 +137,9 @@ static int job_page(struct logs_ctx *x, struct job_cursor *j)
 			db_result_free(r);
 			return -YB_EXIT_FAIL;
 		}
-		if (offset > j->next[s] && !x->json)
-			fprintf(stderr, "yoban logs: [%lld bytes of %s missing before offset %lld]\n",
-				offset - j->next[s], s ? "stderr" : "stdout", offset);
+		if (offset > j->next && !x->json)
+			fprintf(stderr, "yoban logs: [%lld bytes of job %s's output missing before offset "
+				"%lld]\n", offset - j->next, j->id, offset);
 		if (x->json) {
 			struct yb_json *o = yb_json_object();
 			yb_json_set(o, "job_id", yb_json_int(strtoll(j->id, NULL, 10)));
@@ -162,7 +162,7 @@ static int job_page(struct logs_ctx *x, struct job_cursor *j)
 			fwrite(x->raw.data, 1, x->raw.len, f);
 			fflush(f);
 		}
-		j->next[s] = offset + raw_len;
+		j->next = offset + raw_len;
 	}
 	db_result_free(r);
 	return n;

@@ -107,6 +107,7 @@ out=$(PGUSER=alice PGDATABASE=yoban pg_psql -c "UPDATE yoban.requests SET ok = t
 check "operator UPDATE of requests refused" 1 $?
 
 # ---- rows written as the daemon: a finished run with two steps and output ----
+# Offsets count the job's combined output (stdout and stderr share one spool), as the runner's.
 # as the runner does: one frame with its content size (zstd given a file, not a pipe)
 hexz() { cat >"$work/chunk"; zstd -q -c "$work/chunk" | od -An -v -tx1 | tr -d ' \n'; }
 out1=$(printf 'hello from step one\nline two\n' | hexz)
@@ -128,8 +129,8 @@ INSERT INTO yoban.jobs (run_id, step, step_index, host, state, started_at, ended
   VALUES (1, 'load', 1, 'db1', 'succeeded', now() - interval '4 min', now() - interval '3 min', 0),
          (1, 'load', 1, 'db2', 'failed', now() - interval '4 min', now() - interval '3 min', 3);
 INSERT INTO yoban.output_chunks (job_id, stream, "offset", raw_len, zstd) VALUES
-  (1, 'stdout', 0, 29, '\\x$out1'), (1, 'stderr', 0, 10, '\\x$err1'),
-  (1, 'stdout', 29, 11, '\\x$out1b'), (2, 'stdout', 0, 16, '\\x$out2'),
+  (1, 'stdout', 0, 29, '\\x$out1'), (1, 'stderr', 29, 10, '\\x$err1'),
+  (1, 'stdout', 39, 11, '\\x$out1b'), (2, 'stdout', 0, 16, '\\x$out2'),
   (3, 'stdout', 0, 16, '\\x$out3');
 SELECT yoban.yoban_run_transition(1, 'running', 'failed', 'step load failed on db2');
 SELECT run_id FROM yoban.yoban_claim_fire('other-book', '2026-11-22 02:00:00+09');
@@ -173,6 +174,10 @@ step two on db1
 step two on db2" "$(cat "$work/logs.out")"
 contains "logs stderr carries the step's stderr" "a warning" "$(cat "$work/logs.err")"
 contains "logs marks each job on stderr" "==> step 'load' on 'db2', attempt 1 (job 3) <==" "$(cat "$work/logs.err")"
+check "logs interleaves stdout and stderr as the step wrote them" "hello from step one
+line two
+a warning
+third line" "$(as rita "$yoban" logs 1 --step extract --quiet 2>&1)"
 check "logs --step load --quiet" "step two on db1
 step two on db2" "$(as rita "$yoban" logs 1 --step load --quiet 2>&1)"
 check "logs --follow on an ended run ends" "step two on db2" "$(as rita "$yoban" logs 1 --step load -f 2>/dev/null | tail -1)"
