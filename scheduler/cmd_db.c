@@ -31,22 +31,6 @@ static void target_release(struct target *t)
 	free(t->state_dir);
 }
 
-/* The conninfo names the embedded cluster when its host is STATE/run and STATE/pg exists. */
-static bool is_embedded(const char *conninfo, const char *state_dir)
-{
-	char *host = NULL;
-	bool yes = false;
-	if (!state_dir || !db_cluster_exists(state_dir))
-		return false;
-	if (db_conninfo_get(conninfo, "host", &host, NULL) == 0) {
-		char *run = xasprintf("%s/run", state_dir);
-		yes = !strcmp(host, run);
-		free(run);
-	}
-	free(host);
-	return yes;
-}
-
 /* Exit status on failure: 2 when --config names nothing, 1 otherwise. */
 static int resolve(const char *config, const char *database, struct target *t)
 {
@@ -68,14 +52,14 @@ static int resolve(const char *config, const char *database, struct target *t)
 		status = YB_EXIT_FAIL;
 		goto out;
 	}
-	if (site->database) {
-		t->conninfo = xstrdup(site->database);
-		if (is_embedded(site->database, site->state_dir))
-			t->state_dir = xstrdup(site->state_dir);
-	} else {
-		t->conninfo = db_cluster_conninfo(site->state_dir, DB_CLUSTER_DBNAME);
-		t->state_dir = xstrdup(site->state_dir);
+	bool embedded = false;
+	if (db_site_conninfo(site->database, site->state_dir, NULL, &t->conninfo, &embedded, &err) < 0) {
+		cli_error("%s: %s", path ? path : "the default config", err.msg);
+		status = YB_EXIT_FAIL;
+		goto out;
 	}
+	if (embedded)
+		t->state_dir = xstrdup(site->state_dir);
 out:
 	rb_site_free(site);
 	free(path);

@@ -202,6 +202,13 @@ int db_cluster_stop(const char *state_dir, const struct db_cluster_opts *o, stru
 /* 0 and *running; YB_ENOENT when there is no cluster under state_dir. */
 int db_cluster_status(const char *state_dir, const struct db_cluster_opts *o, bool *running,
 		      pid_t *pid, struct yb_err *err);
+/* The database a site config means: its `database:` string, or (database NULL) the embedded
+ * cluster under state_dir. *embedded tells whether that is the embedded cluster (also when
+ * database names STATE/run as its host, as `yoban init` writes it): then yoband should call
+ * db_cluster_ensure_running first. login (may be NULL) becomes the user when the cluster is the
+ * embedded one and the string names no user: yoband passes DB_DAEMON_LOGIN. */
+int db_site_conninfo(const char *database, const char *state_dir, const char *login, char **out,
+		     bool *embedded, struct yb_err *err);
 /* For yoband at start: starts the cluster unless it runs; 0 either way. */
 int db_cluster_ensure_running(const char *state_dir, const struct db_cluster_opts *o,
 			      struct yb_err *err);

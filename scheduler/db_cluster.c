@@ -655,3 +655,45 @@ int db_cluster_ensure_running(const char *state_dir, const struct db_cluster_opt
 	}
 	return rc;
 }
+
+int db_site_conninfo(const char *database, const char *state_dir, const char *login, char **out,
+		     bool *embedded, struct yb_err *err)
+{
+	char *conninfo = NULL, *host = NULL, *user = NULL;
+	bool is_embedded = false;
+	int rc = 0;
+	if (!database) {
+		if (!state_dir)
+			return yb_err_set(err, YB_EINVAL, "no database and no state_dir in the config");
+		conninfo = db_cluster_conninfo(state_dir, DB_CLUSTER_DBNAME);
+		is_embedded = true;
+	} else {
+		conninfo = xstrdup(database);
+		if (state_dir && db_conninfo_get(database, "host", &host, NULL) == 0) {
+			size_t n = strlen(state_dir);
+			while (n > 1 && state_dir[n - 1] == '/')
+				n--;
+			is_embedded = !strncmp(host, state_dir, n) && !strcmp(host + n, "/run");
+		}
+	}
+	char *probe = NULL; /* is it a connection string at all? */
+	if ((rc = db_conninfo_get(conninfo, "dbname", &probe, err)) == YB_EINVAL)
+		goto out;
+	free(probe);
+	rc = 0;
+	if (is_embedded && login && db_conninfo_get(conninfo, "user", &user, NULL) < 0) {
+		char *with = NULL;
+		if ((rc = db_conninfo_with(conninfo, "user", login, &with, err)) < 0)
+			goto out;
+		free(conninfo);
+		conninfo = with;
+	}
+	*out = conninfo;
+	*embedded = is_embedded;
+	conninfo = NULL;
+out:
+	free(conninfo);
+	free(host);
+	free(user);
+	return rc;
+}

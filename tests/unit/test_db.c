@@ -74,7 +74,46 @@ START_TEST(test_conninfo_helpers)
 	ck_assert_int_eq(db_conninfo_get("dbname='x", "user", &v, &err), YB_EINVAL);
 	ck_assert_int_eq(db_conninfo_with("dbname=x", "no_such_key", "1", &with, &err), YB_EINVAL);
 
-	char *ci = db_cluster_conninfo("/var/lib/yoban/", "yoban");
+	/* which database a site config means */
+	bool embedded = false;
+	char *ci = NULL;
+	ck_assert_int_eq(db_site_conninfo(NULL, "/var/lib/yoban", DB_DAEMON_LOGIN, &ci, &embedded, &err), 0);
+	ck_assert(embedded);
+	char *part = NULL;
+	ck_assert_int_eq(db_conninfo_get(ci, "host", &part, &err), 0);
+	ck_assert_str_eq(part, "/var/lib/yoban/run");
+	free(part);
+	ck_assert_int_eq(db_conninfo_get(ci, "user", &part, &err), 0);
+	ck_assert_str_eq(part, DB_DAEMON_LOGIN);
+	free(part);
+	free(ci);
+	ck_assert_int_eq(db_site_conninfo("host=/var/lib/yoban/run dbname=yoban", "/var/lib/yoban/", NULL,
+					  &ci, &embedded, &err),
+			 0);
+	ck_assert(embedded);
+	ck_assert_str_eq(ci, "host=/var/lib/yoban/run dbname=yoban");
+	free(ci);
+	ck_assert_int_eq(db_site_conninfo("host=/var/lib/yoban/run user=me dbname=y", "/var/lib/yoban",
+					  DB_DAEMON_LOGIN, &ci, &embedded, &err),
+			 0);
+	ck_assert(embedded);
+	ck_assert_str_eq(ci, "host=/var/lib/yoban/run user=me dbname=y"); /* the user it names wins */
+	free(ci);
+	ck_assert_int_eq(db_site_conninfo("host=db01 dbname=yoban", "/var/lib/yoban", DB_DAEMON_LOGIN,
+					  &ci, &embedded, &err),
+			 0);
+	ck_assert(!embedded);
+	ck_assert_str_eq(ci, "host=db01 dbname=yoban");
+	free(ci);
+	ck_assert_int_eq(db_site_conninfo("host=/var/lib/yoban/running dbname=y", "/var/lib/yoban", NULL,
+					  &ci, &embedded, &err),
+			 0);
+	ck_assert(!embedded);
+	free(ci);
+	ck_assert_int_eq(db_site_conninfo("host='unterminated", "/x", NULL, &ci, &embedded, &err),
+			 YB_EINVAL);
+
+	ci = db_cluster_conninfo("/var/lib/yoban/", "yoban");
 	ck_assert_str_eq(ci, "host=/var/lib/yoban/run dbname=yoban");
 	free(ci);
 	ci = db_cluster_conninfo("/srv/a b", "yoban");
