@@ -6,10 +6,12 @@
  * name can only ever be data. The one exception, db_exec_script, takes no values at all: it runs
  * the migration files and fixed SQL written in this repository.
  */
+#define _GNU_SOURCE /* program_invocation_short_name */
 #include "db.h"
 
 #include "buf.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,11 +81,21 @@ static struct db_conn *conn_new(PGconn *pg)
 	return c;
 }
 
+/* conninfo as given, plus a fallback application_name so that pg_stat_activity shows who is
+ * who ("yoban", "yoband", or what the string itself says). */
+static const char *const connect_keys[] = { "dbname", "fallback_application_name", NULL };
+
+static const char *app_name(void)
+{
+	return program_invocation_short_name ? program_invocation_short_name : "yoban";
+}
+
 int db_connect(const char *conninfo, struct db_conn **out, struct yb_err *err)
 {
-	PGconn *pg = PQconnectdb(conninfo);
+	const char *values[] = { conninfo, app_name(), NULL };
+	PGconn *pg = PQconnectdbParams(connect_keys, values, 1);
 	if (!pg)
-		BUG("PQconnectdb returned NULL");
+		BUG("PQconnectdbParams returned NULL");
 	if (PQstatus(pg) != CONNECTION_OK) {
 		int rc = err_from_text(err, YB_EIO, "cannot connect to the database", PQerrorMessage(pg));
 		PQfinish(pg);
@@ -238,9 +250,10 @@ void db_result_free(struct db_result *r)
 
 int db_connect_start(const char *conninfo, struct db_conn **out, struct yb_err *err)
 {
-	PGconn *pg = PQconnectStart(conninfo);
+	const char *values[] = { conninfo, app_name(), NULL };
+	PGconn *pg = PQconnectStartParams(connect_keys, values, 1);
 	if (!pg)
-		BUG("PQconnectStart returned NULL");
+		BUG("PQconnectStartParams returned NULL");
 	if (PQstatus(pg) == CONNECTION_BAD) {
 		int rc = err_from_text(err, YB_EIO, "cannot connect to the database", PQerrorMessage(pg));
 		PQfinish(pg);
