@@ -244,10 +244,16 @@ static int parse_range_item(struct parser *ps, const char *s, const char *end, u
 				return rc;
 			if (ps->field == F_DOW && b == 0 && a > 0)
 				b = 7; /* "fri-sun" */
-			if (a > b)
+			if (a > b) {
+				char tail[16];
+				if (b == lo)
+					snprintf(tail, sizeof(tail), "%d", lo);
+				else
+					snprintf(tail, sizeof(tail), "%d-%d", lo, b);
 				return field_error(ps, "range '%.*s' runs backwards (write it as two ranges, "
-						   "e.g. '%d-%d,%d-%d')", (int)(p - s), s, a,
-						   ps->field == F_DOW ? 6 : hi, lo, b);
+						   "e.g. '%d-%d,%s')", (int)(p - s), s, a,
+						   ps->field == F_DOW ? 6 : hi, tail);
+			}
 		} else {
 			open_end = true; /* "a/n" means a to the end */
 		}

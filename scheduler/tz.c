@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DAY_SECS 86400
 /* 400 Gregorian years, in seconds: the period of every POSIX TZ rule. */
@@ -754,8 +755,17 @@ const struct tz *tz_local(void)
 {
 	pthread_mutex_lock(&cache_lock);
 	if (!local_zone) {
+		/* Named after the link's target when it is one ("Asia/Tokyo"), else "localtime". */
+		char target[512], name[256] = "localtime";
+		ssize_t n = readlink("/etc/localtime", target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			const char *p = strstr(target, "zoneinfo/");
+			if (p && name_ok(p + 9))
+				snprintf(name, sizeof(name), "%s", p + 9);
+		}
 		struct tz *zone;
-		if (load_file("/etc/localtime", "localtime", &zone, NULL) == 0)
+		if (load_file("/etc/localtime", name, &zone, NULL) == 0)
 			local_zone = zone;
 		else
 			local_zone = &utc_zone;

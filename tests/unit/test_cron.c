@@ -391,7 +391,9 @@ START_TEST(test_rejected)
 	check_rejected("0 0 31 4,6 *", 4, "could never fire");
 	check_rejected("0 0 30,31 feb *", 4, "could never fire");
 	check_rejected("0 0 30W 2 *", 4, "could never fire");
-	check_rejected("0 0 5-1 * *", 4, "range '5-1' runs backwards");
+	check_rejected("0 0 5-1 * *", 4, "range '5-1' runs backwards (write it as two ranges, "
+		       "e.g. '5-31,1')");
+	check_rejected("0 22-2 * * *", 2, "e.g. '22-23,0-2'");
 	check_rejected("*/0 * * * *", 0, "step '0' is out of range 1-60");
 	check_rejected("*/61 * * * *", 0, "step '61' is out of range 1-60");
 	check_rejected("*/ * * * *", 0, "step after '/' must be a number");
