@@ -104,18 +104,38 @@ static void print_applied(const struct db_migration *m, void *arg)
 	printf("  applied migration %03d %s\n", m->version, m->name);
 }
 
-/* Migrates, then the logins: the caller (admin, operator) and the daemon. */
-static int prepare_database(const char *state_dir, const char *login, struct yb_err *err)
+static int superuser_connect(const char *state_dir, struct db_conn **out, struct yb_err *err)
 {
 	char *base = db_cluster_conninfo(state_dir, DB_CLUSTER_DBNAME);
 	char *conninfo = NULL;
+	int rc = db_conninfo_with(base, "user", DB_CLUSTER_SUPERUSER, &conninfo, err);
+	if (rc == 0)
+		rc = db_connect(conninfo, out, err);
+	free(conninfo);
+	free(base);
+	return rc;
+}
+
+static int grant_login(const char *state_dir, const char *login, struct yb_err *err)
+{
+	struct db_conn *c = NULL;
+	const char *args[] = { login, "{yoban_admin,yoban_operator}" };
+	int rc = superuser_connect(state_dir, &c, err);
+	if (rc == 0)
+		rc = db_exec(c, "SELECT yoban.yoban_grant_login($1, $2::text[])", 2, args, NULL, err);
+	db_close(c);
+	return rc;
+}
+
+/* Migrates, then the logins: the caller (admin, operator) and the daemon. */
+static int prepare_database(const char *state_dir, const char *login, struct yb_err *err)
+{
 	struct db_conn *c = NULL;
 	const struct db_migration *m = NULL;
 	size_t n = 0;
 	bool owned = false;
-	int rc = db_conninfo_with(base, "user", DB_CLUSTER_SUPERUSER, &conninfo, err);
-	if (rc < 0 || (rc = db_connect(conninfo, &c, err)) < 0 ||
-	    (rc = db_migrations_default(&m, &n, &owned, err)) < 0)
+	int rc = superuser_connect(state_dir, &c, err);
+	if (rc < 0 || (rc = db_migrations_default(&m, &n, &owned, err)) < 0)
 		goto out;
 	if ((rc = db_migrate(c, m, n, print_applied, NULL, err)) < 0)
 		goto out;
@@ -129,8 +149,6 @@ out:
 	db_close(c);
 	if (owned)
 		db_migrations_free((struct db_migration *)m, n);
-	free(conninfo);
-	free(base);
 	return rc;
 }
 
@@ -218,6 +236,14 @@ static int run_init(int argc, char **argv)
 		goto fail;
 	printf("login role '%s' is yoban_admin and yoban_operator; the daemon logs in as '%s'\n", login,
 	       DB_DAEMON_LOGIN);
+	/* Under sudo, the person behind it is the one who will use yoban: their role too. */
+	const char *sudo_user = getenv("SUDO_USER");
+	if (getuid() == 0 && sudo_user && *sudo_user && strcmp(sudo_user, login) != 0 &&
+	    getpwnam(sudo_user)) {
+		if (grant_login(state_dir, sudo_user, &err) < 0)
+			goto fail;
+		printf("login role '%s' (who ran sudo) is yoban_admin and yoban_operator\n", sudo_user);
+	}
 	if (!runbooks_opt && mkdir(runbooks, 0755) != 0 && errno != EEXIST) {
 		yb_err_set(&err, YB_EIO, "cannot create '%s': %s", runbooks, strerror(errno));
 		goto fail;

@@ -96,6 +96,20 @@ if [ "$(id -u)" -eq 0 ]; then
   expect_in "cannot enter" "$out"
 fi
 
+# --- as root under sudo: the person behind sudo gets the roles; other OS users are only
+# themselves (peer), never the superuser ---
+if [ "$(id -u)" -eq 0 ] && getent passwd nobody >/dev/null; then
+  out=$(SUDO_USER=nobody "$yoban" init --state-dir "$base/other" --config "$base/other.yaml") || fail "init under sudo: $out"
+  expect_in "login role 'nobody' (who ran sudo)" "$out"
+  as_nobody() { runuser -u nobody -- "$PG_BINDIR/psql" -X -q -At -h "$base/other/run" -d yoban "$@"; }
+  [ "$(as_nobody -c "SELECT session_user || ' ' || pg_has_role('yoban_operator', 'member')")" = "nobody true" ] ||
+    fail "the sudo user's role"
+  if as_nobody -U postgres -c "SELECT 1" >/dev/null 2>&1; then fail "another OS user logged in as postgres"; fi
+  if as_nobody -U yoband -c "SELECT 1" >/dev/null 2>&1; then fail "another OS user logged in as yoband"; fi
+  "$yoban" db stop --config "$base/other.yaml" >/dev/null || fail "stop the sudo cluster"
+  rm -rf "$base/other" "$base/other.yaml"
+fi
+
 # --- --stop leaves it stopped; --config writes the config elsewhere ---
 out=$("$yoban" init --state-dir "$base/other" --config "$base/other.yaml" --stop) || fail "init --stop: $out"
 [ -f "$base/other.yaml" ] || fail "--config path not written"
