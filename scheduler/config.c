@@ -405,8 +405,18 @@ static int read_yaml(const char *path, struct yn_node **out, char **data_out, si
 	return 0;
 }
 
+/* The tree of a file: from data when given (len bytes), else read from path. */
+static int get_tree(const char *path, const char *data, size_t len, struct yn_node **out,
+		    struct rb_diags *d)
+{
+	if (data)
+		return yn_parse(path, data, len, out, d);
+	return read_yaml(path, out, NULL, NULL, d);
+}
+
 /* Reads yoban.yaml into s. */
-static void load_site(const char *path, struct rb_site *s, struct rb_diags *d)
+static void load_site(const char *path, const char *data, size_t len, struct rb_site *s,
+		      struct rb_diags *d)
 {
 	char abs[PATH_MAX];
 	char *dir;
@@ -419,7 +429,7 @@ static void load_site(const char *path, struct rb_site *s, struct rb_diags *d)
 	free(dir);
 	s->path = xstrdup(path);
 	struct yn_node *root = NULL;
-	if (read_yaml(path, &root, NULL, NULL, d) < 0)
+	if (get_tree(path, data, len, &root, d) < 0)
 		return;
 	struct rbx x = { path, d };
 	parse_site(&x, s, root);
@@ -433,7 +443,7 @@ int rb_site_load(const char *path, struct rb_site **out, struct yb_err *err)
 	struct rb_site *s = xcalloc(1, sizeof(*s));
 	int rc = 0;
 	if (path)
-		load_site(path, s, &d);
+		load_site(path, NULL, 0, s, &d);
 	else
 		site_defaults(s, NULL);
 	if (d.n_errors) {
@@ -538,13 +548,14 @@ static void parse_host(const struct rbx *x, struct rb_host *h, const struct yn_n
 	}
 }
 
-static void load_inventory(struct rb_set *set, const char *path, struct rb_diags *d)
+static void load_inventory(struct rb_set *set, const char *path, const char *data, size_t len,
+			   struct rb_diags *d)
 {
 	struct yn_node *root = NULL;
 	set->n_inventory_files++;
 	if (!set->inventory.path)
 		set->inventory.path = xstrdup(path);
-	if (read_yaml(path, &root, NULL, NULL, d) < 0)
+	if (get_tree(path, data, len, &root, d) < 0)
 		return;
 	struct rbx x = { path, d };
 	if (!root || yn_is_null(root)) {
@@ -622,11 +633,12 @@ static void date_list(const struct rbx *x, struct calendar *cal, const struct yn
 	}
 }
 
-static void load_calendar(struct rb_set *set, const char *path, struct rb_diags *d)
+static void load_calendar(struct rb_set *set, const char *path, const char *data, size_t len,
+			  struct rb_diags *d)
 {
 	struct yn_node *root = NULL;
 	set->n_calendar_files++;
-	if (read_yaml(path, &root, NULL, NULL, d) < 0)
+	if (get_tree(path, data, len, &root, d) < 0)
 		return;
 	struct rbx x = { path, d };
 	if (!root || yn_is_null(root) || !rbx_is_map(&x, root, "calendar")) {
@@ -904,7 +916,7 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 
 	/* 1. the site config */
 	if (opts->config_path) {
-		load_site(opts->config_path, &set->site, diags);
+		load_site(opts->config_path, NULL, 0, &set->site, diags);
 		set->n_site_files = 1;
 		if (realpath(opts->config_path, real))
 			file_list_add(&done, opts->config_path, real);
@@ -923,7 +935,7 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 	/* 3. the inventory and calendars named by the site, then those among the files */
 	if (set->site.inventory_path && realpath(set->site.inventory_path, real) && is_file(real)) {
 		file_list_add(&done, set->site.inventory_path, real);
-		load_inventory(set, set->site.inventory_path, diags);
+		load_inventory(set, set->site.inventory_path, NULL, 0, diags);
 	} else if (set->site.path && set->site.inventory_path && opts->config_path) {
 		/* a default that is not there is fine; one that was written must exist */
 	}
@@ -933,7 +945,7 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 		for (size_t i = 0; i < cals.n; i++)
 			if (!seen(&done, cals.real[i])) {
 				file_list_add(&done, cals.display[i], cals.real[i]);
-				load_calendar(set, cals.display[i], diags);
+				load_calendar(set, cals.display[i], NULL, 0, diags);
 			}
 		file_list_release(&cals);
 	}
@@ -943,15 +955,15 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 		const char *base = base_name(files.real[i]);
 		if (!strcmp(base, "inventory.yaml") || !strcmp(base, "inventory.yml")) {
 			file_list_add(&done, files.display[i], files.real[i]);
-			load_inventory(set, files.display[i], diags);
+			load_inventory(set, files.display[i], NULL, 0, diags);
 		} else if (in_calendars_folder(files.real[i])) {
 			file_list_add(&done, files.display[i], files.real[i]);
-			load_calendar(set, files.display[i], diags);
+			load_calendar(set, files.display[i], NULL, 0, diags);
 		} else if (!strcmp(base, "yoban.yaml") || !strcmp(base, "yoban.yml")) {
 			/* another site config: checked, counted, not used */
 			struct rb_site other = { 0 };
 			file_list_add(&done, files.display[i], files.real[i]);
-			load_site(files.display[i], &other, diags);
+			load_site(files.display[i], NULL, 0, &other, diags);
 			site_release(&other);
 			set->n_site_files++;
 		}
@@ -1092,4 +1104,28 @@ out:
 	rb_diags_release(&diags);
 	free(config_path);
 	return status;
+}
+
+/* ---- for the fuzz target ------------------------------------------------------------------ */
+
+int rb_site_file_parse(enum rb_site_file which, const char *display_name, const char *data,
+		       size_t len, struct rb_diags *diags)
+{
+	size_t before = diags->n_errors;
+	struct rb_set *set = xcalloc(1, sizeof(*set));
+	switch (which) {
+	case RB_FILE_SITE:
+		load_site(display_name, data, len, &set->site, diags);
+		break;
+	case RB_FILE_INVENTORY:
+		site_defaults(&set->site, NULL);
+		load_inventory(set, display_name, data, len, diags);
+		break;
+	case RB_FILE_CALENDAR:
+		site_defaults(&set->site, NULL);
+		load_calendar(set, display_name, data, len, diags);
+		break;
+	}
+	rb_set_free(set);
+	return diags->n_errors > before ? YB_EINVAL : 0;
 }

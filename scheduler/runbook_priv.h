@@ -58,4 +58,9 @@ void rb_runbook_check_set(struct rb_set *set, struct rb_runbook *rb, const struc
 /* runbook.c: after every runbook is in the set: duplicate names, rehearsal targets. */
 void rb_set_check_names(struct rb_set *set, struct yn_node *const *trees, struct rb_diags *diags);
 
+/* config.c: one site file from memory, checked and thrown away (for the fuzz target). */
+enum rb_site_file { RB_FILE_SITE = 0, RB_FILE_INVENTORY, RB_FILE_CALENDAR };
+int rb_site_file_parse(enum rb_site_file which, const char *display_name, const char *data,
+		       size_t len, struct rb_diags *diags);
+
 #endif

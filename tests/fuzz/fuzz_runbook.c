@@ -2,11 +2,14 @@
  * fuzz_runbook.c: arbitrary bytes as a runbook file, through the YAML tree builder and the
  * runbook checks (rb_runbook_parse reads nothing from disk but the time zone database), then,
  * when the bytes make a valid runbook, through the plan (fires after the calendar, JSON).
+ * An input starting with the line "#site", "#inventory" or "#calendar" goes through that site
+ * file's parser instead (yoban.yaml, inventory.yaml, calendars/NAME.yaml).
  * Wanted: no crash, no leak, no hang, and every diagnostic well formed.
  */
 #include "json.h"
 #include "plan.h"
 #include "runbook.h"
+#include "runbook_priv.h"
 #include "yb.h"
 
 #include <stddef.h>
@@ -16,10 +19,33 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool starts(const uint8_t *data, size_t size, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return size >= n && !memcmp(data, prefix, n);
+}
+
+static int site_file(enum rb_site_file which, const uint8_t *data, size_t size)
+{
+	struct rb_diags diags;
+	rb_diags_init(&diags);
+	int rc = rb_site_file_parse(which, "fuzz/site.yaml", (const char *)data, size, &diags);
+	if ((rc == 0) != (diags.n_errors == 0))
+		__builtin_trap();
+	rb_diags_release(&diags);
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rb_diags diags;
 	struct rb_runbook *rb = NULL;
+	if (starts(data, size, "#site\n"))
+		return site_file(RB_FILE_SITE, data, size);
+	if (starts(data, size, "#inventory\n"))
+		return site_file(RB_FILE_INVENTORY, data, size);
+	if (starts(data, size, "#calendar\n"))
+		return site_file(RB_FILE_CALENDAR, data, size);
 	rb_diags_init(&diags);
 	int rc = rb_runbook_parse("fuzz.yaml", (const char *)data, size, &rb, &diags);
 	if ((rc == 0) != (diags.n_errors == 0))
