@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# The yoband benchmarks of docs/benchmarks.md, each against a real PostgreSQL (lib/pg.sh) and
+# the local runner, with the figures read back from the database or /proc:
+#
+#   lateness   RUNBOOKS runbooks firing every second (cron "* * * * * *") for SECONDS seconds:
+#              how late each job was dispatched after its scheduled time (jobs.started_at -
+#              runs.scheduled_for), p50 / p99 / max over every fire; also the claim (runs.created_at)
+#   startup    N runbook files (daily schedules, generated in a temp dir): time from exec to
+#              leadership and until every revision is recorded, RSS, idle CPU over IDLE seconds
+#   output     one job writing 1 GiB of log lines: MB/s from dispatch to the stored exit, beside
+#              `psql \copy` of the same file into a table in the same run
+#
+#   tests/bench/run_daemon.sh [all|lateness|startup|output] [--runbooks 20] [--seconds 60]
+#                             [--schedules "10000 100000"] [--idle 30] [--bytes 1073741824]
+#
+# Builds Release in build-bench-daemon/ (its own folder: other benchmarks use build-bench/).
+# Prints markdown-ready lines; paste them, the date and the command into docs/benchmarks.md.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$here"
+
+what=all runbooks=20 seconds=60 schedules="10000 100000" idle=30 bytes=1073741824
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then what=$1; shift; fi
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runbooks) runbooks=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --schedules) schedules=$2; shift 2 ;;
+    --idle) idle=$2; shift 2 ;;
+    --bytes) bytes=$2; shift 2 ;;
+    *) echo "run_daemon.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+case "$what" in all|lateness|startup|output) ;; *) echo "run_daemon.sh: unknown benchmark '$what'" >&2; exit 2 ;; esac
+
+./deploy/install-deps.sh
+bdir=$here/build-bench-daemon
+if [ -z "${YB_BENCH_NO_BUILD:-}" ]; then
+  cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DYB_TESTS=OFF >/dev/null
+  cmake --build "$bdir" -j2 --target yoban yoband yoban-runner >/dev/null
+fi
+bin=$bdir/bin
+
+# shellcheck source=../integration/lib/pg.sh
+. tests/integration/lib/pg.sh
+# The benchmark's server: lib/pg.sh's private cluster, with fsync on like a real one.
+pg_start
+pg_run_as_server tee -a "$PG_DATA/postgresql.conf" >/dev/null <<CONF
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+CONF
+pg_run_as_server "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -w -t 60 restart -l "$PG_DATA/server.log" >/dev/null
+work=$(mktemp -d "${TMPDIR:-/tmp}/yoban-bench.XXXXXX")
+chmod 0755 "$work"
+ydpid=
+PG_ON_EXIT=bench_cleanup
+bench_cleanup() {
+  if [ -n "$ydpid" ]; then kill "$ydpid" 2>/dev/null || true; wait "$ydpid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+sql() { PGDATABASE=yoban pg_psql "$@"; }
+
+# fresh_site NAME: a new database and a site folder for it
+fresh_site() {
+  local name=$1
+  site=$work/$name
+  rm -rf "$site"; mkdir -p "$site/runbooks" "$site/state"
+  pg_psql -c "DROP DATABASE IF EXISTS yoban" -c "CREATE DATABASE yoban"
+  cat >"$site/yoban.yaml" <<YAML
+database: "host=$PGHOST port=$PGPORT dbname=yoban"
+state_dir: $site/state
+runbooks: runbooks
+inventory: inventory.yaml
+timezone: Asia/Tokyo
+YAML
+  cat >"$site/inventory.yaml" <<YAML
+hosts:
+  local: { transport: local, environment: production, runner: $bin/yoban-runner }
+YAML
+  PGUSER=postgres "$bin/yoban" db migrate --config "$site/yoban.yaml" >/dev/null
+  # the roles belong to the cluster: created with the first database's migration
+  if [ "$(pg_psql -c "SELECT count(*) FROM pg_roles WHERE rolname = 'ydbench'")" = 0 ]; then
+    pg_create_login ydbench yoban_daemon
+    pg_create_login opbench yoban_operator
+  fi
+}
+
+start_daemon() {
+  PGUSER=ydbench "$bin/yoband" --config "$site/yoban.yaml" >"$site/yoband.log" 2>&1 &
+  ydpid=$!
+}
+stop_daemon() {
+  kill "$ydpid" 2>/dev/null || true
+  wait "$ydpid" 2>/dev/null || true
+  ydpid=
+}
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), $("$PG_BINDIR/postgres" --version)"
+echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes"
+
+bench_lateness() {
+  fresh_site lateness
+  for i in $(seq -w 1 "$runbooks"); do
+    cat >"$site/runbooks/tick-$i.yaml" <<YAML
+version: 1
+name: tick-$i
+kind: batch
+targets: { hosts: [local] }
+timeout: 1m
+schedule: { cron: "* * * * * *", timezone: Asia/Tokyo }
+concurrency: allow
+steps:
+  - name: tick
+    run: "true"
+YAML
+  done
+  start_daemon
+  # fires from 3 s after the start on count (the first second is loading and connecting)
+  local from
+  from=$(sql -c "SELECT to_json(now() + interval '3 s') #>> '{}'")
+  sleep $((seconds + 3))
+  local to
+  to=$(sql -c "SELECT to_json(now()) #>> '{}'")
+  stop_daemon
+  echo
+  echo "## lateness: $runbooks runbooks every second for $seconds s (fires in [$from, $to))"
+  sql -F ' | ' <<SQL
+SELECT 'fires', count(*)::text,
+  'dispatched', count(j.id)::text
+FROM yoban.runs r LEFT JOIN yoban.jobs j ON j.run_id = r.id AND j.step_index = 0 AND j.attempt = 1
+WHERE r.trigger = 'schedule' AND r.scheduled_for >= '$from' AND r.scheduled_for < '$to';
+SQL
+  echo "| measure | p50 ms | p99 ms | max ms |"
+  echo "|---|---|---|---|"
+  sql -F ' | ' <<SQL
+WITH f AS (
+  SELECT extract(epoch FROM r.created_at - r.scheduled_for) * 1000 AS claim_ms,
+         extract(epoch FROM j.started_at - r.scheduled_for) * 1000 AS dispatch_ms
+  FROM yoban.runs r JOIN yoban.jobs j ON j.run_id = r.id AND j.step_index = 0 AND j.attempt = 1
+  WHERE r.trigger = 'schedule' AND r.scheduled_for >= '$from' AND r.scheduled_for < '$to')
+SELECT '| run claimed (runs.created_at)', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY claim_ms)::numeric, 2),
+  round(percentile_cont(0.99) WITHIN GROUP (ORDER BY claim_ms)::numeric, 2), round(max(claim_ms)::numeric, 2) || ' |' FROM f
+UNION ALL
+SELECT '| job dispatched (jobs.started_at)', round(percentile_cont(0.5) WITHIN GROUP (ORDER BY dispatch_ms)::numeric, 2),
+  round(percentile_cont(0.99) WITHIN GROUP (ORDER BY dispatch_ms)::numeric, 2), round(max(dispatch_ms)::numeric, 2) || ' |' FROM f;
+SQL
+  sql -F ' ' -c "SELECT 'runs not succeeded:', count(*) FILTER (WHERE state <> 'succeeded'), 'of', count(*) FROM yoban.runs WHERE scheduled_for >= '$from' AND scheduled_for < '$to' AND state NOT IN ('pending','queued','running')"
+}
+
+calc() { awk "BEGIN { print $1 }"; }
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+log_ms() { # the first log line matching $1, as milliseconds since the epoch
+  local ts
+  ts=$(grep -m1 -- "$1" "$site/yoband.log" | cut -d' ' -f1) || return 1
+  [ -n "$ts" ] || return 1
+  date -d "$ts" +%s%3N
+}
+
+bench_startup() {
+  local n=$1
+  fresh_site "startup-$n"
+  # n runbooks, daily at a spread of minutes, so nothing fires during the measurement
+  local gen=$site/gen.awk
+  cat >"$gen" <<'AWK'
+BEGIN {
+  for (i = 1; i <= n; i++) {
+    f = sprintf("%s/sched-%06d.yaml", dir, i)
+    printf "version: 1\nname: sched-%06d\nkind: batch\ntargets: { hosts: [local] }\ntimeout: 10m\n", i > f
+    printf "schedule: { cron: \"%d %d * * *\", timezone: Asia/Tokyo }\n", i % 60, 2 + (i % 3) > f
+    printf "steps:\n  - name: work\n    run: echo %d\n", i > f
+    close(f)
+  }
+}
+AWK
+  awk -v n="$n" -v dir="$site/runbooks" -f "$gen"
+  # keep the fires away from now: hours 02-04 Tokyo are outside any plausible bench hour
+  local t0 t_leader t_recorded rss hwm
+  t0=$(date +%s%3N)
+  start_daemon
+  local deadline=$((SECONDS + 600))
+  until grep -q "leader: holding" "$site/yoband.log" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || { echo "startup $n: no leadership within 600 s" >&2; tail "$site/yoband.log" >&2; stop_daemon; return 1; }
+    kill -0 "$ydpid" 2>/dev/null || { echo "startup $n: yoband died" >&2; tail "$site/yoband.log" >&2; return 1; }
+    sleep 0.05
+  done
+  t_leader=$(log_ms "leader: holding")
+  until [ "$(sql -c 'SELECT count(*) FROM yoban.runbook_revisions')" -ge "$n" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "startup $n: revisions not all recorded within 600 s" >&2; break; }
+    sleep 0.2
+  done
+  t_recorded=$(date +%s%3N)
+  sleep 2
+  rss=$(proc_kb "$ydpid" VmRSS)
+  local c0 c1 hz
+  hz=$(getconf CLK_TCK)
+  c0=$(proc_cpu_ticks "$ydpid")
+  sleep "$idle"
+  c1=$(proc_cpu_ticks "$ydpid")
+  hwm=$(proc_kb "$ydpid" VmHWM)
+  stop_daemon
+  local loaded
+  loaded=$(grep -c "runbook '.*' loaded" "$site/yoband.log" || true)
+  printf '| %s | %s | %.2f s | %.2f s | %.1f MiB | %.1f MiB | %.2f %% |\n' "$n" "$loaded" \
+    "$(calc "($t_leader - $t0) / 1000")" "$(calc "($t_recorded - $t0) / 1000")" \
+    "$(calc "$rss / 1024")" "$(calc "$hwm / 1024")" \
+    "$(calc "($c1 - $c0) * 100 / $hz / $idle")"
+}
+
+bench_output() {
+  fresh_site output
+  local data=$work/output.txt
+  # log-like lines (a timestamp, a record number, a status), exactly $bytes bytes
+  # (head closes the pipe early: SIGPIPE upstream is expected, the size is checked instead)
+  (seq 1 $((bytes / 40 + 1)) | sed 's/.*/2026-11-22T03:00:00+09:00 INFO record & ok/' |
+    head -c "$bytes" >"$data") || true
+  local size
+  size=$(stat -c %s "$data")
+  [ "$size" -eq "$bytes" ] || { echo "output: generated $size bytes, not $bytes" >&2; return 1; }
+  cat >"$site/runbooks/big.yaml" <<YAML
+version: 1
+name: big
+kind: batch
+targets: { hosts: [local] }
+timeout: 30m
+steps:
+  - name: emit
+    run: cat '$data'
+YAML
+  start_daemon
+  until grep -q "leader: holding" "$site/yoband.log" 2>/dev/null; do sleep 0.05; done
+  local t0 t1 run
+  t0=$(date +%s%3N)
+  run=$(PGUSER=opbench "$bin/yoban" trigger big --wait --timeout 60s --config "$site/yoban.yaml" | sed -n 's/^run //p')
+  until sql -c "SELECT state FROM yoban.runs WHERE id = $run" | grep -qE 'succeeded|failed|timed_out|cancelled|lost'; do sleep 0.2; done
+  t1=$(date +%s%3N)
+  stop_daemon
+  echo
+  echo "## output: one job writing $size bytes of log lines"
+  sql -F ' ' <<SQL
+SELECT 'run', r.state, 'job stored', j.stdout_bytes, 'bytes, dropped', j.dropped_bytes,
+  ', chunks', (SELECT count(*) FROM yoban.output_chunks c WHERE c.job_id = j.id),
+  ', zstd bytes', (SELECT sum(length(c.zstd)) FROM yoban.output_chunks c WHERE c.job_id = j.id)
+FROM yoban.runs r JOIN yoban.jobs j ON j.run_id = r.id WHERE r.id = $run;
+SQL
+  echo "| path | seconds | MB/s (10^6 bytes) |"
+  echo "|---|---|---|"
+  sql -F ' | ' <<SQL
+SELECT '| yoband: dispatch to stored exit (jobs.started_at .. ended_at)',
+  round(extract(epoch FROM j.ended_at - j.started_at)::numeric, 2),
+  round(($size / 1e6 / extract(epoch FROM j.ended_at - j.started_at))::numeric, 1) || ' |'
+FROM yoban.jobs j WHERE j.run_id = $run;
+SQL
+  printf '| yoban trigger to run ended, seen by polling | %.2f | %.1f |\n' \
+    "$(calc "($t1 - $t0) / 1000")" "$(calc "$size / 1000 / ($t1 - $t0)")"
+  # reading it back: yoban logs, decompressing every chunk; the digest must match the file's
+  local r0 r1 got want
+  r0=$(date +%s%3N)
+  got=$(PGUSER=opbench "$bin/yoban" logs "$run" --quiet --config "$site/yoban.yaml" | sha256sum | cut -c1-64)
+  r1=$(date +%s%3N)
+  want=$(sha256sum <"$data" | cut -c1-64)
+  printf '| yoban logs of the stored job to a pipe (%s) | %.2f | %.1f |\n' \
+    "$([ "$got" = "$want" ] && echo "sha256 matches the file" || echo "SHA256 DIFFERS FROM THE FILE")" \
+    "$(calc "($r1 - $r0) / 1000")" "$(calc "$size / 1000 / ($r1 - $r0)")"
+  # the baseline: the same bytes through psql \copy into a text column (one row per line),
+  # stored by PostgreSQL as it stores any text
+  sql -c "CREATE TABLE public.copy_bench (line text)"
+  local c0 c1
+  c0=$(date +%s%3N)
+  PGDATABASE=yoban "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -c "\\copy public.copy_bench FROM '$data'"
+  c1=$(date +%s%3N)
+  printf '| psql \\copy of the same file into a text table | %.2f | %.1f |\n' \
+    "$(calc "($c1 - $c0) / 1000")" "$(calc "$size / 1000 / ($c1 - $c0)")"
+  local p0 p1
+  p0=$(date +%s%3N)
+  cat "$data" >/dev/null
+  p1=$(date +%s%3N)
+  printf '| cat of the file to /dev/null (the producer alone) | %.2f | %.1f |\n' \
+    "$(calc "($p1 - $p0) / 1000")" "$(calc "$size / 1000 / ($p1 - $p0 + 1)")"
+  rm -f "$data"
+}
+
+case "$what" in
+  all|lateness) bench_lateness ;;
+esac
+case "$what" in
+  all|startup)
+    echo
+    echo "## start-up with many schedules (idle CPU over $idle s)"
+    echo "| schedules | loaded | to leadership | to every revision recorded | RSS | peak RSS | idle CPU |"
+    echo "|---|---|---|---|---|---|---|"
+    for n in $schedules; do bench_startup "$n"; done ;;
+esac
+case "$what" in
+  all|output) bench_output ;;
+esac
