@@ -37,6 +37,7 @@ struct cron_expr {
 	/* The same by year: yeartab[2 * wday of Jan 1 + leap][month - 1], so that the search looks
 	 * a month up without working out its weekday. */
 	uint32_t yeartab[14][12];
+	bool year_fires[14]; /* does a year of that kind have any matching day in a chosen month? */
 	char *text;
 };
 
@@ -435,6 +436,8 @@ static void build_yeartab(struct cron_expr *e)
 			for (int m = 1; m <= 12; m++) {
 				int dim = yb_days_in_month(leap ? 2000 : 2001, m);
 				e->yeartab[2 * wd_jan1 + leap][m - 1] = e->daymask[wd1][dim - 28];
+				if ((e->months & (1u << m)) && e->daymask[wd1][dim - 28])
+					e->year_fires[2 * wd_jan1 + leap] = true;
 				wd1 = (wd1 + dim) % 7;
 			}
 		}
@@ -451,6 +454,7 @@ static bool leap(int year)
 struct year_cursor {
 	int year, jan1;
 	const uint32_t *days; /* days[month - 1] */
+	bool fires;           /* any fire at all this year */
 };
 
 static void year_cursor_set(const struct cron_expr *e, struct year_cursor *yc, int year, int jan1)
@@ -458,6 +462,7 @@ static void year_cursor_set(const struct cron_expr *e, struct year_cursor *yc, i
 	yc->year = year;
 	yc->jan1 = jan1;
 	yc->days = e->yeartab[2 * jan1 + leap(year)];
+	yc->fires = e->year_fires[2 * jan1 + leap(year)];
 }
 
 static void year_cursor_move(const struct cron_expr *e, struct year_cursor *yc, int year)
@@ -688,6 +693,12 @@ static int search_forward(const struct cron_expr *e, struct fields *f)
 	for (;;) {
 		if (y > YEAR_MAX)
 			return YB_ERANGE;
+		if (yc.year != y)
+			year_cursor_move(e, &yc, y);
+		if (!yc.fires) { /* e.g. a year whose February has no fifth Monday */
+			y++, mo = 1, d = 1, h = 0, mi = 0, s = 0;
+			continue;
+		}
 		uint64_t m = e->months & bits_from(mo);
 		if (!m) {
 			y++, mo = 1, d = 1, h = 0, mi = 0, s = 0;
@@ -695,8 +706,6 @@ static int search_forward(const struct cron_expr *e, struct fields *f)
 		}
 		if (ctz64(m) != mo)
 			mo = ctz64(m), d = 1, h = 0, mi = 0, s = 0;
-		if (yc.year != y)
-			year_cursor_move(e, &yc, y);
 		days = yc.days[mo - 1];
 		m = days & bits_from(d);
 		if (!m) {
@@ -741,6 +750,12 @@ static int search_backward(const struct cron_expr *e, struct fields *f)
 	for (;;) {
 		if (y < YEAR_MIN)
 			return YB_ERANGE;
+		if (yc.year != y)
+			year_cursor_move(e, &yc, y);
+		if (!yc.fires) {
+			y--, mo = 12, d = 31, h = 23, mi = 59, s = 59;
+			continue;
+		}
 		uint64_t m = e->months & bits_upto(mo);
 		if (!m) {
 			y--, mo = 12, d = 31, h = 23, mi = 59, s = 59;
@@ -748,8 +763,6 @@ static int search_backward(const struct cron_expr *e, struct fields *f)
 		}
 		if (top64(m) != mo)
 			mo = top64(m), d = 31, h = 23, mi = 59, s = 59;
-		if (yc.year != y)
-			year_cursor_move(e, &yc, y);
 		days = yc.days[mo - 1];
 		m = days & bits_upto(d);
 		if (!m) {
