@@ -24,12 +24,13 @@ static int reload_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "database", required_argument, NULL, 'd' },
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL;
+	const char *config = NULL, *database = NULL;
 	bool wait = true;
 	int64_t timeout_ms = 10000;
 	struct yb_err err = { 0 };
@@ -39,10 +40,13 @@ static int reload_run(int argc, char **argv)
 		return YB_EXIT_OK;
 	}
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:nt:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:nt:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'd':
+			database = optarg;
 			break;
 		case 'n':
 			wait = false;
@@ -62,15 +66,17 @@ static int reload_run(int argc, char **argv)
 	struct rb_site *site = NULL;
 	struct db_conn *c = NULL;
 	int status = YB_EXIT_FAIL;
-	if (rb_config_find(config, NULL, &path, &err) < 0) {
+	if (database) {
+		conninfo = xstrdup(database);
+	} else if (rb_config_find(config, NULL, &path, &err) < 0) {
 		cli_error("%s", err.msg);
 		return YB_EXIT_USAGE;
-	}
-	if (rb_site_load(path, &site, &err) < 0) {
+	} else if (rb_site_load(path, &site, &err) < 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
-	conninfo = site->database ? xstrdup(site->database)
+	if (!conninfo)
+		conninfo = site->database ? xstrdup(site->database)
 				  : db_cluster_conninfo(site->state_dir, DB_CLUSTER_DBNAME);
 	if (db_connect(conninfo, &c, &err) < 0 ||
 	    db_query_value(c, "SELECT yoban.yoban_reload()", 0, NULL, &id, &err) < 0) {
@@ -120,7 +126,7 @@ out:
 const struct yb_cmd cmd_reload = {
 	.name = "reload",
 	.summary = "ask the leading yoband to reload its runbooks",
-	.help = "usage: yoban reload [--config FILE] [--no-wait] [--timeout DURATION]\n"
+	.help = "usage: yoban reload [--config FILE | --database CONNINFO] [--no-wait] [--timeout DURATION]\n"
 		"\n"
 		"Writes a reload request (yoban.yoban_reload(): needs yoban_operator or yoban_admin) that\n"
 		"the leading yoband acts on at once: it reads the runbooks again and records new revisions.\n"
@@ -128,6 +134,8 @@ const struct yb_cmd cmd_reload = {
 		"the answer, the daemon's log and the audit table.\n"
 		"\n"
 		"  -c, --config FILE     the site config (default: $YOBAN_CONFIG, else found as usual)\n"
+		"  -d, --database CI     connect with this libpq conninfo instead of the site's database\n"
+		"                        (log in as yourself: the daemon's own login may not reload)\n"
 		"  -n, --no-wait         only write the request\n"
 		"  -t, --timeout D       how long to wait for the answer (default 10s)\n"
 		"\n"

@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# yoband against a real PostgreSQL and real local runners: second-granularity fires, stored
+# output and digests, parameters as environment, operator requests (trigger, cancel, rerun,
+# reload) through the SQL functions as an operator role, retries, timeouts, on_failure,
+# unsupported step kinds, concurrency, locks, maintenance windows, and a runbook edited mid-run.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/pg.sh"
+. "$here/lib/daemon.sh"
+
+fails=0
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
+
+# ---- usage ----
+"$YB_BIN/yoband" --help | grep -q 'usage: yoband' && ok "--help" || not_ok "--help"
+"$YB_BIN/yoband" --bogus >/dev/null 2>&1; check "unknown option is a usage error" eq "$?" 2
+YOBAN_CONFIG=/nonexistent/yoban.yaml "$YB_BIN/yoband" >/dev/null 2>&1
+check "a missing config is a usage error" eq "$?" 2
+
+yd_setup || { echo "setup failed"; exit 1; }
+
+# Output and digest of a job's stdout, from the stored chunks.
+stored_stdout() {
+  yd_sql "SELECT encode(zstd, 'hex') FROM yoban.output_chunks WHERE job_id = $1 AND stream = 'stdout' ORDER BY \"offset\"" |
+    tr -d '\n' | xxd -r -p | zstd -dcq
+}
+digest_ok() {
+  local want got
+  want=$(yd_sql "SELECT stdout_sha256 FROM yoban.jobs WHERE id = $1")
+  got=$(stored_stdout "$1" | sha256sum | cut -d' ' -f1)
+  [ -n "$want" ] && [ "$want" = "$got" ] || { echo "  job $1: stored $got, runner said $want" >&2; return 1; }
+}
+
+yd_runbook tick 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo, catchup: all, catchup_window: 1h }
+concurrency: allow
+targets: { hosts: [local] }
+params:
+  day: { default: "d={{scheduled_date}}" }
+steps:
+  - name: say
+    run: echo "tick run=$YOBAN_RUN_ID at=$YOBAN_SCHEDULED_AT book=$YOBAN_RUNBOOK step=$YOBAN_STEP day=$YOBAN_PARAM_DAY"; seq 1 2000'
+yd_runbook manual 'targets: { hosts: [local], staging_hosts: [local-stg] }
+params:
+  who: { default: nobody }
+steps:
+  - name: greet
+    argv: [/bin/sh, -c, "echo hello $YOBAN_PARAM_WHO; echo warn >&2"]
+  - name: second
+    run: echo second'
+yd_runbook flaky 'targets: { hosts: [local] }
+retry: { attempts: 2, delay: 1s }
+steps:
+  - name: fail
+    run: echo try $YOBAN_ATTEMPT; exit 3
+    on_failure: continue
+  - name: after
+    run: echo after'
+yd_runbook slow 'targets: { hosts: [local] }
+steps:
+  - name: nap
+    run: sleep 30
+  - name: never
+    run: echo never'
+yd_runbook short 'targets: { hosts: [local] }
+timeout: 1s
+steps:
+  - name: nap
+    run: sleep 20'
+yd_runbook backup 'kind: backup
+targets: { hosts: [local] }
+steps:
+  - name: share
+    backup: { source: /etc, repository: /tmp/nowhere-yoban }'
+sed -i 's/^kind: batch$//' "$YD_SITE/runbooks/backup.yaml"
+
+yd_start
+yd_wait_sql "SELECT count(*) >= 4 FROM yoban.runs WHERE runbook = 'tick' AND state = 'succeeded'" t 30
+check "second-granularity fires ran" eq "$?" 0
+
+# Every claimed fire of tick is on a whole second, once, never started before it was due.
+check "one run per fire" eq "$(yd_sql "SELECT count(*) FROM (SELECT scheduled_for FROM yoban.runs WHERE runbook = 'tick' GROUP BY scheduled_for HAVING count(*) > 1) x")" 0
+check "fires on whole seconds" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick' AND extract(milliseconds FROM scheduled_for)::int % 1000 <> 0")" 0
+check "no run started before its fire" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick' AND started_at < scheduled_for")" 0
+first=$(yd_sql "SELECT min(id) FROM yoban.runs WHERE runbook = 'tick' AND state = 'succeeded'")
+job=$(yd_sql "SELECT id FROM yoban.jobs WHERE run_id = $first")
+out=$(stored_stdout "$job" | head -1)
+day=$(TZ=Asia/Tokyo date -d "@$(yd_sql "SELECT extract(epoch FROM scheduled_for)::bigint FROM yoban.runs WHERE id = $first")" +%F)
+case "$out" in
+  "tick run=$first at="*"+09:00 book=tick step=say day=d=$day") ok "environment reaches the step" ;;
+  *) not_ok "environment reaches the step: [$out]" ;;
+esac
+check "stored stdout matches the runner's digest" digest_ok "$job"
+check "job row is complete" eq "$(yd_sql "SELECT state, exit_status, runner_job_id, stdout_bytes FROM yoban.jobs WHERE id = $job")" \
+  "succeeded|0|r$first-s0-a1-h0|$(stored_stdout "$job" | wc -c)"
+check "transitions written" eq "$(yd_sql "SELECT string_agg(coalesce(from_state::text, '-') || '>' || to_state, ',' ORDER BY id) FROM yoban.run_transitions WHERE run_id = $first")" \
+  "->pending,pending>running,running>succeeded"
+check "heartbeat row" eq "$(yd_sql "SELECT count(*) FROM yoban.heartbeats WHERE leader AND pid = $YD_PID")" 1
+
+# ---- trigger as an operator ----
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('manual', '{\"who\": \"yamada\"}')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10; check "trigger request handled" eq "$?" 0
+run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" succeeded 20; check "triggered run succeeded" eq "$?" 0
+check "triggered run is manual, by alice" eq "$(yd_sql "SELECT trigger, requested_by, request_id FROM yoban.runs WHERE id = $run")" "manual|alice|$req"
+j1=$(yd_sql "SELECT id FROM yoban.jobs WHERE run_id = $run AND step = 'greet'")
+check "parameter given at trigger time" eq "$(stored_stdout "$j1")" "hello yamada"
+check "stderr stored too" eq "$(yd_sql "SELECT stderr_bytes FROM yoban.jobs WHERE id = $j1")" 5
+check "both steps ran" eq "$(yd_sql "SELECT string_agg(step || ':' || state, ',' ORDER BY step_index) FROM yoban.jobs WHERE run_id = $run")" "greet:succeeded,second:succeeded"
+
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('manual', '{}', true)")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" succeeded 20
+check "staging trigger runs on staging_hosts" eq "$(yd_sql "SELECT mode || ':' || string_agg(DISTINCT host, ',') FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.id = $run GROUP BY mode")" "staging:local-stg"
+
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('no-such-book')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" f 10; check "unknown runbook refused" eq "$?" 0
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('manual', '{\"bogus\": 1}')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" f 10; check "unknown parameter refused" eq "$?" 0
+check "refusal says why" eq "$(yd_sql "SELECT result->>'error' FROM yoban.requests WHERE id = $req")" "unknown parameter 'bogus' for runbook 'manual'"
+check "a reviewer cannot trigger" eq "$(PGUSER=yoband yd_sql "SELECT yoban.yoban_trigger('manual')" 2>&1 | grep -c 'permission denied')" 1
+
+# ---- retries and on_failure: continue ----
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('flaky')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 20; check "a failed step fails the run" eq "$?" 0
+check "two attempts, then the next step" eq "$(yd_sql "SELECT string_agg(step || '#' || attempt || ':' || state || ':' || coalesce(exit_status::text, '-'), ',' ORDER BY step_index, attempt) FROM yoban.jobs WHERE run_id = $run")" \
+  "fail#1:failed:3,fail#2:failed:3,after#1:succeeded:0"
+check "run reason names the step" eq "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")" "step 'fail' failed on host 'local'"
+
+# ---- timeout (the runner enforces it) ----
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('short')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" timed_out 30; check "a step past its timeout times the run out" eq "$?" 0
+
+# ---- unsupported step kind ----
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('backup')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 10; check "backup step is not silently succeeded" eq "$?" 0
+check "the job says why" eq "$(yd_sql "SELECT state || ': ' || error FROM yoban.jobs WHERE run_id = $run")" \
+  "failed: step kind 'backup' is not supported by this runner yet"
+
+# ---- cancel, then rerun ----
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('slow')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.jobs WHERE run_id = $run" running 10
+creq=$(PGUSER=alice yd_sql "SELECT yoban.yoban_cancel($run)")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" cancelled 20; check "cancel stops a running run" eq "$?" 0
+check "the job was cancelled on the runner" eq "$(yd_sql "SELECT state FROM yoban.jobs WHERE run_id = $run")" cancelled
+check "the history shows cancelling" eq "$(yd_sql "SELECT count(*) FROM yoban.run_transitions WHERE run_id = $run AND to_state = 'cancelling' AND reason = 'cancelled by alice'")" 1
+creq=$(PGUSER=alice yd_sql "SELECT yoban.yoban_cancel($run)")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $creq" f 10; check "cancel of a finished run is refused" eq "$?" 0
+rreq=$(PGUSER=alice yd_sql "SELECT yoban.yoban_rerun($first, 'say')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $rreq" t 10
+rrun=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $rreq")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $rrun" succeeded 20; check "rerun succeeded" eq "$?" 0
+check "rerun keeps revision and params" eq "$(yd_sql "SELECT (r.revision_id = o.revision_id) AND (r.params = o.params) AND r.rerun_of = o.id FROM yoban.runs r, yoban.runs o WHERE r.id = $rrun AND o.id = $first")" t
+
+# ---- a runbook edited mid-run keeps its revision; an invalid edit keeps the old one scheduled ----
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('slow')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+slow=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.jobs WHERE run_id = $slow" running 10
+old_rev=$(yd_sql "SELECT revision_id FROM yoban.runs WHERE id = $slow")
+yd_runbook slow 'targets: { hosts: [local] }
+steps:
+  - name: nap
+    run: echo quick
+  - name: renamed
+    run: echo renamed'
+"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" >/dev/null; check "yoban reload" eq "$?" 0
+check "new revision recorded" eq "$(yd_sql "SELECT count(*) FROM yoban.runbook_revisions WHERE runbook = 'slow'")" 2
+PGUSER=alice yd_sql "SELECT yoban.yoban_cancel($slow)" >/dev/null
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $slow" cancelled 20
+check "the run in flight kept its revision" eq "$(yd_sql "SELECT revision_id FROM yoban.runs WHERE id = $slow")" "$old_rev"
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('slow')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+new=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $new" succeeded 20
+check "a new run uses the new revision" eq "$(yd_sql "SELECT string_agg(step, ',' ORDER BY step_index) FROM yoban.jobs WHERE run_id = $new")" "nap,renamed"
+
+printf 'version: 1\nname: tick\nkind: batch\nschedule: { cron: "* * * * * *", timezone: Asia/Tokyo }\nsteps: oops\n' >"$YD_SITE/runbooks/tick.yaml"
+"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" >"$PG_BASE/reload.out" 2>&1; check "reload with an invalid file says so" eq "$?" 1
+grep -q '"runbook": "tick"' "$PG_BASE/reload.out"; check "the answer names the runbook" eq "$?" 0
+check "the error is in the audit table" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.audit WHERE action = 'runbook:invalid' AND detail->>'file' LIKE '%tick.yaml'")" t
+n0=$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick'")
+yd_wait_sql "SELECT count(*) >= $n0 + 2 FROM yoban.runs WHERE runbook = 'tick'" t 10
+check "the previous revision stays scheduled" eq "$?" 0
+kill -HUP "$YD_PID"
+sleep 1
+kill -0 "$YD_PID"; check "SIGHUP reloads without stopping" eq "$?" 0
+
+# ---- concurrency forbid, locks, maintenance skip ----
+rm -f "$YD_SITE/runbooks/tick.yaml"
+yd_runbook lockers 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo }
+concurrency: forbid
+locks: [shared]
+targets: { hosts: [local] }
+steps:
+  - name: hold
+    run: sleep 1.5'
+yd_runbook lockers2 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo }
+concurrency: queue
+locks: [shared]
+targets: { hosts: [local] }
+steps:
+  - name: hold
+    run: sleep 0.5'
+kill -HUP "$YD_PID"
+yd_wait_sql "SELECT count(*) >= 3 FROM yoban.runs WHERE runbook = 'lockers' AND state = 'skipped'" t 40
+check "forbid skips a fire while the runbook runs" eq "$?" 0
+check "skip reason" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.runs WHERE runbook = 'lockers' AND state = 'skipped' AND reason LIKE 'concurrency forbid: run % is still running'")" t
+yd_wait_sql "SELECT count(*) >= 3 FROM yoban.runs WHERE runbook = 'lockers2' AND state = 'succeeded'" t 40
+check "queued runs of the lock sharer ran" eq "$?" 0
+rm -f "$YD_SITE/runbooks/lockers.yaml" "$YD_SITE/runbooks/lockers2.yaml"
+kill -HUP "$YD_PID"
+sleep 3
+check "locked runs never overlap" eq "$(yd_sql "SELECT count(*) FROM yoban.runs a JOIN yoban.runs b ON a.id < b.id WHERE a.runbook IN ('lockers', 'lockers2') AND b.runbook IN ('lockers', 'lockers2') AND a.started_at IS NOT NULL AND b.started_at IS NOT NULL AND tstzrange(a.started_at, a.ended_at) && tstzrange(b.started_at, b.ended_at)")" 0
+
+from=$(date -u -d '-1 hour' +%FT%TZ); to=$(date -u -d '+1 hour' +%FT%TZ)
+cat >>"$YD_SITE/yoban.yaml" <<YAML
+maintenance:
+  - { name: inspection, from: "$from", to: "$to", action: skip, runbooks: [ticker] }
+YAML
+yd_runbook ticker 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo }
+targets: { hosts: [local] }
+steps:
+  - name: say
+    run: echo hi'
+kill -HUP "$YD_PID"
+yd_wait_sql "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'ticker' AND state = 'skipped' AND reason = 'in maintenance window ''inspection'' (skip)'" t 20
+check "a skip maintenance window records fires as skipped" eq "$?" 0
+check "nothing ran in the window" eq "$(yd_sql "SELECT count(*) FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.runbook = 'ticker'")" 0
+
+yd_stop_all
+check "no run left in flight after SIGTERM and a moment" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE state IN ('running','cancelling') AND runbook NOT IN ('ticker')")" 0
+grep -q 'stopping on a signal' "$PG_BASE/yoband.log"; check "SIGTERM logged" eq "$?" 0
+[ $fails -eq 0 ] || { echo "--- yoband log (tail) ---"; tail -60 "$PG_BASE/yoband.log"; }
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
