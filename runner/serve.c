@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ struct attach {
 	bool acked;            /* false while the START is not yet acknowledged */
 	bool exit_sent;
 	int64_t next_liveness_ms;
+	int wd;                /* inotify watch on the folder, or -1 */
 	struct attach *next;
 };
 
@@ -57,6 +59,7 @@ struct serve {
 	bool hello_done;
 	bool failed;           /* a protocol error: flush the ERROR and leave */
 	struct attach *attached;
+	int inotify_fd;        /* wakes us when a supervisor writes; -1 if unavailable */
 	struct pending *pending;
 	struct yb_buf chunk;
 };
@@ -110,6 +113,8 @@ static void drop_attach(struct serve *s, const char *job)
 		if (strcmp(a->job, job))
 			continue;
 		*pp = a->next;
+		if (a->wd >= 0 && s->inotify_fd >= 0)
+			inotify_rm_watch(s->inotify_fd, a->wd);
 		spool_reader_close(&a->rd);
 		free(a->dir);
 		free(a);
@@ -140,6 +145,9 @@ static int attach_job(struct serve *s, const char *job, uint64_t offset, bool ac
 		send_error(s, job, rc == YB_ERANGE ? "bad-offset" : "journal", "job '%s': %s", job, err.msg);
 		goto fail;
 	}
+	a->wd = -1;
+	if (s->inotify_fd >= 0)
+		a->wd = inotify_add_watch(s->inotify_fd, a->dir, IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
 	a->next = s->attached;
 	s->attached = a;
 	return 0;
@@ -401,12 +409,19 @@ static void pump(struct serve *s)
 	}
 }
 
-static bool waiting_on_spools(const struct serve *s)
+/* How long the loop may sleep: forever when no spool is followed; a tick when all followed
+ * folders are watched; a short tick when one is not (no inotify, or out of watches). */
+static int sleep_ms(const struct serve *s)
 {
-	for (const struct attach *a = s->attached; a; a = a->next)
-		if (a->acked && !a->exit_sent)
-			return true;
-	return false;
+	int ms = -1;
+	for (const struct attach *a = s->attached; a; a = a->next) {
+		if (!a->acked || a->exit_sent)
+			continue;
+		if (a->wd < 0)
+			return 20;
+		ms = SERVE_TICK_MS;
+	}
+	return ms;
 }
 
 /* Writes what the client takes now; <0 when it is gone. */
@@ -467,7 +482,7 @@ static void read_pending(struct serve *s, struct pending *p, bool *done)
 
 int serve_run(const struct serve_opts *o)
 {
-	struct serve s = { .o = o };
+	struct serve s = { .o = o, .inotify_fd = -1 };
 	struct yb_err err;
 	int status = 0;
 	char *piece = xmalloc(READ_PIECE);
@@ -486,6 +501,8 @@ int serve_run(const struct serve_opts *o)
 		if (journal_gc(o->state_dir, o->retention_ms, &removed, &err) < 0)
 			fprintf(stderr, "yoban-runner: warning: %s\n", err.msg);
 	}
+	/* without inotify (limits reached) the timer alone drives the tailing, only slower */
+	s.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	fcntl(o->in_fd, F_SETFL, fcntl(o->in_fd, F_GETFL) | O_NONBLOCK);
 	fcntl(o->out_fd, F_SETFL, fcntl(o->out_fd, F_GETFL) | O_NONBLOCK);
 
@@ -494,21 +511,28 @@ int serve_run(const struct serve_opts *o)
 		size_t n_pending = 0;
 		for (struct pending *p = s.pending; p; p = p->next)
 			n_pending++;
-		struct pollfd *pfd = xcalloc(2 + n_pending, sizeof(*pfd));
+		struct pollfd *pfd = xcalloc(3 + n_pending, sizeof(*pfd));
 		pfd[0] = (struct pollfd){ .fd = queued(&s) < SERVE_OUT_HIGH ? o->in_fd : -1, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = queued(&s) ? o->out_fd : -1, .events = POLLOUT };
-		size_t i = 2;
+		pfd[2] = (struct pollfd){ .fd = s.inotify_fd, .events = POLLIN };
+		size_t i = 3;
 		for (struct pending *p = s.pending; p; p = p->next)
 			pfd[i++] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
-		int timeout = waiting_on_spools(&s) ? SERVE_TICK_MS : -1;
-		if (poll(pfd, (nfds_t)(2 + n_pending), timeout) < 0 && errno != EINTR) {
+		int timeout = sleep_ms(&s);
+		if (poll(pfd, (nfds_t)(3 + n_pending), timeout) < 0 && errno != EINTR) {
 			fprintf(stderr, "yoban-runner: error: poll: %s\n", strerror(errno));
 			free(pfd);
 			status = 1;
 			goto out;
 		}
+		if (pfd[2].fd >= 0 && pfd[2].revents) {
+			/* which folder changed does not matter: pump looks at them all */
+			char events[4096];
+			while (read(s.inotify_fd, events, sizeof(events)) > 0)
+				;
+		}
 		/* supervisor reports (first: the list is as it was when polled) */
-		i = 2;
+		i = 3;
 		for (struct pending **pp = &s.pending; *pp;) {
 			struct pending *p = *pp;
 			bool done = false;
@@ -560,6 +584,8 @@ out:
 	}
 	while (s.attached)
 		drop_attach(&s, s.attached->job);
+	if (s.inotify_fd >= 0)
+		close(s.inotify_fd);
 	wire_reader_release(&s.in);
 	yb_buf_release(&s.out);
 	yb_buf_release(&s.chunk);

@@ -2,7 +2,7 @@
  * serve.h: `yoban-runner serve`: the protocol of common/wire.h on two file descriptors.
  *
  * One single-threaded poll() loop: frames in, replies and OUTPUT out, jobs started through
- * supervisor_launch and followed by tailing their spools. Output toward the client is bounded
+ * supervisor_launch and followed by tailing their spools (woken by inotify on the job folders). Output toward the client is bounded
  * (SERVE_OUT_HIGH): past it, serve stops reading spools and stops reading requests until the
  * client has taken what is queued. The loop ends on end-of-file from the client (exit status 0:
  * the jobs go on) or on a protocol error (an ERROR frame, a message on stderr, status 1).
@@ -14,7 +14,8 @@
 
 #define RUNNER_VERSION "0.1.0"
 #define SERVE_OUT_HIGH (1u << 20)   /* queued output bytes past which serve stops producing */
-#define SERVE_TICK_MS 20            /* how often attached spools are looked at for new output */
+#define SERVE_TICK_MS 250           /* attached spools are looked at on inotify events, and at
+                                       least this often (liveness, missed events) */
 #define SERVE_ZSTD_LEVEL 3
 
 struct serve_opts {
