@@ -263,7 +263,7 @@ static int index_records(int idx_fd, uint64_t *n, struct yb_err *err)
 
 int spool_reader_seek(struct spool_reader *r, uint64_t offset, struct yb_err *err)
 {
-	uint64_t n, start = 0, end = 0;
+	uint64_t n = 0, start = 0, end = 0;
 	uint32_t len = 0;
 	uint8_t stream;
 	int rc;
@@ -376,7 +376,7 @@ int spool_length(const char *job_dir, uint64_t *out, struct yb_err *err)
 	int rc = spool_reader_open(&r, job_dir, err);
 	if (rc < 0)
 		return rc;
-	uint64_t n, start = 0;
+	uint64_t n = 0, start = 0;
 	uint32_t len = 0;
 	uint8_t stream;
 	if ((rc = index_records(r.idx_fd, &n, err)) < 0)

@@ -84,7 +84,7 @@ int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_
 	struct yb_json *argv = yb_json_get(start, "argv"), *shell = yb_json_get(start, "shell");
 	struct yb_json *env = yb_json_get(start, "env"), *cwd = yb_json_get(start, "cwd");
 	struct yb_json *secrets = yb_json_get(start, "secrets");
-	int64_t cap;
+	int64_t cap = 0;
 
 	if (!job || !wire_job_id_valid(job, strlen(job))) {
 		rc = yb_err_set(err, YB_EINVAL, "'job' must be 1 to %d of A-Z a-z 0-9 . _ -",
