@@ -892,8 +892,9 @@ static void load_context(struct rb_set *set, const struct rb_load_opts *opts,
 		if (yb_read_file(cands.display[i], RB_MAX_FILE_BYTES, &data, &len, NULL) < 0)
 			continue;
 		struct rb_runbook *rb = NULL;
+		/* all of them: the wanted ones are found, the others offered as "did you mean" */
 		if (rb_runbook_parse(cands.display[i], data, len, &rb, &quiet) == 0 &&
-		    wanted_by_rehearsal(set, rb->name)) {
+		    !rb_set_runbook(set, rb->name)) {
 			set->context = xrealloc(set->context, (set->n_context + 1) * sizeof(*set->context));
 			set->context[set->n_context++] = rb;
 		} else {

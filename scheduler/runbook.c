@@ -1422,9 +1422,12 @@ void rb_runbook_check_set(struct rb_set *set, struct rb_runbook *rb, const struc
 
 void rb_set_check_names(struct rb_set *set, struct yn_node *const *trees, struct rb_diags *d)
 {
-	const char **names = xcalloc(set->n_runbooks + 1, sizeof(*names));
+	size_t n_names = set->n_runbooks + set->n_context;
+	const char **names = xcalloc(n_names + 1, sizeof(*names));
 	for (size_t i = 0; i < set->n_runbooks; i++)
 		names[i] = set->runbooks[i]->name;
+	for (size_t i = 0; i < set->n_context; i++)
+		names[set->n_runbooks + i] = set->context[i]->name;
 	for (size_t i = 0; i < set->n_runbooks; i++) {
 		struct rb_runbook *rb = set->runbooks[i];
 		for (size_t j = 0; j < i; j++) {
@@ -1443,8 +1446,9 @@ void rb_set_check_names(struct rb_set *set, struct yn_node *const *trees, struct
 		const struct rb_runbook *target = rb_set_runbook(set, rb->rehearse);
 		if (!target) {
 			names[i] = NULL; /* never suggest itself */
-			unknown_ref(d, rb->path, at, "runbook", rb->rehearse, names, set->n_runbooks,
-				    "'rehearse' names a runbook of the same set");
+			unknown_ref(d, rb->path, at, "runbook", rb->rehearse, names, n_names,
+				    "'rehearse' names a runbook beside it or in the site's runbooks "
+				    "folder");
 			names[i] = rb->name;
 		} else if (target->kind == RB_KIND_REHEARSAL) {
 			rb_diag_add(d, RB_SEV_ERROR, rb->path, at->line, at->col,

@@ -331,7 +331,8 @@ struct rb_set {
 	/* what was read, for summaries */
 	size_t n_site_files, n_inventory_files, n_calendar_files;
 	/* private: strings positions point at; runbooks loaded only because a rehearsal given
-	 * among the paths names them (found by rb_set_runbook, not counted, not checked) */
+	 * among the paths may name them (found by rb_set_runbook, offered as "did you mean", not
+	 * counted, not checked) */
 	char **owned_strings;
 	size_t n_owned_strings;
 	struct rb_runbook **context;

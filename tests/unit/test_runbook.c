@@ -492,7 +492,8 @@ START_TEST(cross_file_references)
 		"a.yaml:6:22: unknown notify channel 'ops-mial' (did you mean 'ops-mail'?)\n"
 		"b.yaml:2:7: runbook name 'a' is already used by %s/a.yaml:2:7: names must be "
 		"unique, rename one of them\n"
-		"b.yaml:4:11: unknown runbook 'nightly' ('rehearse' names a runbook of the same set)\n",
+		"b.yaml:4:11: unknown runbook 'nightly' ('rehearse' names a runbook beside it or in the site's runbooks "
+		"folder)\n",
 		dir);
 	ck_assert_str_eq(got, want);
 	free(want);
