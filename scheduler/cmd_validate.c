@@ -65,6 +65,10 @@ static int run(int argc, char **argv)
 		return cli_usage_error(&cmd_validate, "give the runbook files or folders to check "
 						      "(or --config with a site config)");
 
+	if (!config_path && !json)
+		fprintf(stderr, "yoban validate: note: no site config found (no --config, no "
+				"$YOBAN_CONFIG, no yoban.yaml beside the files or above them, no "
+				"/etc/yoban/yoban.yaml): hosts, calendars and channels are unknown\n");
 	struct rb_diags diags;
 	rb_diags_init(&diags);
 	struct rb_load_opts lo = { .config_path = config_path, .paths = paths, .n_paths = n_paths };
