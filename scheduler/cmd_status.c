@@ -36,7 +36,7 @@ static const char active_sql[] =
 	" extract(epoch FROM now() - coalesce(r.started_at, r.created_at))::float8 AS age_seconds,"
 	" r.requested_by,"
 	" (SELECT j.step FROM yoban.jobs j WHERE j.run_id = r.id ORDER BY j.step_index DESC, j.id DESC"
-	"  LIMIT 1) AS current_step"
+	"  LIMIT 1) AS current_step, r.reason"
 	" FROM yoban.runs r WHERE r.state IN ('pending', 'queued', 'running', 'cancelling')"
 	" ORDER BY r.id";
 
@@ -155,9 +155,12 @@ static int run(int argc, char **argv)
 		for (int i = 0; i < db_result_rows(active); i++) {
 			opdb_format_seconds(db_result_get(active, i, 6), age, sizeof(age));
 			const char *step = db_result_get(active, i, 8);
-			printf("  %-7s %-28s %-10s %-8s for %-8s %s%s\n", db_result_get(active, i, 0),
+			const char *reason = db_result_get(active, i, 9);
+			bool waiting = !strcmp(db_result_get(active, i, 4), "queued");
+			printf("  %-7s %-28s %-10s %-8s for %-8s %s%s%s\n", db_result_get(active, i, 0),
 			       db_result_get(active, i, 1), db_result_get(active, i, 4),
-			       db_result_get(active, i, 3), age, step ? "step " : "", step ? step : "");
+			       db_result_get(active, i, 3), age, step && !waiting ? "step " : "",
+			       step && !waiting ? step : "", waiting && reason ? reason : "");
 		}
 	}
 	if (leader < 0) {
