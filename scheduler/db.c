@@ -149,6 +149,27 @@ int db_exec(struct db_conn *c, const char *sql, int n_params, const char *const 
 	return check_result(c, res, out, err);
 }
 
+#define DB_PARAMS_MAX 64
+
+/* PostgreSQL's per-parameter format codes (0 text, 1 binary) from ours. */
+static void param_formats(int n, const bool *binary, int *formats)
+{
+	if (n > DB_PARAMS_MAX)
+		BUG("%d parameters: at most %d", n, DB_PARAMS_MAX);
+	for (int i = 0; i < n; i++)
+		formats[i] = binary && binary[i] ? 1 : 0;
+}
+
+int db_exec_bin(struct db_conn *c, const char *sql, int n_params, const char *const *values,
+		const int *lengths, const bool *binary, struct db_result **out, struct yb_err *err)
+{
+	int formats[DB_PARAMS_MAX];
+	BUG_ON(n_params < 0 || (n_params > 0 && (!values || !lengths)));
+	param_formats(n_params, binary, formats);
+	PGresult *res = PQexecParams(c->pg, sql, n_params, NULL, values, lengths, formats, 0);
+	return check_result(c, res, out, err);
+}
+
 int db_exec_script(struct db_conn *c, const char *sql, struct yb_err *err)
 {
 	/* PQexec returns only the last result; an error stops the script there and is returned. */
@@ -232,6 +253,26 @@ const char *db_result_col_name(const struct db_result *r, int col)
 	return n;
 }
 
+int db_result_bytes(const struct db_result *r, int row, int col, unsigned char **out, size_t *len,
+		    struct yb_err *err)
+{
+	const char *text = db_result_get(r, row, col);
+	if (!text)
+		return yb_err_set(err, YB_ENOENT, "the value is NULL");
+	if (text[0] != '\\' || text[1] != 'x')
+		return yb_err_set(err, YB_EINVAL, "column '%s' is not a bytea", db_result_col_name(r, col));
+	size_t n = 0;
+	unsigned char *raw = PQunescapeBytea((const unsigned char *)text, &n);
+	if (!raw)
+		return yb_err_set(err, YB_EINVAL, "column '%s' holds a bad bytea", db_result_col_name(r, col));
+	unsigned char *copy = xmalloc(n);
+	memcpy(copy, raw, n);
+	PQfreemem(raw);
+	*out = copy;
+	*len = n;
+	return 0;
+}
+
 int64_t db_result_affected(const struct db_result *r)
 {
 	const char *s = PQcmdTuples(r->res);
@@ -299,6 +340,20 @@ int db_send(struct db_conn *c, const char *sql, int n_params, const char *const 
 				     "database", PQerrorMessage(c->pg));
 	return 0;
 }
+
+int db_send_bin(struct db_conn *c, const char *sql, int n_params, const char *const *values,
+		const int *lengths, const bool *binary, struct yb_err *err)
+{
+	int formats[DB_PARAMS_MAX];
+	BUG_ON(n_params < 0 || (n_params > 0 && (!values || !lengths)));
+	param_formats(n_params, binary, formats);
+	if (!PQsendQueryParams(c->pg, sql, n_params, NULL, values, lengths, formats, 0))
+		return err_from_text(err, PQstatus(c->pg) == CONNECTION_OK ? YB_EDB : YB_EIO,
+				     "database", PQerrorMessage(c->pg));
+	return 0;
+}
+
+bool db_connected(const struct db_conn *c) { return PQstatus(c->pg) == CONNECTION_OK; }
 
 int db_flush(struct db_conn *c, struct yb_err *err)
 {

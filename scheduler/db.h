@@ -46,6 +46,11 @@ void db_close(struct db_conn *c);
  * On success *out (if out is not NULL) receives the result. */
 int db_exec(struct db_conn *c, const char *sql, int n_params, const char *const *params,
 	    struct db_result **out, struct yb_err *err);
+/* db_exec with binary parameters where binary[i] is true: lengths[i] bytes of values[i], sent as
+ * they are (a bytea such as a zstd output chunk, NUL bytes and all); the others are text, as in
+ * db_exec (lengths ignored). */
+int db_exec_bin(struct db_conn *c, const char *sql, int n_params, const char *const *values,
+		const int *lengths, const bool *binary, struct db_result **out, struct yb_err *err);
 /* Runs several statements without parameters: for migration files and fixed SQL only. */
 int db_exec_script(struct db_conn *c, const char *sql, struct yb_err *err);
 /* db_exec and the first column of the first row, copied (the caller frees it); YB_ENOENT when no
@@ -69,6 +74,10 @@ const char *db_result_get(const struct db_result *r, int row, int col);
 /* The column's index by name, -1 when absent. */
 int db_result_col(const struct db_result *r, const char *name);
 const char *db_result_col_name(const struct db_result *r, int col);
+/* A bytea value (as text results carry it, "\\x..." hex) decoded into bytes the caller frees;
+ * YB_ENOENT for SQL NULL, YB_EINVAL when it is not a bytea's text form. */
+int db_result_bytes(const struct db_result *r, int row, int col, unsigned char **out, size_t *len,
+		    struct yb_err *err);
 /* Rows touched by INSERT/UPDATE/DELETE, 0 for others. */
 int64_t db_result_affected(const struct db_result *r);
 void db_result_free(struct db_result *r);
@@ -89,6 +98,11 @@ int db_set_nonblocking(struct db_conn *c, bool on, struct yb_err *err);
 /* Queues one statement with parameters; the result comes through db_next_result. */
 int db_send(struct db_conn *c, const char *sql, int n_params, const char *const *params,
 	    struct yb_err *err);
+/* db_send with binary parameters, as db_exec_bin. */
+int db_send_bin(struct db_conn *c, const char *sql, int n_params, const char *const *values,
+		const int *lengths, const bool *binary, struct yb_err *err);
+/* False once the connection is broken (after YB_EIO): close it and connect again. */
+bool db_connected(const struct db_conn *c);
 /* 0 when everything queued has been sent, YB_EAGAIN when the socket is full. */
 int db_flush(struct db_conn *c, struct yb_err *err);
 /* Reads what the socket has; call it when db_fd() is readable. */

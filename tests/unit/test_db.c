@@ -236,6 +236,26 @@ START_TEST(test_parameters_are_data)
 	ck_assert_int_eq(db_result_col(r, "nope"), -1);
 	db_result_free(r);
 
+	/* binary parameters: bytes as they are, NUL included; bytea read back */
+	const char raw[] = { 'a', '\0', (char)0xff, 'z' };
+	const char *values[] = { raw, "plain text" };
+	const int lengths[] = { (int)sizeof(raw), 0 };
+	const bool binary[] = { true, false };
+	ck_assert_int_eq(db_exec_bin(c, "SELECT length($1::bytea), $1::bytea, $2::text, NULL::bytea", 2,
+				     values, lengths, binary, &r, &err),
+			 0);
+	ck_assert_str_eq(db_result_get(r, 0, 0), "4");
+	unsigned char *bytes = NULL;
+	size_t n_bytes = 0;
+	ck_assert_int_eq(db_result_bytes(r, 0, 1, &bytes, &n_bytes, &err), 0);
+	ck_assert_uint_eq(n_bytes, sizeof(raw));
+	ck_assert(memcmp(bytes, raw, sizeof(raw)) == 0);
+	free(bytes);
+	ck_assert_int_eq(db_result_bytes(r, 0, 2, &bytes, &n_bytes, &err), YB_EINVAL);
+	ck_assert_int_eq(db_result_bytes(r, 0, 3, &bytes, &n_bytes, &err), YB_ENOENT);
+	db_result_free(r);
+	ck_assert(db_connected(c));
+
 	/* the server's refusals: YB_EDB, its words, its SQLSTATE */
 	ck_assert_int_eq(db_exec(c, "INSERT INTO yoban.requests (kind) VALUES ('reload')", 0, NULL, NULL,
 				 &err),
@@ -258,13 +278,16 @@ END_TEST
 
 /* Drives one statement through the non-blocking calls; returns the first value of its first
  * result (copied), or NULL for none. */
-static char *nb_query(struct db_conn *c, const char *sql, int n, const char *const *params,
-		      int *failed)
+static char *nb_query_bin(struct db_conn *c, const char *sql, int n, const char *const *params,
+			  const int *lengths, const bool *binary, int *failed)
 {
 	struct yb_err err;
 	char *value = NULL;
 	*failed = 0;
-	ck_assert_int_eq(db_send(c, sql, n, params, &err), 0);
+	if (binary)
+		ck_assert_int_eq(db_send_bin(c, sql, n, params, lengths, binary, &err), 0);
+	else
+		ck_assert_int_eq(db_send(c, sql, n, params, &err), 0);
 	while (db_flush(c, &err) == YB_EAGAIN)
 		wait_fd(c, DB_WANT_WRITE);
 	for (;;) {
@@ -287,6 +310,12 @@ static char *nb_query(struct db_conn *c, const char *sql, int n, const char *con
 		db_result_free(r);
 	}
 	return value;
+}
+
+static char *nb_query(struct db_conn *c, const char *sql, int n, const char *const *params,
+		      int *failed)
+{
+	return nb_query_bin(c, sql, n, params, NULL, NULL, failed);
 }
 
 START_TEST(test_nonblocking_and_notify)
@@ -319,6 +348,16 @@ START_TEST(test_nonblocking_and_notify)
 	ck_assert_str_eq(second, "f");
 	free(first);
 	free(second);
+	/* binary parameters, non-blocking: a 64 KiB bytea of zeros */
+	char *zeros = xcalloc(1, 65536);
+	const char *zv[] = { zeros };
+	const int zl[] = { 65536 };
+	const bool zb[] = { true };
+	char *zlen = nb_query_bin(daemon, "SELECT length($1::bytea)", 1, zv, zl, zb, &failed);
+	ck_assert(!failed);
+	ck_assert_str_eq(zlen, "65536");
+	free(zlen);
+	free(zeros);
 	/* a failing statement: YB_EDB, then the connection is usable again */
 	char *nothing = nb_query(daemon, "SELECT yoban.yoban_trigger('x')", 0, NULL, &failed);
 	ck_assert(failed);
