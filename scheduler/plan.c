@@ -60,6 +60,9 @@ static void calendar_note(const struct rb_runbook *rb, int64_t lo, int64_t hi, c
 		snprintf(out + used, out_size - used, " and %d more", more);
 }
 
+static void calendar_notes(struct rb_plan *p, size_t n);
+static void maintenance_notes(struct rb_plan *p);
+
 static void compute_fires(struct rb_plan *p, size_t n_fires)
 {
 	const struct rb_runbook *rb = p->rb;
@@ -84,8 +87,42 @@ static void compute_fires(struct rb_plan *p, size_t n_fires)
 	}
 	p->n_fires = n < n_fires ? n : n_fires;
 	const struct schedule *s = &rb->schedule;
-	if (!s->cron || !s->cal)
-		return;
+	if (s->cron && s->cal)
+		calendar_notes(p, n);
+	maintenance_notes(p);
+}
+
+/* A fire inside a maintenance window of the site is held until the window ends, or skipped. */
+static void maintenance_notes(struct rb_plan *p)
+{
+	const struct rb_site *site = &p->set->site;
+	for (size_t i = 0; i < p->n_fires; i++) {
+		struct rb_plan_fire *f = &p->fires[i];
+		for (size_t k = 0; k < site->n_maintenance; k++) {
+			const struct rb_maintenance *m = &site->maintenance[k];
+			bool applies = m->n_runbooks == 0;
+			for (size_t r = 0; r < m->n_runbooks && !applies; r++)
+				applies = !strcmp(m->runbooks[r], p->rb->name);
+			if (!applies || f->at < m->from || f->at >= m->to)
+				continue;
+			char until[64];
+			tz_format_iso(p->rb->schedule.zone, m->to, until, sizeof(until));
+			size_t used = strlen(f->note);
+			snprintf(f->note + used, sizeof(f->note) - used, "%smaintenance '%s': %s",
+				 used ? "; " : "", m->name ? m->name : "",
+				 m->action == RB_MAINT_SKIP ? "skipped" : "held until ");
+			used = strlen(f->note);
+			if (m->action == RB_MAINT_HOLD)
+				snprintf(f->note + used, sizeof(f->note) - used, "%s", until);
+			break;
+		}
+	}
+}
+
+static void calendar_notes(struct rb_plan *p, size_t n)
+{
+	const struct rb_runbook *rb = p->rb;
+	const struct schedule *s = &rb->schedule;
 	for (size_t i = 0; i < p->n_fires; i++) {
 		struct rb_plan_fire *f = &p->fires[i];
 		int64_t prev = i ? p->fires[i - 1].at : p->from;

@@ -118,6 +118,10 @@ contains "plan backup: every day, no calendar" "    2026-12-25T23:00:00+09:00  F
     2026-12-26T23:00:00+09:00  Sat" "$p"
 contains "plan backup: generations" "/srv/share -> /backup/share, keep 3 generations, zstd level 3, verified before rotating" "$p"
 
+p=$("$yoban" plan runbooks/fileserver-backup.yaml --from 2026-08-22T12:00:00+09:00 --count 2)
+contains "plan backup: held by the maintenance window" \
+  "2026-08-22T23:00:00+09:00  Sat  maintenance 'legal-power-inspection': held until 2026-08-23T09:00:00+09:00" "$p"
+
 p=$("$yoban" plan runbooks/fileserver-offsite.yaml --from $from); rc=$?
 check "plan offsite: exit 0" 0 "$rc"
 contains "plan offsite: new year moved to the first open day" \
