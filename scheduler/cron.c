@@ -54,11 +54,8 @@ struct day_spec {
 };
 
 struct parser {
-	const char *text;
-	const char *hash_key;
-	uint32_t hash;
-	int field;
-	int col; /* where the field starts in text */
+	uint32_t hash; /* crc32 of the hash key, for 'H' */
+	int field;     /* F_* being parsed, for values, ranges and messages */
 	struct yb_err *err;
 };
 
@@ -527,14 +524,13 @@ static bool is_space(char c)
 int cron_parse(const char *text, const char *hash_key, struct cron_expr **out, int *err_col,
 	       struct yb_err *err)
 {
-	struct parser ps = { .text = text, .hash_key = hash_key ? hash_key : "", .err = err };
+	struct parser ps = { .hash = crc32_ieee(hash_key ? hash_key : ""), .err = err };
 	struct day_spec ds;
 	struct cron_expr *e = NULL;
 	const char *starts[7], *ends[7];
 	int n = 0, rc = 0, col = 0;
 	bool from_macro = false;
 	memset(&ds, 0, sizeof(ds));
-	ps.hash = crc32_ieee(ps.hash_key);
 
 	size_t len = strlen(text);
 	if (len > CRON_TEXT_MAX) {
