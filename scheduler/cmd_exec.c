@@ -66,6 +66,8 @@ static void write_all(int fd, const void *data, size_t len)
 static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, const void *data,
 		      size_t len)
 {
+	if (((struct exec_state *)ctx)->detach)
+		return; /* --detach prints only the job id; --attach shows the output from byte 0 */
 	write_all(stream == WIRE_STDERR ? 2 : 1, data, len);
 }
 
@@ -105,6 +107,13 @@ static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid)
 static void cb_job_error(void *ctx, const char *job, const char *code, const char *message)
 {
 	struct exec_state *st = ctx;
+	if (st->exited) {
+		/* the job ran and its status stands; only the clean-up failed */
+		fprintf(stderr, "yoban: warning: host '%s' did not forget job '%s': %s: %s\n", st->host,
+			job, code, message);
+		st->gone = true;
+		return;
+	}
 	if (!strcmp(code, "unknown-job"))
 		cli_error("no job '%s' on host '%s' (it finished and was forgotten, or never started "
 			  "there)", job, st->host);

@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define FORGET_RETRY_MS 100
+#define FORGET_MAX_TRIES 100
+
 enum job_phase {
 	JOB_NEW,      /* START not sent on this connection yet */
 	JOB_STARTING, /* START sent, no ACK yet */
@@ -37,6 +40,8 @@ struct rjob {
 	bool attach_sent;   /* ATTACH sent on this connection */
 	bool cancel_wanted, cancel_sent;
 	bool forget_wanted, forget_sent;
+	int forget_tries;     /* FORGETs answered "running" (the runner still closing the job) */
+	int64_t forget_at;    /* when to send FORGET again */
 	uint64_t offset;    /* output bytes delivered */
 	struct yb_json *spec; /* the START payload, until acknowledged */
 };
@@ -143,6 +148,7 @@ static int job_resume(struct rclient *rc, struct rjob *j, struct yb_err *err)
 	if (j->phase == JOB_DONE) {
 		if (j->forget_wanted && !j->forget_sent) {
 			j->forget_sent = true;
+			j->forget_at = 0;
 			r = send_job_op(rc, WIRE_FORGET, j->id, err);
 		}
 		return r;
@@ -365,6 +371,14 @@ static int on_control(struct rclient *rc, const struct wire_frame *f, struct yb_
 		}
 		if (!j)
 			break;
+		if (code && !strcmp(code, "running") && j->phase == JOB_DONE && j->forget_sent &&
+		    j->forget_tries < FORGET_MAX_TRIES) {
+			/* EXIT came before the runner had quite finished with the job: ask again soon */
+			j->forget_tries++;
+			j->forget_sent = false;
+			j->forget_at = yb_mono_ms() + FORGET_RETRY_MS;
+			break;
+		}
 		if (code && !strcmp(code, "exists") && j->phase == JOB_STARTING) {
 			/* our START got there before the connection dropped: follow it instead */
 			j->phase = JOB_LIVE;
@@ -450,6 +464,15 @@ static int do_liveness(struct rclient *rc, struct yb_err *err)
 		return r;
 	if (rc->state != RC_READY)
 		return 0;
+	for (size_t i = 0; i < rc->n_jobs; i++) {
+		struct rjob *j = rc->jobs[i];
+		if (j->forget_wanted && !j->forget_sent && j->forget_at && now >= j->forget_at) {
+			j->forget_sent = true;
+			j->forget_at = 0;
+			if ((r = send_job_op(rc, WIRE_FORGET, j->id, err)) < 0)
+				return r;
+		}
+	}
 	if (now - rc->last_rx > 3LL * rc->opt.ping_interval_ms)
 		return yb_err_set(err, YB_ETIMEDOUT, "%s: no answer for %d s, dropping the connection",
 				  transport_describe(rc->t), 3 * rc->opt.ping_interval_ms / 1000);
@@ -530,6 +553,9 @@ void rclient_poll(struct rclient *rc, int *fd, short *events, int *timeout_ms)
 	case RC_READY: {
 		int64_t at = rc->ping_at < rc->last_rx + 3LL * rc->opt.ping_interval_ms ?
 			rc->ping_at : rc->last_rx + 3LL * rc->opt.ping_interval_ms;
+		for (size_t i = 0; i < rc->n_jobs; i++)
+			if (rc->jobs[i]->forget_at && rc->jobs[i]->forget_at < at)
+				at = rc->jobs[i]->forget_at;
 		*timeout_ms = at > now ? (int)(at - now) : 0;
 		break;
 	}

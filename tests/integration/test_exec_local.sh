@@ -73,7 +73,8 @@ x --host batch-local --attach "$job" >/dev/null 2>"$tmp/err"; rc=$?
 check "attach after forget: exit 1" "$rc" 1
 contains "attach after forget: named" "$(cat "$tmp/err")" "no job '$job'"
 
-x --host batch-local --job-id ctrlc-1 -- sh -c 'echo ready; exec sleep 300' >"$tmp/out" 2>"$tmp/err" &
+"$yoban" exec --config "$tmp/yoban.yaml" --host batch-local --job-id "ctrlc-$$" \
+  -- sh -c 'echo ready; exec sleep 300' >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q ready "$tmp/out" 2>/dev/null && break; sleep 0.1; done
 kill -INT "$pid"
