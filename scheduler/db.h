@@ -196,7 +196,9 @@ int db_schema_check(struct db_conn *c, const struct db_migration *m, size_t n, s
  * user (default "yoban", created with useradd --system when absent); otherwise as the caller.
  * Authentication is peer over the socket, with a map (pg_ident.conf) that lets the cluster's
  * creator and the server's OS user log in as the superuser and as the daemon's role, and
- * everyone else as their own name only. */
+ * everyone else as their own name only.
+ * These calls block (pg_ctl waits for the server) and wait for their own child processes: call
+ * them before a loop that reaps every child with waitpid(-1, ...) or ignores SIGCHLD. */
 struct db_cluster_opts {
 	const char *bin_dir;     /* initdb/pg_ctl folder; NULL: $YOBAN_PG_BINDIR, then a search */
 	const char *server_user; /* OS user for the server when run as root; NULL: "yoban" */

@@ -368,29 +368,87 @@ static int make_dir(const char *path, mode_t mode, const struct os_user *owner, 
 	bool made = mkdir(path, mode) == 0;
 	if (!made && errno != EEXIST)
 		return yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
-	if ((made || owner) && chmod(path, mode) != 0)
-		return yb_err_set(err, YB_EIO, "cannot chmod '%s': %s", path, strerror(errno));
-	if (owner && geteuid() == 0 && chown(path, owner->uid, owner->gid) != 0)
-		return yb_err_set(err, YB_EIO, "cannot give '%s' to '%s': %s", path, owner->name,
-				  strerror(errno));
-	return 0;
+	/* Through a descriptor opened without following links: root never chmods or chowns what
+	 * a symbolic link put in the folder's place points to. */
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return yb_err_set(err, YB_EIO, "cannot open the folder '%s': %s", path,
+				  errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+	int rc = 0;
+	if ((made || owner) && fchmod(fd, mode) != 0)
+		rc = yb_err_set(err, YB_EIO, "cannot chmod '%s': %s", path, strerror(errno));
+	else if (owner && geteuid() == 0 && fchown(fd, owner->uid, owner->gid) != 0)
+		rc = yb_err_set(err, YB_EIO, "cannot give '%s' to '%s': %s", path, owner->name,
+				strerror(errno));
+	close(fd);
+	return rc;
 }
 
-/* Writes a file inside the data folder, owned by the server user. */
-static int write_owned(const char *path, const char *text, const struct os_user *owner,
-		       struct yb_err *err)
+/* Runs fn(arg) in a child that has become user: what root must do inside a folder the server's
+ * user owns is done as that user, so no link put there can make root read or write elsewhere.
+ * The child's error message comes back through a pipe. */
+static int call_as(const struct os_user *user, int (*fn)(void *arg, struct yb_err *err), void *arg,
+		   struct yb_err *err)
 {
-	int rc = yb_write_file_atomic(path, text, strlen(text), 0600, err);
-	if (rc < 0)
-		return rc;
-	if (geteuid() == 0 && chown(path, owner->uid, owner->gid) != 0)
-		return yb_err_set(err, YB_EIO, "cannot give '%s' to '%s': %s", path, owner->name,
-				  strerror(errno));
-	return 0;
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) != 0)
+		return yb_err_set(err, YB_EIO, "pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return yb_err_set(err, YB_EIO, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		struct yb_err child_err = { 0 };
+		close(pipefd[0]);
+		child_setup(user, pipefd[1]);
+		if (fn(arg, &child_err) < 0) {
+			fputs(child_err.msg, stderr);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(pipefd[1]);
+	char msg[YB_ERR_MSG_MAX];
+	size_t used = 0;
+	for (;;) {
+		ssize_t n = read(pipefd[0], msg + used, sizeof(msg) - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		if (used == sizeof(msg) - 1)
+			break;
+	}
+	msg[used] = '\0';
+	close(pipefd[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return yb_err_set(err, YB_EIO, "waitpid: %s", strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	return yb_err_set(err, YB_EIO, "as OS user '%s': %s", user->name,
+			  *msg ? msg : "the child process failed");
 }
 
-static int configure(struct cluster *cl, const struct os_user *admin, struct yb_err *err)
+static int write_owned(const char *path, const char *text, struct yb_err *err)
 {
+	return yb_write_file_atomic(path, text, strlen(text), 0600, err);
+}
+
+struct configure_args {
+	struct cluster *cl;
+	const struct os_user *admin;
+};
+
+static int configure(void *arg, struct yb_err *err)
+{
+	struct configure_args *a = arg;
+	struct cluster *cl = a->cl;
+	const struct os_user *admin = a->admin;
 	char *conf_path = xasprintf("%s/postgresql.conf", cl->pg_dir);
 	char *hba_path = xasprintf("%s/pg_hba.conf", cl->pg_dir);
 	char *ident_path = xasprintf("%s/pg_ident.conf", cl->pg_dir);
@@ -412,7 +470,7 @@ static int configure(struct cluster *cl, const struct os_user *admin, struct yb_
 		       "log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
 		       "log_connections = on\n",
 		       cl->run_dir);
-	if ((rc = write_owned(conf_path, b.data, &cl->server, err)) < 0)
+	if ((rc = write_owned(conf_path, b.data, err)) < 0)
 		goto out;
 
 	yb_buf_reset(&b);
@@ -420,7 +478,7 @@ static int configure(struct cluster *cl, const struct os_user *admin, struct yb_
 			   "# the map \"yoban\" in pg_ident.conf; no TCP (listen_addresses is empty).\n"
 			   "# TYPE  DATABASE  USER  METHOD\n"
 			   "local   all       all   peer map=yoban\n");
-	if ((rc = write_owned(hba_path, b.data, &cl->server, err)) < 0)
+	if ((rc = write_owned(hba_path, b.data, err)) < 0)
 		goto out;
 
 	yb_buf_reset(&b);
@@ -435,7 +493,7 @@ static int configure(struct cluster *cl, const struct os_user *admin, struct yb_
 	}
 	yb_buf_appendf(&b, "# everyone else: only the role of their own name\n"
 			   "yoban  /^(.*)$  \\1\n");
-	rc = write_owned(ident_path, b.data, &cl->server, err);
+	rc = write_owned(ident_path, b.data, err);
 out:
 	yb_buf_release(&b);
 	free(conf);
@@ -507,7 +565,8 @@ int db_cluster_create(const char *state_dir, const struct db_cluster_opts *o, st
 	}
 	if (rc < 0)
 		goto out;
-	rc = configure(&cl, &admin, err);
+	struct configure_args args = { &cl, &admin };
+	rc = call_as(&cl.server, configure, &args, err);
 out:
 	yb_buf_release(&output);
 	cluster_release(&cl);
