@@ -598,6 +598,11 @@ int tz_parse_tzif(const void *data, size_t len, const char *name, struct tz **ou
 		if (body > len - 44)
 			goto bad;
 	}
+	if (h.leapcnt > 0) { /* a "right/" zone: its instants count leap seconds, ours do not */
+		rc = yb_err_set(err, YB_EINVAL, "'%s' counts leap seconds (a 'right/' zone); use the "
+				"zone of the same name without 'right/'", name ? name : "");
+		goto out;
+	}
 	const unsigned char *times = p + 44;
 	const unsigned char *idx = times + (size_t)h.timecnt * time_size;
 	const unsigned char *ttinfo = idx + h.timecnt;

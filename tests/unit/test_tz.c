@@ -126,6 +126,10 @@ START_TEST(test_load_names)
 	}
 	ck_assert_int_eq(tz_load("Asia/Nowhere", &z, &err), YB_ENOENT);
 	ck_assert_msg(strstr(err.msg, "unknown time zone 'Asia/Nowhere'"), "%s", err.msg);
+	/* leap-second zones would be off by half a minute: refused with the way out */
+	ck_assert_int_eq(tz_load("right/Asia/Tokyo", &z, &err), YB_EINVAL);
+	ck_assert_msg(strstr(err.msg, "'right/Asia/Tokyo' counts leap seconds"), "%s", err.msg);
+	ck_assert_str_eq(tz_name(zone("posix/Asia/Tokyo")), "posix/Asia/Tokyo");
 	/* a folder or a file that is no TZif is refused by content */
 	ck_assert_int_lt(tz_load("Asia", &z, &err), 0);
 	ck_assert_int_eq(tz_load("zone.tab", &z, &err), YB_EINVAL);
@@ -415,6 +419,29 @@ static size_t make_tzif(unsigned char *buf, size_t n_times, const int64_t *times
 	return pos;
 }
 
+/* A version-1 image: 32-bit transitions, no footer; the last type goes on forever. */
+static size_t make_tzif_v1(unsigned char *buf, size_t n_times, const int32_t *times,
+			   const int32_t offs[2])
+{
+	memcpy(buf, "TZif", 4);
+	memset(buf + 4, 0, 40);
+	put32(buf + 32, (uint32_t)n_times);
+	put32(buf + 36, 2);
+	put32(buf + 40, 8);
+	size_t pos = 44;
+	for (size_t i = 0; i < n_times; i++, pos += 4)
+		put32(buf + pos, (uint32_t)times[i]);
+	for (size_t i = 0; i < n_times; i++)
+		buf[pos++] = (unsigned char)(i % 2 == 0 ? 1 : 0);
+	for (int i = 0; i < 2; i++, pos += 6) {
+		put32(buf + pos, (uint32_t)offs[i]);
+		buf[pos + 4] = (unsigned char)i;
+		buf[pos + 5] = (unsigned char)(i * 4);
+	}
+	memcpy(buf + pos, "STD\0DST\0", 8);
+	return pos + 8;
+}
+
 START_TEST(test_tzif_images)
 {
 	struct yb_err err;
@@ -490,6 +517,16 @@ START_TEST(test_tzif_images)
 	ck_assert_int_eq(tz_parse_tzif(bad, len, "x", &z, &err), 0);
 	ck_assert_int_eq(offset_at(z, 9000000), 7200);
 	tz_free(z);
+	/* version 1: 32-bit times, negative ones too, and no footer */
+	int32_t v1_times[3] = { -1000000, 1000000, 2000000 };
+	len = make_tzif_v1(bad, 3, v1_times, offs);
+	ck_assert_int_eq(tz_parse_tzif(bad, len, "v1", &z, &err), 0);
+	ck_assert_int_eq(offset_at(z, -1000001), 3600);
+	ck_assert_int_eq(offset_at(z, -1000000), 7200);
+	ck_assert_int_eq(offset_at(z, 1000000), 3600);
+	ck_assert_int_eq(offset_at(z, 4000000000), 7200);
+	tz_free(z);
+	ck_assert_int_eq(tz_parse_tzif(bad, len - 1, "v1", &z, &err), YB_EINVAL);
 	/* zic's "big bang" first transition at -2^59 */
 	int64_t bang[3] = { -(1ll << 59), 2000000, 3000000 };
 	len = make_tzif(bad, 3, bang, offs, "STD-1");
