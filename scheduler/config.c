@@ -771,9 +771,21 @@ static bool yaml_name(const char *name)
 	return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
 }
 
-/* Collects the YAML files under path (a file or a folder), sorted, into out. */
+/* Collects the YAML files under path (a file or a folder), sorted, into out. Folders already
+ * walked (a symlink loop, a folder named twice) are walked once. */
+static void walk_dirs(const char *path, int depth, bool top, struct file_list *out,
+		      struct file_list *dirs, struct rb_diags *d);
+
 static void walk(const char *path, int depth, bool top, struct file_list *out,
 		 struct rb_diags *d)
+{
+	struct file_list dirs = { 0 };
+	walk_dirs(path, depth, top, out, &dirs, d);
+	file_list_release(&dirs);
+}
+
+static void walk_dirs(const char *path, int depth, bool top, struct file_list *out,
+		      struct file_list *dirs, struct rb_diags *d)
 {
 	char real[PATH_MAX];
 	if (out->n >= MAX_FILES)
@@ -793,8 +805,9 @@ static void walk(const char *path, int depth, bool top, struct file_list *out,
 		}
 		return;
 	}
-	if (depth > MAX_WALK_DEPTH)
+	if (depth > MAX_WALK_DEPTH || seen(dirs, real))
 		return;
+	file_list_add(dirs, path, real);
 	DIR *dir = opendir(real);
 	if (!dir) {
 		rb_diag_add(d, RB_SEV_ERROR, path, 0, 0, "cannot open folder: %s", strerror(errno));
@@ -816,7 +829,7 @@ static void walk(const char *path, int depth, bool top, struct file_list *out,
 		char *child = path_join(path, names[i]);
 		char creal[PATH_MAX];
 		if (realpath(child, creal) && (is_dir(creal) || yaml_name(names[i])))
-			walk(child, depth + 1, false, out, d);
+			walk_dirs(child, depth + 1, false, out, dirs, d);
 		free(child);
 	}
 	rb_strv_free(names, n);
