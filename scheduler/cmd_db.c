@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 #include "db.h"
+#include "json.h"
 #include "runbook.h"
 
 #include <getopt.h>
@@ -128,7 +129,46 @@ out:
 	return status;
 }
 
-static int do_status(const struct target *t)
+static const char *row_state(const struct db_migration_row *r)
+{
+	return !r->known ? "unknown" : r->changed ? "changed" : r->applied ? "applied" : "pending";
+}
+
+static void print_status_json(const struct target *t, const char *cluster, pid_t pid,
+			      const struct db_migration_status *st)
+{
+	struct yb_json *root = yb_json_object(), *rows = yb_json_array();
+	yb_json_set(root, "database", yb_json_str(t->conninfo));
+	if (t->state_dir) {
+		struct yb_json *cl = yb_json_object();
+		yb_json_set(cl, "state_dir", yb_json_str(t->state_dir));
+		yb_json_set(cl, "state", yb_json_str(cluster));
+		yb_json_set(cl, "pid", pid > 0 ? yb_json_int(pid) : yb_json_null());
+		yb_json_set(root, "cluster", cl);
+	}
+	for (size_t i = 0; st && i < st->n; i++) {
+		const struct db_migration_row *r = &st->rows[i];
+		struct yb_json *o = yb_json_object();
+		yb_json_set(o, "version", yb_json_int(r->version));
+		yb_json_set(o, "name", yb_json_str(r->name));
+		yb_json_set(o, "state", yb_json_str(row_state(r)));
+		yb_json_set(o, "sha256", r->known ? yb_json_str(r->sha256) : yb_json_null());
+		yb_json_set(o, "applied_at", yb_json_str(r->applied_at));
+		yb_json_set(o, "applied_by", yb_json_str(r->applied_by));
+		yb_json_push(rows, o);
+	}
+	yb_json_set(root, "migrations", rows);
+	if (st) {
+		yb_json_set(root, "applied", yb_json_int((int64_t)(st->n_applied - st->n_unknown)));
+		yb_json_set(root, "pending", yb_json_int((int64_t)st->n_pending));
+		yb_json_set(root, "unknown", yb_json_int((int64_t)st->n_unknown));
+		yb_json_set(root, "changed", yb_json_int((int64_t)st->n_changed));
+	}
+	yb_json_print(root, YB_JSON_PRETTY);
+	yb_json_free(root);
+}
+
+static int do_status(const struct target *t, bool json)
 {
 	struct yb_err err = { 0 };
 	struct db_conn *c = NULL;
@@ -137,13 +177,22 @@ static int do_status(const struct target *t)
 	size_t n;
 	bool owned = false;
 	int status = YB_EXIT_FAIL;
+	const char *cluster = NULL;
+	pid_t pid = 0;
 
-	printf("database: %s\n", t->conninfo);
+	if (!json)
+		printf("database: %s\n", t->conninfo);
 	if (t->state_dir) {
 		bool running = false;
-		pid_t pid = 0;
-		if (db_cluster_status(t->state_dir, NULL, &running, &pid, &err) < 0)
-			printf("cluster:  embedded under %s (%s)\n", t->state_dir, err.msg);
+		struct yb_err cerr = { 0 };
+		if (db_cluster_status(t->state_dir, NULL, &running, &pid, &cerr) < 0)
+			cluster = "unknown";
+		else
+			cluster = running ? "running" : "stopped";
+		if (json)
+			;
+		else if (!strcmp(cluster, "unknown"))
+			printf("cluster:  embedded under %s (%s)\n", t->state_dir, cerr.msg);
 		else if (running)
 			printf("cluster:  embedded under %s, running (pid %ld)\n", t->state_dir, (long)pid);
 		else
@@ -151,15 +200,20 @@ static int do_status(const struct target *t)
 	}
 	if (db_migrations_default(&m, &n, &owned, &err) < 0 || connect_target(t, &c, &err) < 0 ||
 	    db_migration_status(c, m, n, &st, &err) < 0) {
+		if (json)
+			print_status_json(t, cluster, pid, NULL);
 		cli_error("%s", err.msg);
+		goto out;
+	}
+	if (json) {
+		print_status_json(t, cluster, pid, &st);
+		status = st.n_unknown || st.n_changed ? YB_EXIT_FAIL : YB_EXIT_OK;
 		goto out;
 	}
 	printf("%-4s %-24s %-9s %-32s %s\n", "VER", "NAME", "STATE", "APPLIED AT", "BY");
 	for (size_t i = 0; i < st.n; i++) {
 		const struct db_migration_row *r = &st.rows[i];
-		const char *state = !r->known ? "unknown" : r->changed ? "changed"
-							   : r->applied ? "applied" : "pending";
-		printf("%03d  %-24s %-9s %-32s %s\n", r->version, r->name, state,
+		printf("%03d  %-24s %-9s %-32s %s\n", r->version, r->name, row_state(r),
 		       r->applied_at ? r->applied_at : "-", r->applied_by ? r->applied_by : "-");
 	}
 	printf("%zu applied, %zu pending", st.n_applied - st.n_unknown, st.n_pending);
@@ -220,9 +274,11 @@ static int run_db(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "database", required_argument, NULL, 'd' },
+		{ "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *database = NULL;
+	bool json = false;
 	int opt;
 	optind = 1;
 	opterr = 0;
@@ -230,6 +286,10 @@ static int run_db(int argc, char **argv)
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'd': database = optarg; break;
+		case 'F':
+			if (cli_parse_format(&cmd_db, optarg, &json) != 0)
+				return YB_EXIT_USAGE;
+			break;
 		default: return cli_usage_error(&cmd_db, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -241,6 +301,10 @@ static int run_db(int argc, char **argv)
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'd': database = optarg; break;
+		case 'F':
+			if (cli_parse_format(&cmd_db, optarg, &json) != 0)
+				return YB_EXIT_USAGE;
+			break;
 		default: return cli_usage_error(&cmd_db, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -249,6 +313,8 @@ static int run_db(int argc, char **argv)
 	bool cluster_cmd = !strcmp(sub, "start") || !strcmp(sub, "stop");
 	if (strcmp(sub, "migrate") && strcmp(sub, "status") && !cluster_cmd)
 		return cli_usage_error(&cmd_db, "unknown subcommand '%s'", sub);
+	if (json && strcmp(sub, "status"))
+		return cli_usage_error(&cmd_db, "--format is for 'db status'");
 	if (cluster_cmd && database)
 		return cli_usage_error(&cmd_db, "'db %s' takes the embedded cluster from the config, "
 						"not --database", sub);
@@ -260,7 +326,7 @@ static int run_db(int argc, char **argv)
 	if (!strcmp(sub, "migrate"))
 		status = do_migrate(&t);
 	else if (!strcmp(sub, "status"))
-		status = do_status(&t);
+		status = do_status(&t, json);
 	else
 		status = do_cluster(&t, !strcmp(sub, "start"));
 	target_release(&t);
@@ -271,6 +337,7 @@ const struct yb_cmd cmd_db = {
 	.name = "db",
 	.summary = "migrate the database, show its migrations, start or stop the embedded one",
 	.help = "usage: yoban db migrate|status|start|stop [--config FILE] [--database CONNINFO]\n"
+		"       yoban db status [--format text|json] ...\n"
 		"\n"
 		"  migrate   apply the schema migrations this yoban carries that the database lacks,\n"
 		"            each once, in its own transaction; refuses a database newer than this\n"

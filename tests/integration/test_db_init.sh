@@ -54,6 +54,15 @@ out=$("$yoban" db status --config "$conf") || fail "db status failed: $out"
 expect_in "running (pid" "$out"
 n_sql=$(ls "$src"/schemas/sql/[0-9][0-9][0-9]_*.sql | wc -l)
 expect_in "$n_sql applied, 0 pending" "$out"
+json=$("$yoban" db status --config "$conf" --format json) || fail "db status --format json failed"
+python3 -c '
+import json, sys
+d = json.loads(sys.argv[1]); n = int(sys.argv[2])
+assert d["cluster"]["state"] == "running" and d["cluster"]["pid"] > 0, d["cluster"]
+assert d["applied"] == n and d["pending"] == 0 and d["unknown"] == 0, d
+assert [m["state"] for m in d["migrations"]] == ["applied"] * n, d["migrations"]
+assert all(m["applied_by"] == "postgres" and len(m["sha256"]) == 64 for m in d["migrations"])
+' "$json" "$n_sql" || fail "db status --format json: $json"
 
 # the caller logs in as themselves (peer) and is admin + operator; the daemon's login works
 psql() { "$PG_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$state/run" -d yoban "$@"; }
