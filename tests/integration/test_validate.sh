@@ -77,6 +77,14 @@ out=$("$yoban" validate --config tests/data/invalid/yoban.yaml "$tmp/laughs.yaml
 check "aliases: exit 1" 1 "$rc"
 contains "aliases: refused" "aliases ('*a') are not supported" "$out"
 
+# a symlink loop is walked once
+mkdir -p "$tmp/loop/a" && cp runbooks/hello-local.yaml "$tmp/loop/a/" && ln -s "$tmp/loop" "$tmp/loop/a/back"
+check "symlink loop: each file once" "ok: 1 runbook, 1 inventory, 1 calendar, 1 site config" \
+  "$("$yoban" validate --config runbooks/yoban.yaml "$tmp/loop" 2>&1)"
+# no PATH: the site's runbooks folder
+check "no path: the site's runbooks folder" "ok: 6 runbooks, 1 inventory, 1 calendar, 1 site config" \
+  "$(YOBAN_CONFIG=runbooks/yoban.yaml "$yoban" validate 2>&1)"
+
 # ---- usage errors exit 2 -----------------------------------------------------------------
 check "validate: unknown option" 2 "$(status "$yoban" validate --bogus runbooks/)"
 check "validate: bad format" 2 "$(status "$yoban" validate --format yaml runbooks/)"
