@@ -5,7 +5,7 @@
  *   yoban/local the same protocol to a local runner over a socketpair (no SSH at all)
  *   ssh         `ssh host true`, a new connection per job (fewer jobs: it is slow)
  *   ssh-mux     OpenSSH reusing one ControlMaster connection (1 and W in flight)
- *   fork/exec   posix_spawn of `true` and waitpid here: the floor
+ *   fork/exec   fork + exec of `true` and waitpid here: the floor
  * Each line: jobs, seconds, jobs per second, per-job latency p50 and p99 (start to exit).
  * A job counts as done at its EXIT; FORGET follows at once, as the daemon does after storing.
  *
@@ -20,14 +20,25 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+/* fork + execvp (posix_spawn's <spawn.h> would pick up scheduler/sched.h for <sched.h>). */
+static int spawn(pid_t *pid, char *const argv[])
+{
+	pid_t p = fork();
+	if (p < 0)
+		return -1;
+	if (p == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	*pid = p;
+	return 0;
+}
 
 struct bench {
 	int n, window, started, done, inflight;
@@ -165,7 +176,7 @@ static int bench_spawn(const char *name, char *const argv[], int n, int window)
 			while (pids[slot])
 				slot++;
 			t0s[slot] = yb_mono_ns();
-			if (posix_spawnp(&pids[slot], argv[0], NULL, NULL, argv, environ) != 0) {
+			if (spawn(&pids[slot], argv) != 0) {
 				fprintf(stderr, "bench: cannot run %s\n", argv[0]);
 				status = 1;
 				goto out;
@@ -266,7 +277,7 @@ int main(int argc, char **argv)
 			   login, NULL };
 	pid_t mp;
 	int ws;
-	if (posix_spawnp(&mp, "ssh", NULL, NULL, master, environ) != 0 || waitpid(mp, &ws, 0) < 0 ||
+	if (spawn(&mp, master) != 0 || waitpid(mp, &ws, 0) < 0 ||
 	    !WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
 		fprintf(stderr, "bench: cannot start the ControlMaster\n");
 		status = 1;
@@ -276,7 +287,7 @@ int main(int argc, char **argv)
 		status |= bench_spawn("ssh-mux", mux, n, 1);
 		status |= bench_spawn("ssh-mux", mux, n, window);
 		char *stop[] = { "ssh", "-o", ctlopt, "-O", "exit", login, NULL };
-		if (posix_spawnp(&mp, "ssh", NULL, NULL, stop, environ) == 0)
+		if (spawn(&mp, stop) == 0)
 			waitpid(mp, &ws, 0);
 	}
 	char *true_argv[] = { "true", NULL };
