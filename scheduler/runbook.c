@@ -1364,6 +1364,12 @@ void rb_runbook_check_set(struct rb_set *set, struct rb_runbook *rb, const struc
 		}
 	}
 
+	const struct yn_pair *sp = yn_get_pair(tree, "schedule");
+	if (sp && rb->n_channels == 0)
+		rb_diag_add(d, RB_SEV_WARNING, rb->path, sp->key->line, sp->key->col,
+			    "'%s' runs unattended but notifies nobody: add notify.channels so that a "
+			    "failure reaches a person", rb->name);
+
 	const struct yn_node *ch = yn_get(yn_get(tree, "notify"), "channels");
 	if (ch && ch->type == YN_SEQ) {
 		const char **names = xcalloc(set->site.n_channels + 1, sizeof(*names));
