@@ -546,6 +546,20 @@ START_TEST(rehearsal_and_procedure)
 }
 END_TEST
 
+START_TEST(warnings_do_not_fail)
+{
+	char *dir = make_tree(site_files[0], site_files[1], site_files[2], site_files[3], "a.yaml",
+			      "version: 1\nname: a\nkind: batch\nschedule: { cron: \"0 1 * * *\" }\n"
+			      "targets: { hosts: [batch-01] }\nsteps:\n  - { name: s, run: x }\n",
+			      NULL);
+	char *got = set_diags(dir, true); /* asserts rc 0: no errors */
+	ck_assert_str_eq(got, "a.yaml:4:1: 'a' runs unattended but notifies nobody: add "
+			      "notify.channels so that a failure reaches a person\n");
+	free(got);
+	remove_tree(dir);
+}
+END_TEST
+
 START_TEST(site_files_checked)
 {
 	char *dir = make_tree("yoban.yaml",
@@ -709,6 +723,7 @@ int main(void)
 	tcase_add_test(tc, cross_file_references);
 	tcase_add_test(tc, duplicate_names_name_both_places);
 	tcase_add_test(tc, rehearsal_and_procedure);
+	tcase_add_test(tc, warnings_do_not_fail);
 	tcase_add_test(tc, site_files_checked);
 	tcase_add_test(tc, config_discovery);
 	tcase_add_test(tc, helpers);
