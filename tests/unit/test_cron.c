@@ -508,6 +508,12 @@ START_TEST(test_dst_berlin_tokyo_lord_howe)
 	/* 2026-04-05 02:00 +11:00 -> 01:30 +10:30: 01:45 fires on the first pass only */
 	CHECK_NEXT("45 1 * * *", "Australia/Lord_Howe", "2026-04-04T12:00:00+11:00", 2,
 		   "2026-04-05T01:45:00+11:00 2026-04-06T01:45:00+10:30");
+	/* Apia skipped 2011-12-30 whole (-10:00 -> +14:00): its noon fires when the day ends */
+	CHECK_NEXT("0 12 * * *", "Pacific/Apia", "2011-12-29T13:00:00-10:00", 2,
+		   "2011-12-31T00:00:00+14:00 2011-12-31T12:00:00+14:00");
+	/* Sao Paulo sprang forward at midnight: 2018-11-04 began at 01:00 */
+	CHECK_NEXT("0 0 * * *", "America/Sao_Paulo", "2018-11-03T12:00:00-03:00", 2,
+		   "2018-11-04T01:00:00-02:00 2018-11-05T00:00:00-02:00");
 	/* far future, from the footer rule */
 	CHECK_NEXT("30 2 * * *", "America/New_York", "2100-03-13T12:00:00-05:00", 2,
 		   "2100-03-14T03:00:00-04:00 2100-03-15T02:30:00-04:00");
@@ -729,14 +735,15 @@ static void random_expr(char *buf, size_t size, bool seconds, bool near_night)
 	}
 }
 
-/* A DST change of zone in year, found with tz_to_local alone (0 when the zone has none). */
+/* One of the forward (spring) or backward changes of zone in year, picked at random, found with
+ * tz_to_local alone (0 when the zone has none). */
 static int64_t find_transition(const struct tz *z, int year, bool spring)
 {
-	struct yb_civil c = { year, 1, 1, 12, 0, 0, 0 };
+	int64_t found[8];
+	int n = 0;
 	int64_t t = yb_days_from_civil(year, 1, 1) * 86400;
-	(void)c;
 	int32_t prev = offset_of(z, t);
-	for (int day = 1; day <= 366; day++) {
+	for (int day = 1; day <= 366 && n < 8; day++) {
 		int64_t u = t + (int64_t)day * 86400;
 		int32_t off = offset_of(z, u);
 		if (off != prev && ((off > prev) == spring)) {
@@ -748,17 +755,19 @@ static int64_t find_transition(const struct tz *z, int year, bool spring)
 				else
 					hi = mid;
 			}
-			return hi;
+			found[n++] = hi;
 		}
 		prev = off;
 	}
-	return 0;
+	return n ? found[rnd_int(0, n - 1)] : 0;
 }
 
 static void run_reference(bool seconds, int n_cases, int horizon_steps)
 {
+	/* Sao Paulo changed at midnight (until 2019); Apia skipped 2011-12-30 altogether */
 	static const char *const zones[] = { "UTC", "America/New_York", "Europe/Berlin",
-					     "Asia/Tokyo", "Australia/Lord_Howe" };
+					     "Asia/Tokyo", "Australia/Lord_Howe",
+					     "America/Sao_Paulo", "Pacific/Apia" };
 	seed_rng();
 	struct ref_stats st = { 0 };
 	while (st.cases < n_cases) {
@@ -767,7 +776,7 @@ static void run_reference(bool seconds, int n_cases, int horizon_steps)
 		int64_t from;
 		int64_t tr = 0;
 		if (near_dst)
-			tr = find_transition(z, rnd_int(1990, 2060), chance(50));
+			tr = find_transition(z, chance(10) ? 2011 : rnd_int(1990, 2060), chance(50));
 		if (tr)
 			from = tr + rnd_int(-2 * 86400, 2 * 86400);
 		else
