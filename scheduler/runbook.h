@@ -309,8 +309,8 @@ struct rb_runbook {
 /* ---- the set ----------------------------------------------------------------------------- */
 
 struct rb_load_opts {
-	/* yoban.yaml; NULL: no site file (defaults; inventory and calendars still looked for beside
-	 * the runbooks when paths are given) */
+	/* yoban.yaml (find it with rb_config_find); NULL: the built-in defaults, and only the
+	 * inventory and calendars found among the paths */
 	const char *config_path;
 	/* Runbook files or folders (read recursively for *.yaml / *.yml); none: the site's
 	 * runbooks_dir. Files named inventory.yaml, yoban.yaml and files under a calendars/ folder
