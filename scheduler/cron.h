@@ -6,7 +6,9 @@
  * 'L' in day-of-month, 'd#k' (k-th weekday d of the month), '@yearly' '@annually' '@monthly'
  * '@weekly' '@daily' '@midnight' '@hourly', and 'H' (hashed by hash_key, usually the runbook
  * name, so that many runbooks spread out). Beyond croniter: 'nW' (nearest weekday to day n, not
- * crossing the month) and 'dL' in day-of-week (the last weekday d of the month).
+ * crossing the month), 'LW' (last weekday of the month) and 'dL' in day-of-week (the last
+ * weekday d of the month; croniter's spelling 'Ld' is accepted too). '?' is a synonym of '*' in
+ * the two day fields. docs/cron.md is the full reference.
  * When day-of-month and day-of-week are both restricted (neither is exactly '*'), a day matching
  * either fires.
  *
