@@ -447,7 +447,7 @@ static int flush_out(struct serve *s)
 	return 0;
 }
 
-/* After a protocol error: give the client the ERROR, within reason. */
+/* Before leaving: give the client what is queued (an ERROR, replies), within reason. */
 static void final_flush(struct serve *s)
 {
 	int64_t deadline = yb_mono_ms() + FINAL_FLUSH_MS;
@@ -550,8 +550,11 @@ int serve_run(const struct serve_opts *o)
 		if (pfd[0].fd >= 0 && pfd[0].revents) {
 			ssize_t n = read(o->in_fd, piece, READ_PIECE);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+				/* the client is gone (or has only stopped writing: it gets what is queued,
+				 * within reason); the jobs go on */
 				free(pfd);
-				goto out; /* the client is gone; the jobs go on */
+				final_flush(&s);
+				goto out;
 			}
 			if (n > 0 && wire_reader_feed(&s.in, piece, (size_t)n, &err) < 0)
 				send_error(&s, NULL, "proto", "%s", err.msg);
