@@ -190,6 +190,8 @@ static void try_lead(struct yd *d)
 	d->phase = YD_LEADER;
 	yd_log("leader: holding the advisory lock; catching up and reconciling");
 	heartbeat(d);
+	/* A standby's runbooks may be older than the files (reloads went to the old leader). */
+	yd_reload(d);
 	yd_leader_start(d);
 }
 

@@ -733,8 +733,9 @@ static bool run_admit(struct yd *d, struct yd_run *run)
 	char why[256];
 	if (run->hold_until > now_s()) {
 		if (run->state == RS_PENDING) {
-			snprintf(why, sizeof(why), "held by a maintenance window until %lld",
-				 (long long)run->hold_until);
+			char until[64];
+			tz_format_iso(zone_of(rb), run->hold_until, until, sizeof(until));
+			snprintf(why, sizeof(why), "held by a maintenance window until %s", until);
 			run_move(d, run, RS_QUEUED, why);
 		}
 		return false;
@@ -1085,6 +1086,14 @@ static void catch_up(struct yd *d)
 					 "trigger IN ('schedule', 'catchup')", 1, p);
 		int64_t cursor = last ? strtoll(last, NULL, 10) : since_hb;
 		free(last);
+		if (cursor == since_hb) {
+			/* Never fired: not before the runbook was first seen either. */
+			char *first = yd_value(d, "SELECT extract(epoch FROM min(loaded_at))::bigint FROM "
+						  "yoban.runbook_revisions WHERE runbook = $1", 1, p);
+			if (first && strtoll(first, NULL, 10) > cursor)
+				cursor = strtoll(first, NULL, 10);
+			free(first);
+		}
 		int64_t window_start = now - rb->catchup_window_ms / 1000;
 		if (cursor < window_start)
 			cursor = window_start;
@@ -1154,6 +1163,19 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 		return;
 	}
 	const struct rb_runbook *rb = rev->rb;
+	if ((state == RS_PENDING || state == RS_QUEUED) &&
+	    (!strcmp(trigger, "schedule") || !strcmp(trigger, "catchup"))) {
+		/* Held or skipped by a maintenance window: decided again, as the fire did. */
+		const struct rb_maintenance *m = maintenance_at(d, runbook, run->scheduled_for);
+		if (m && m->action == RB_MAINT_HOLD) {
+			run->hold_until = m->to;
+		} else if (m && state == RS_PENDING) {
+			char *why = xasprintf("in maintenance window '%s' (skip)", m->name);
+			run_finish(d, run, RS_SKIPPED, why);
+			free(why);
+			return;
+		}
+	}
 	if (from_step)
 		step_index_of(rb, from_step, &run->step);
 	char rid[24];
