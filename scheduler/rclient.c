@@ -64,7 +64,7 @@ struct rclient {
 	int64_t last_rx;            /* monotonic ms of the last frame received */
 	int64_t ping_at;            /* when to send the next PING */
 	int64_t ping_seq;
-	bool in_step;
+	bool read_more;             /* the last step stopped reading before YB_EAGAIN */
 };
 
 /* ---- jobs ------------------------------------------------------------------------------ */
@@ -421,7 +421,13 @@ static int do_read(struct rclient *rc, struct yb_err *err)
 {
 	unsigned char buf[64 * 1024];
 	size_t total = 0;
-	while (total < (8u << 20) && (rc->state == RC_HELLO || rc->state == RC_READY)) {
+	rc->read_more = false;
+	while (rc->state == RC_HELLO || rc->state == RC_READY) {
+		if (total >= (8u << 20)) {
+			/* libssh2 may hold more already decrypted: the socket would not say so */
+			rc->read_more = true;
+			return 0;
+		}
 		long n = transport_read(rc->t, buf, sizeof(buf), err);
 		if (n == YB_EAGAIN)
 			return 0;
@@ -565,6 +571,8 @@ void rclient_poll(struct rclient *rc, int *fd, short *events, int *timeout_ms)
 	int tt = transport_timeout_ms(rc->t);
 	if (tt >= 0 && (*timeout_ms < 0 || tt < *timeout_ms))
 		*timeout_ms = tt;
+	if (rc->read_more)
+		*timeout_ms = 0;
 }
 
 int rclient_wait(struct rclient *rc, int max_ms, struct yb_err *err)
