@@ -140,7 +140,7 @@ static int run(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+n:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o.cron = optarg; break;
 		case 'z': o.tz_name = optarg; break;

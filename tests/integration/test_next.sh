@@ -53,4 +53,27 @@ check "bad --count" 2 "$(status "$yoban" next --cron '* * * * *' --count 0)"
 check "nothing to do" 2 "$(status "$yoban" next)"
 check "--help exits 0" 0 "$(status "$yoban" next --help)"
 
+# Runbooks: their own zone and the city calendar (weekends, holidays, 12-29..01-03 closed).
+rb="${YB_SOURCE_DIR:?}/runbooks"
+unset YOBAN_CONFIG
+check "nightly batch skips the weekend and the year end" \
+  "2026-12-25T01:30:00+09:00
+2026-12-28T01:30:00+09:00
+2027-01-04T01:30:00+09:00" \
+  "$("$yoban" next "$rb/nightly-resident-batch.yaml" --from 2026-12-24T12:00:00+09:00 --count 3)"
+check "options may follow the runbook" \
+  "$("$yoban" next --count 2 --from 2026-12-24T12:00:00+09:00 "$rb/nightly-resident-batch.yaml")" \
+  "$("$yoban" next "$rb/nightly-resident-batch.yaml" --from 2026-12-24T12:00:00+09:00 --count 2)"
+# The off-site copy (02:00 on the 1st, next_open_day): New Year's Day 2027 is a Friday and
+# Jan 2-3 are closed, so it moves to Monday Jan 4; 2027-08-01 is a Sunday, so Monday Aug 2.
+check "off-site copy moves to the next open day" \
+  "2027-01-04T02:00:00+09:00
+2027-02-01T02:00:00+09:00" \
+  "$("$yoban" next "$rb/fileserver-offsite.yaml" --from 2026-12-01T03:00:00+09:00 --count 2)"
+check "off-site copy on a Sunday the 1st" "2027-08-02T02:00:00+09:00" \
+  "$("$yoban" next "$rb/fileserver-offsite.yaml" --from 2027-07-15T00:00:00+09:00)"
+check "a runbook without a schedule exits 1" 1 "$(status "$yoban" next "$rb/patch-inc-2026-118.yaml")"
+check "--tz with a runbook is a usage error" 2 "$(status "$yoban" next "$rb/nightly-resident-batch.yaml" --tz UTC)"
+check "a missing runbook file exits 1" 1 "$(status "$yoban" next "$rb/no-such.yaml")"
+
 [ "$fails" -eq 0 ] && echo "all next checks passed" || { echo "$fails next checks failed"; exit 1; }
