@@ -62,16 +62,17 @@ static void strv_free(char **v)
 	free(v);
 }
 
-static int get_nonneg(const struct yb_json *o, const char *key, int64_t dflt, int64_t *out,
-		      struct yb_err *err)
+static int get_nonneg(const struct yb_json *o, const char *key, int64_t dflt, int64_t max,
+		      int64_t *out, struct yb_err *err)
 {
 	struct yb_json *v = yb_json_get(o, key);
 	if (!v) {
 		*out = dflt;
 		return 0;
 	}
-	if (!yb_json_is_int(v) || yb_json_int_value(v) < 0)
-		return yb_err_set(err, YB_EINVAL, "'%s' must be a non-negative integer", key);
+	if (!yb_json_is_int(v) || yb_json_int_value(v) < 0 || yb_json_int_value(v) > max)
+		return yb_err_set(err, YB_EINVAL, "'%s' must be an integer from 0 to %lld", key,
+				  (long long)max);
 	*out = yb_json_int_value(v);
 	return 0;
 }
@@ -170,9 +171,12 @@ int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_
 		}
 		s.cwd = xstrdup(c);
 	}
-	if ((rc = get_nonneg(start, "timeout_ms", 0, &s.timeout_ms, err)) < 0 ||
-	    (rc = get_nonneg(start, "grace_ms", SUPERVISOR_DEFAULT_GRACE_MS, &s.grace_ms, err)) < 0 ||
-	    (rc = get_nonneg(start, "output_cap", (int64_t)SUPERVISOR_DEFAULT_OUTPUT_CAP, &cap, err)) < 0)
+	/* durations up to ten years, so that deadline arithmetic cannot overflow */
+	if ((rc = get_nonneg(start, "timeout_ms", 0, SUPERVISOR_MAX_DURATION_MS, &s.timeout_ms, err)) < 0 ||
+	    (rc = get_nonneg(start, "grace_ms", SUPERVISOR_DEFAULT_GRACE_MS, SUPERVISOR_MAX_DURATION_MS,
+			     &s.grace_ms, err)) < 0 ||
+	    (rc = get_nonneg(start, "output_cap", (int64_t)SUPERVISOR_DEFAULT_OUTPUT_CAP, INT64_MAX, &cap,
+			     err)) < 0)
 		goto out;
 	s.output_cap = (uint64_t)cap;
 	size_t n_secrets = secrets ? yb_json_len(secrets) : 0;
@@ -566,7 +570,7 @@ static _Noreturn void supervise(const char *state_dir, const char *dir, const st
 			pfd[n++] = (struct pollfd){ .fd = out_fds[i], .events = POLLIN };
 		int64_t wait_ms = 1000;
 		if (!main_done && !terminating && spec->timeout_ms > 0) {
-			int64_t left = start_ms + spec->timeout_ms - now;
+			int64_t left = spec->timeout_ms - (now - start_ms);
 			wait_ms = left < wait_ms ? left : wait_ms;
 		}
 		if (!main_done && kill_at >= 0 && kill_at - now < wait_ms)

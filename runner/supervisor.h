@@ -22,6 +22,7 @@
 #define SUPERVISOR_DEFAULT_OUTPUT_CAP (1ULL << 30) /* 1 GiB kept per job */
 #define SUPERVISOR_MAX_ARGV 4096
 #define SUPERVISOR_MAX_ENV 4096
+#define SUPERVISOR_MAX_DURATION_MS (10LL * 366 * 86400 * 1000)
 #define SUPERVISOR_BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct job_spec {

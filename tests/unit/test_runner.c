@@ -655,10 +655,10 @@ START_TEST(start_errors)
 {
 	char *state = state_new();
 	struct rn r;
-	struct jobout jo[4];
+	struct jobout jo[5];
 	rn_spawn(&r, state);
 	rn_hello(&r);
-	jobs_init(jo, 4);
+	jobs_init(jo, 5);
 	/* a program that does not exist: ERROR spawn, nothing journaled */
 	snprintf(jo[0].job, sizeof(jo[0].job), "nope");
 	struct yb_json *s = job_obj("nope");
@@ -683,14 +683,20 @@ START_TEST(start_errors)
 	yb_json_set(env, "A=B", yb_json_str("x"));
 	yb_json_set(s, "env", env);
 	rn_send(&r, WIRE_START, s);
-	rn_collect(&r, jo, 4, 0);
+	/* a timeout that is not a duration */
+	snprintf(jo[4].job, sizeof(jo[4].job), "badtime");
+	s = shell_job("badtime", "true");
+	yb_json_set(s, "timeout_ms", yb_json_int(-1));
+	rn_send(&r, WIRE_START, s);
+	rn_collect(&r, jo, 5, 0);
 	ck_assert_str_eq(jo[0].error, "spawn");
 	ck_assert_str_eq(jo[1].error, "bad-spec");
 	ck_assert_str_eq(jo[2].error, "spawn");
 	ck_assert_str_eq(jo[3].error, "bad-spec");
-	for (int i = 0; i < 4; i++)
+	ck_assert_str_eq(jo[4].error, "bad-spec");
+	for (int i = 0; i < 5; i++)
 		ck_assert(!journal_job_exists(state, jo[i].job));
-	jobs_release(jo, 4);
+	jobs_release(jo, 5);
 
 	/* the same id twice: "exists" */
 	jobs_init(jo, 1);
