@@ -722,8 +722,9 @@ static char *tree_script(const char *dir, bool ignore_term)
 	return xasprintf("%s"
 			 "sleep 300 & echo $! > %s/g1; "
 			 "sh -c 'sleep 300 & echo $! > %s/g2; sleep 300 & echo $! > %s/g3; wait' & "
-			 "echo $! > %s/c1; echo $$ > %s/main; echo ready; wait",
-			 ignore_term ? "trap '' TERM; " : "", dir, dir, dir, dir, dir);
+			 "echo $! > %s/c1; echo $$ > %s/main; "
+			 "while [ ! -s %s/g2 ] || [ ! -s %s/g3 ]; do sleep 0.01; done; echo ready; wait",
+			 ignore_term ? "trap '' TERM; " : "", dir, dir, dir, dir, dir, dir, dir);
 }
 
 static void check_tree_gone(const char *dir)
