@@ -15,7 +15,9 @@
 # folder, connects as whichever role it likes. Run as a normal user, the server runs as that user.
 #
 # pg_start installs an EXIT trap that calls pg_stop (and any function named in PG_ON_EXIT), so a
-# failing test leaves no postgres behind. PG_BINDIR overrides /usr/lib/postgresql/15/bin.
+# failing test leaves no postgres behind; and a watchdog process that stops the cluster if the
+# test's shell dies without running its traps (SIGKILL, a runner's hard timeout).
+# PG_BINDIR overrides /usr/lib/postgresql/15/bin.
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 PG_TEST_USER=${PG_TEST_USER:-yoban-test}
@@ -23,6 +25,7 @@ PG_BASE=
 PG_DATA=
 PG_SOCKDIR=
 PG_OS_USER=
+PG_WATCHDOG=
 
 pg_run_as_server() {
   if [ "$(id -u)" -eq 0 ]; then
@@ -86,12 +89,19 @@ CONF
        start >/dev/null 2>&1; then
     echo "pg.sh: the server did not start:" >&2; cat "$PG_DATA/server.log" >&2; return 1
   fi
+  # The watchdog: a detached process that outlives a killed test and then cleans up.
+  ( trap '' INT TERM HUP
+    PG_WATCHDOG=
+    while kill -0 "$$" 2>/dev/null; do sleep 1; done
+    pg_stop ) </dev/null >/dev/null 2>&1 &
+  PG_WATCHDOG=$!
   export PGHOST=$PG_SOCKDIR PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
   unset PGPASSWORD PGSERVICE PGSSLMODE PGOPTIONS
 }
 
 pg_stop() {
   [ -n "$PG_BASE" ] || return 0
+  if [ -n "$PG_WATCHDOG" ]; then kill "$PG_WATCHDOG" 2>/dev/null || true; PG_WATCHDOG=; fi
   if [ -f "$PG_DATA/postmaster.pid" ]; then
     pg_run_as_server "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
       pg_run_as_server "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -m immediate -w -t 30 stop >/dev/null 2>&1 ||
