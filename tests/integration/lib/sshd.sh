@@ -52,7 +52,7 @@ sshd_start() {
   ssh-keygen -q -t ed25519 -N '' -C yb-test-user -f "$SSHD_DIR/id_ed25519"
   cp "$SSHD_DIR/id_ed25519.pub" "$SSHD_DIR/authorized_keys"
   chmod 600 "$SSHD_DIR/authorized_keys"
-  mkdir -p "$SSHD_DIR/state"
+  mkdir -p "$SSHD_DIR/state" "$SSHD_DIR/home"
   SSHD_KEY=$SSHD_DIR/id_ed25519
   SSHD_FINGERPRINT=$(ssh-keygen -lf "$SSHD_DIR/ssh_host_ed25519_key.pub" | awk '{print $2}')
   SSHD_RUNNER_PIDFILE=$SSHD_DIR/runner.pid
@@ -77,6 +77,8 @@ ForceCommand $SSHD_DIR/forced.sh
 MaxStartups 200
 MaxSessions 200
 ClientAliveInterval 0
+# a clean HOME: the account's own shell start-up files (pyenv, ...) stay out of the measurements
+SetEnv HOME=$SSHD_DIR/home
 LogLevel ${SSHD_LOGLEVEL:-ERROR}
 EOC
     "$sshd" -D -e -f "$SSHD_DIR/sshd_config" 2>>"$SSHD_DIR/sshd.log" &
