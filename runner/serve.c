@@ -36,7 +36,6 @@ struct attach {
 	char job[WIRE_MAX_JOB_ID + 1];
 	char *dir;
 	struct spool_reader rd;
-	bool acked;            /* false while the START is not yet acknowledged */
 	bool exit_sent;
 	int64_t next_liveness_ms;
 	int wd;                /* inotify watch on the folder, or -1 */
@@ -98,14 +97,6 @@ static void send_error(struct serve *s, const char *job, const char *code, const
 	}
 }
 
-static struct attach *find_attach(struct serve *s, const char *job)
-{
-	for (struct attach *a = s->attached; a; a = a->next)
-		if (!strcmp(a->job, job))
-			return a;
-	return NULL;
-}
-
 static void drop_attach(struct serve *s, const char *job)
 {
 	for (struct attach **pp = &s->attached; *pp; pp = &(*pp)->next) {
@@ -123,14 +114,13 @@ static void drop_attach(struct serve *s, const char *job)
 }
 
 /* Attaches (or re-attaches) to job at offset; 0, or <0 with an ERROR already queued. */
-static int attach_job(struct serve *s, const char *job, uint64_t offset, bool acked)
+static int attach_job(struct serve *s, const char *job, uint64_t offset)
 {
 	struct yb_err err;
 	drop_attach(s, job);
 	struct attach *a = xcalloc(1, sizeof(*a));
 	snprintf(a->job, sizeof(a->job), "%s", job);
 	a->dir = journal_job_dir(s->o->state_dir, job);
-	a->acked = acked;
 	int rc = spool_reader_open(&a->rd, a->dir, &err);
 	if (rc == YB_ENOENT) {
 		send_error(s, job, "unknown-job", "no job '%s' in '%s' (never started here, or forgotten)",
@@ -224,8 +214,6 @@ static void on_start(struct serve *s, const struct yb_json *v, const char *job)
 	p->fd = fd;
 	p->next = s->pending;
 	s->pending = p;
-	/* follow it from the first byte; nothing is sent before the ACK */
-	attach_job(s, job, 0, false);
 }
 
 static void on_pending_done(struct serve *s, struct pending *p)
@@ -242,9 +230,8 @@ static void on_pending_done(struct serve *s, struct pending *p)
 	yb_json_set(o, "op", yb_json_str("start"));
 	yb_json_set(o, "pid", yb_json_int(pid));
 	send_json(s, WIRE_ACK, o);
-	struct attach *a = find_attach(s, p->job);
-	if (a)
-		a->acked = true;
+	/* follow it from the first byte: nothing of a job goes out before its ACK */
+	attach_job(s, p->job, 0);
 }
 
 static void on_frame(struct serve *s, const struct wire_frame *f)
@@ -287,7 +274,7 @@ static void on_frame(struct serve *s, const struct wire_frame *f)
 				   job);
 			break;
 		}
-		attach_job(s, job, (uint64_t)offset, true);
+		attach_job(s, job, (uint64_t)offset);
 		break;
 	}
 	case WIRE_CANCEL: {
@@ -354,7 +341,7 @@ static bool pump_one(struct serve *s, struct attach *a, int64_t now_ms)
 	struct yb_err err;
 	uint8_t stream;
 	uint64_t offset;
-	if (!a->acked || a->exit_sent)
+	if (a->exit_sent)
 		return false;
 	int n = spool_reader_read(&a->rd, &s->chunk, WIRE_MAX_CHUNK, &stream, &offset, &err);
 	if (n < 0) {
@@ -415,7 +402,7 @@ static int sleep_ms(const struct serve *s)
 {
 	int ms = -1;
 	for (const struct attach *a = s->attached; a; a = a->next) {
-		if (!a->acked || a->exit_sent)
+		if (a->exit_sent)
 			continue;
 		if (a->wd < 0)
 			return 20;
