@@ -68,6 +68,154 @@ char *yd_bytea_hex(const void *data, size_t len)
 	return out;
 }
 
+/* ---- statements without waiting --------------------------------------------------------- */
+
+static void stmt_free(struct yd_stmt *st)
+{
+	for (int i = 0; i < st->n_params; i++)
+		free(st->params[i]);
+	free(st->params);
+	free(st->sql);
+	free(st->what);
+	free(st);
+}
+
+static void async_clear(struct yd *d)
+{
+	while (d->aq_head) {
+		struct yd_stmt *st = d->aq_head;
+		d->aq_head = st->next;
+		stmt_free(st);
+	}
+	d->aq_tail = NULL;
+	d->aq_sent = d->aq_flushing = false;
+}
+
+static void async_broken(struct yd *d, const char *what, const struct yb_err *err)
+{
+	if (!d->db_broken)
+		yd_log("database connection lost (%s): %s", what, err->msg);
+	d->db_broken = true;
+}
+
+/* Sends the head of the queue when nothing is in flight, and pushes out what is buffered. */
+static void async_pump(struct yd *d)
+{
+	struct yb_err err = { 0 };
+	if (d->db_broken || !d->db || !d->aq_head)
+		return;
+	if (!d->aq_sent) {
+		struct yd_stmt *st = d->aq_head;
+		if (db_set_nonblocking(d->db, true, &err) < 0 ||
+		    db_send(d->db, st->sql, st->n_params, (const char *const *)st->params, &err) < 0) {
+			async_broken(d, st->what, &err);
+			return;
+		}
+		d->aq_sent = true;
+	}
+	int rc = db_flush(d->db, &err);
+	if (rc < 0 && rc != YB_EAGAIN)
+		async_broken(d, d->aq_head->what, &err);
+	d->aq_flushing = rc == YB_EAGAIN;
+}
+
+/* Collects what arrived for the statement in flight (after db_consume). */
+static void async_collect(struct yd *d)
+{
+	struct yb_err err = { 0 };
+	while (d->aq_sent && !d->db_broken) {
+		struct yd_stmt *st = d->aq_head;
+		int failed = 0;
+		for (;;) {
+			struct db_result *r = NULL;
+			int rc = db_next_result(d->db, &r, &err);
+			if (rc == YB_EAGAIN)
+				return; /* the rest has not arrived yet */
+			if (rc == 0)
+				break;
+			if (rc == 1) {
+				db_result_free(r);
+				continue;
+			}
+			if (rc == YB_EIO) {
+				async_broken(d, st->what, &err);
+				return;
+			}
+			failed = rc;
+			yd_log("database refused %s: %s", st->what, err.msg);
+		}
+		if (failed && st->reconcile_on_error) {
+			yd_log("%s was not stored: reconnecting to reconcile from what is", st->what);
+			d->db_broken = true;
+		}
+		d->aq_head = st->next;
+		if (!d->aq_head)
+			d->aq_tail = NULL;
+		d->aq_sent = false;
+		stmt_free(st);
+		async_pump(d);
+	}
+}
+
+void yd_async(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
+	      const char *const *params)
+{
+	if (!d->db || d->db_broken)
+		return;
+	struct yd_stmt *st = xcalloc(1, sizeof(*st));
+	st->sql = xstrdup(sql);
+	st->what = xstrdup(what);
+	st->reconcile_on_error = reconcile_on_error;
+	st->n_params = n;
+	st->params = xcalloc(n ? (size_t)n : 1, sizeof(*st->params));
+	for (int i = 0; i < n; i++)
+		st->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+	if (d->aq_tail)
+		d->aq_tail->next = st;
+	else
+		d->aq_head = st;
+	d->aq_tail = st;
+	async_pump(d);
+}
+
+/* The main connection's socket is ready (revents) or a turn passed: move things along. */
+static void async_io(struct yd *d, short revents)
+{
+	struct yb_err err = { 0 };
+	if (!d->db || d->db_broken)
+		return;
+	if (revents & POLLOUT)
+		async_pump(d);
+	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		if (db_consume(d->db, &err) < 0) {
+			async_broken(d, "reading", &err);
+			return;
+		}
+	}
+	async_collect(d);
+}
+
+int yd_async_drain(struct yd *d)
+{
+	int64_t deadline = yb_mono_ms() + 20000;
+	async_pump(d);
+	while (d->aq_head && !d->db_broken) {
+		int64_t left = deadline - yb_mono_ms();
+		if (left <= 0) {
+			struct yb_err err = { 0 };
+			yb_err_set(&err, YB_ETIMEDOUT, "no answer within 20 s");
+			async_broken(d, d->aq_head->what, &err);
+			break;
+		}
+		struct pollfd p = { .fd = db_fd(d->db), .events = POLLIN | (d->aq_flushing ? POLLOUT : 0) };
+		int n = poll(&p, 1, (int)left);
+		if (n < 0 && errno != EINTR)
+			break;
+		async_io(d, n > 0 ? p.revents : 0);
+	}
+	return d->db_broken ? YB_EIO : 0;
+}
+
 int yd_exec(struct yd *d, const char *sql, int n, const char *const *params, struct db_result **out,
 	    struct yb_err *err)
 {
@@ -76,6 +224,9 @@ int yd_exec(struct yd *d, const char *sql, int n, const char *const *params, str
 		err = &local;
 	if (!d->db || d->db_broken)
 		return yb_err_set(err, YB_EIO, "no database connection");
+	/* Whatever was queued goes first: order on the connection is the order of the writes. */
+	if (d->aq_head && yd_async_drain(d) < 0)
+		return yb_err_set(err, YB_EIO, "database connection lost");
 	int rc = db_exec(d->db, sql, n, params, out, err);
 	if (rc == YB_EIO) {
 		if (!d->db_broken)
@@ -106,6 +257,7 @@ static void db_drop(struct yd *d)
 	if (d->phase == YD_LEADER)
 		yd_log("leadership given up (database connection gone); runs are left to the next leader's reconcile");
 	yd_teardown(d);
+	async_clear(d);
 	db_close(d->db);
 	db_close(d->lock_db);
 	d->db = d->lock_db = NULL;
@@ -119,7 +271,8 @@ static void heartbeat(struct yd *d)
 	char pid[16];
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	const char *p[] = { d->instance, d->hostname, pid, d->phase == YD_LEADER ? "true" : "false" };
-	yd_exec(d, "SELECT yoban.yoban_heartbeat($1, $2, $3::integer, $4::boolean)", 4, p, NULL, NULL);
+	yd_async(d, "the heartbeat", false, "SELECT yoban.yoban_heartbeat($1, $2, $3::integer, $4::boolean)",
+		 4, p);
 	d->next_heartbeat_ms = yb_mono_ms() + YD_HEARTBEAT_MS;
 }
 
@@ -298,7 +451,8 @@ static int run_loop(struct yd *d)
 			wait = min64(wait, d->next_lock_try_ms - now);
 		if (d->phase != YD_DISCONNECTED) {
 			wait = min64(wait, d->next_heartbeat_ms - now);
-			pfd[np] = (struct pollfd){ .fd = db_fd(d->db), .events = POLLIN };
+			pfd[np] = (struct pollfd){ .fd = db_fd(d->db),
+						   .events = POLLIN | (d->aq_flushing ? POLLOUT : 0) };
 			pconn[np++] = NULL;
 		}
 		if (d->phase == YD_LEADER) {
@@ -318,6 +472,16 @@ static int run_loop(struct yd *d)
 				pconn[np++] = c;
 			}
 		}
+		if (d->phase != YD_DISCONNECTED) {
+			/* A notification read during a statement sits in libpq, not in the socket. */
+			struct db_notify note;
+			while (db_next_notify(d->db, &note) == 1)
+				d->requests_pending = true;
+			if (d->phase != YD_LEADER)
+				d->requests_pending = false;
+			if (d->requests_pending)
+				wait = 0;
+		}
 		if (wait < 0)
 			wait = 0;
 		struct timespec ts = { wait / 1000, (wait % 1000) * 1000000 };
@@ -333,14 +497,10 @@ static int run_loop(struct yd *d)
 		for (size_t i = 0; i < np; i++) {
 			if (pconn[i])
 				continue;
-			if (pfd[i].revents) {
-				struct yb_err err = { 0 };
-				if (db_consume(d->db, &err) < 0) {
-					yd_log("database connection lost: %s", err.msg);
-					d->db_broken = true;
-					break;
-				}
-			}
+			/* Results of queued statements, and notifications. */
+			async_io(d, pfd[i].revents);
+			if (d->db_broken)
+				break;
 			struct db_notify note;
 			while (db_next_notify(d->db, &note) == 1)
 				d->requests_pending = true;
@@ -370,8 +530,10 @@ static int run_loop(struct yd *d)
 		d->phase = YD_STANDBY;
 		heartbeat(d);
 		d->phase = was;
+		yd_async_drain(d);
 	}
 	yd_teardown(d);
+	async_clear(d);
 	db_close(d->db);
 	db_close(d->lock_db);
 	d->db = d->lock_db = NULL;

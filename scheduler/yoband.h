@@ -115,6 +115,17 @@ struct yd_chunk {
 
 enum yd_phase { YD_DISCONNECTED, YD_STANDBY, YD_LEADER };
 
+/* A statement queued on the main connection without waiting for it (output, acks, heartbeats).
+ * Statements run one at a time, in order; a later blocking statement first waits for them. */
+struct yd_stmt {
+	char *sql;
+	char **params;
+	int n_params;
+	char *what;              /* for messages */
+	bool reconcile_on_error; /* a failure means stored state is behind: start over */
+	struct yd_stmt *next;
+};
+
 struct yd {
 	const char *config_path;
 	char instance[96];
@@ -135,6 +146,9 @@ struct yd {
 	bool db_broken;
 	int64_t next_connect_ms, next_lock_try_ms, next_heartbeat_ms;
 
+	struct yd_stmt *aq_head, *aq_tail; /* queued statements; aq_head is in flight when aq_sent */
+	bool aq_sent, aq_flushing;
+
 	struct yd_run *runs;
 	struct yd_conn *conns;
 	struct yd_chunk *chunks;
@@ -152,6 +166,11 @@ int yd_exec(struct yd *d, const char *sql, int n, const char *const *params, str
 /* The first value of the first row, copied; NULL on error or SQL NULL. */
 char *yd_value(struct yd *d, const char *sql, int n, const char *const *params);
 char *yd_bytea_hex(const void *data, size_t len);
+/* Queues a statement on the main connection; its result is only checked. */
+void yd_async(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
+	      const char *const *params);
+/* Waits (bounded by the statement timeout) until every queued statement is done. */
+int yd_async_drain(struct yd *d);
 
 /* yoband_load.c */
 void yd_reload(struct yd *d);

@@ -525,17 +525,19 @@ int yd_flush_chunks(struct yd *d)
 			n++;
 		}
 		yb_buf_appendf(&sql, " ON CONFLICT DO NOTHING");
-		rc = yd_exec(d, sql.data, (int)(5 * n), p, NULL, NULL);
+		/* Not waited for: the job's exit, written later on the same connection, comes after
+		 * it; a refused INSERT makes the daemon reconcile (re-attach at what is stored). */
+		yd_async(d, "output chunks", true, sql.data, (int)(5 * n), p);
 		free(p);
 		free(num);
 		yb_buf_release(&sql);
-		if (rc < 0)
-			break;
 		done += n;
 	}
 	for (size_t i = 0; i < d->n_chunks; i++)
 		free(d->chunks[i].zhex);
 	d->n_chunks = 0;
+	if (d->db_broken)
+		rc = YB_EIO;
 	return rc;
 }
 
@@ -637,8 +639,8 @@ static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid)
 	j->acked = true;
 	char jid[24];
 	const char *p[] = { idtext(jid, j->id) };
-	yd_exec(d, "UPDATE yoban.jobs SET state = 'running' WHERE id = $1::bigint AND state = 'dispatched'",
-		1, p, NULL, NULL);
+	yd_async(d, "a job's start", false,
+		 "UPDATE yoban.jobs SET state = 'running' WHERE id = $1::bigint AND state = 'dispatched'", 1, p);
 	(void)pid;
 }
 
