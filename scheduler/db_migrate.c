@@ -288,6 +288,12 @@ int db_migrate(struct db_conn *c, const struct db_migration *m, size_t n,
 	for (size_t i = 1; i < n; i++)
 		if (m[i].version <= m[i - 1].version)
 			BUG("migrations out of order: %d after %d", m[i].version, m[i - 1].version);
+	/* sha256(), EXECUTE FUNCTION in triggers: PostgreSQL 11 and later. */
+	int server = db_server_version(c);
+	if (server < 110000)
+		return yb_err_set(err, YB_EINVAL,
+				  "the server is PostgreSQL %d.%d; Yoban's schema needs 11 or newer",
+				  server / 10000, server % 10000 / 100);
 
 	if ((rc = begin_locked(c, err)) < 0 || (rc = db_exec_script(c, bootstrap_sql, err)) < 0 ||
 	    (rc = db_exec(c, "COMMIT", 0, NULL, NULL, err)) < 0) {
