@@ -12,6 +12,10 @@
 #
 #   tests/bench/run_daemon.sh [all|lateness|startup|output] [--runbooks 20] [--seconds 60]
 #                             [--schedules "10000 100000"] [--idle 30] [--bytes 1073741824]
+#                             [--content logs|random] [--pg-fsync on|off]
+#
+# --content random: base64 lines of random bytes (barely compressible) instead of log lines.
+# --pg-fsync off: the server without fsync and synchronous_commit (to see what commits cost).
 #
 # Builds Release in build-bench-daemon/ (its own folder: other benchmarks use build-bench/).
 # Prints markdown-ready lines; paste them, the date and the command into docs/benchmarks.md.
@@ -20,6 +24,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
 
 what=all runbooks=20 seconds=60 schedules="10000 100000" idle=30 bytes=1073741824
+content=logs pg_fsync=on
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then what=$1; shift; fi
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,6 +33,8 @@ while [ $# -gt 0 ]; do
     --schedules) schedules=$2; shift 2 ;;
     --idle) idle=$2; shift 2 ;;
     --bytes) bytes=$2; shift 2 ;;
+    --content) content=$2; shift 2 ;;
+    --pg-fsync) pg_fsync=$2; shift 2 ;;
     *) echo "run_daemon.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -43,12 +50,13 @@ bin=$bdir/bin
 
 # shellcheck source=../integration/lib/pg.sh
 . tests/integration/lib/pg.sh
-# The benchmark's server: lib/pg.sh's private cluster, with fsync on like a real one.
+# The benchmark's server: lib/pg.sh's private cluster, with fsync on like a real one (unless
+# --pg-fsync off).
 pg_start
 pg_run_as_server tee -a "$PG_DATA/postgresql.conf" >/dev/null <<CONF
-fsync = on
-synchronous_commit = on
-full_page_writes = on
+fsync = $pg_fsync
+synchronous_commit = $pg_fsync
+full_page_writes = $pg_fsync
 CONF
 pg_run_as_server "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -w -t 60 restart -l "$PG_DATA/server.log" >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/yoban-bench.XXXXXX")
@@ -97,7 +105,8 @@ stop_daemon() {
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), $("$PG_BINDIR/postgres" --version)"
-echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes"
+echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes --content $content --pg-fsync $pg_fsync"
+echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- scheduler common runner || echo ' + uncommitted changes'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 bench_lateness() {
   fresh_site lateness
@@ -186,7 +195,11 @@ AWK
     sleep 0.05
   done
   t_leader=$(log_ms "leader: holding")
-  until [ "$(sql -c 'SELECT count(*) FROM yoban.runbook_revisions')" -ge "$n" ]; do
+  # loading is done before leadership: what was loaded is what gets recorded
+  local loaded
+  loaded=$(grep -c "runbook '.*' loaded" "$site/yoband.log" || true)
+  [ "$loaded" -eq "$n" ] || echo "startup $n: yoband loaded $loaded of $n runbook files" >&2
+  until [ "$(sql -c 'SELECT count(*) FROM yoban.runbook_revisions')" -ge "$loaded" ]; do
     [ $SECONDS -lt $deadline ] || { echo "startup $n: revisions not all recorded within 600 s" >&2; break; }
     sleep 0.2
   done
@@ -200,8 +213,6 @@ AWK
   c1=$(proc_cpu_ticks "$ydpid")
   hwm=$(proc_kb "$ydpid" VmHWM)
   stop_daemon
-  local loaded
-  loaded=$(grep -c "runbook '.*' loaded" "$site/yoband.log" || true)
   printf '| %s | %s | %.2f s | %.2f s | %.1f MiB | %.1f MiB | %.2f %% |\n' "$n" "$loaded" \
     "$(calc "($t_leader - $t0) / 1000")" "$(calc "($t_recorded - $t0) / 1000")" \
     "$(calc "$rss / 1024")" "$(calc "$hwm / 1024")" \
@@ -211,10 +222,15 @@ AWK
 bench_output() {
   fresh_site output
   local data=$work/output.txt
-  # log-like lines (a timestamp, a record number, a status), exactly $bytes bytes
-  # (head closes the pipe early: SIGPIPE upstream is expected, the size is checked instead)
-  (seq 1 $((bytes / 40 + 1)) | sed 's/.*/2026-11-22T03:00:00+09:00 INFO record & ok/' |
-    head -c "$bytes" >"$data") || true
+  # log-like lines (a timestamp, a record number, a status), or base64 lines of random bytes;
+  # exactly $bytes bytes (head closes the pipe early: SIGPIPE upstream is expected, the size is
+  # checked instead)
+  if [ "$content" = random ]; then
+    (head -c $((bytes / 4 * 3 + 4096)) /dev/urandom | base64 -w 76 | head -c "$bytes" >"$data") || true
+  else
+    (seq 1 $((bytes / 40 + 1)) | sed 's/.*/2026-11-22T03:00:00+09:00 INFO record & ok/' |
+      head -c "$bytes" >"$data") || true
+  fi
   local size
   size=$(stat -c %s "$data")
   [ "$size" -eq "$bytes" ] || { echo "output: generated $size bytes, not $bytes" >&2; return 1; }
@@ -237,7 +253,7 @@ YAML
   t1=$(date +%s%3N)
   stop_daemon
   echo
-  echo "## output: one job writing $size bytes of log lines"
+  echo "## output: one job writing $size bytes ($content)"
   sql -F ' ' <<SQL
 SELECT 'run', r.state, 'job stored', j.stdout_bytes, 'bytes, dropped', j.dropped_bytes,
   ', chunks', (SELECT count(*) FROM yoban.output_chunks c WHERE c.job_id = j.id),
