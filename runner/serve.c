@@ -479,7 +479,10 @@ int serve_run(const struct serve_opts *o)
 	yb_buf_init(&s.out, 0);
 	yb_buf_init(&s.chunk, WIRE_MAX_CHUNK);
 	if (journal_prepare(o->state_dir, &err) < 0) {
-		fprintf(stderr, "yoban-runner: error: %s\n", err.msg);
+		/* the client hears why too, not just end of file */
+		send_error(&s, NULL, "state", "state folder: %s (check --state-dir and its owner)",
+			   err.msg);
+		final_flush(&s);
 		status = 1;
 		goto out;
 	}

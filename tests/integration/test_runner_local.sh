@@ -67,6 +67,13 @@ case "$(cat "$tmp/g.err")" in
   *) echo "FAIL garbage stderr: $(cat "$tmp/g.err")"; fails=$((fails+1));;
 esac
 
+# a state folder that cannot be made: the client is told, then exit 1
+"$runner" serve --state-dir /dev/null/state </dev/null >"$tmp/st.out" 2>"$tmp/st.err"
+check "unusable state folder exits 1" 1 "$?"
+out=$(decode <"$tmp/st.out")
+case "$out" in *'"code":"state"'*"/dev/null/state"*) echo "ok   unusable state folder: ERROR state";;
+  *) echo "FAIL unusable state folder reply: $out"; fails=$((fails+1));; esac
+
 # ---- the sshd snippet on a real sshd ----
 if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null; then
   echo "FAIL sshd or ssh missing (deploy/install-deps.sh installs them)"; exit 1
