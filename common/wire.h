@@ -37,7 +37,8 @@
  *               "code":"running"} and is kept (CANCEL, wait for EXIT, then FORGET)
  *   S->R PING   {"seq":N}   -> PONG {"seq":N}   (either side may ping)
  *   R->S ERROR  {"code":...,"message":...} without "job": a connection-level error, then close
- *               ("proto": malformed, oversize or unexpected frame; "version": see HELLO). With
+ *               ("proto": malformed, oversize or unexpected frame; "version": see HELLO;
+ *               "state": the runner cannot use its state folder). With
  *               "job", code "journal" means the job's files could not be read
  *
  * The spool: the job's output as received from the step, as a sequence of records; "offset" in
