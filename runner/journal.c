@@ -613,6 +613,11 @@ int journal_gc(const char *state_dir, int64_t retention_ms, int *removed, struct
 		if (!wire_job_id_valid(e->d_name, strlen(e->d_name)))
 			continue;
 		char *dir = journal_job_dir(state_dir, e->d_name);
+		struct stat st;
+		if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(dir); /* not ours: leave it alone */
+			continue;
+		}
 		enum job_liveness state = journal_liveness(dir);
 		int64_t since = -1;
 		if (state == JOB_ENDED)

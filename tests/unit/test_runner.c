@@ -1089,6 +1089,9 @@ START_TEST(retention_removes_only_old_jobs)
 	/* and something that is not a job */
 	char *junk = xasprintf("%s/jobs/not a job", state);
 	ck_assert_int_eq(mkdir(junk, 0700), 0);
+	char *file = xasprintf("%s/jobs/a-file", state);
+	write_file(file, "x", 1);
+	age_file(file, NULL, 30 * 86400);
 
 	char *cmd = xasprintf(RUNNER " gc --state-dir '%s' --retention 7d", state);
 	FILE *p = popen(cmd, "r");
@@ -1101,6 +1104,8 @@ START_TEST(retention_removes_only_old_jobs)
 	ck_assert(journal_job_exists(state, "new"));
 	ck_assert(journal_job_exists(state, "running"));
 	ck_assert_int_eq(access(junk, F_OK), 0);
+	ck_assert_int_eq(access(file, F_OK), 0);
+	free(file);
 
 	write_file(go, "", 0);
 	rn_collect(&r, jo + 2, 1, 0);
