@@ -1346,6 +1346,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN); /* a runner hanging up on us is something to check, not to die of */
 	Suite *s = suite_create("runner");
 	TCase *unit = tcase_create("journal");
+	tcase_set_timeout(unit, 120);
 	tcase_add_test(unit, spool_resumes_at_every_offset);
 	tcase_add_test(unit, mask_every_split);
 	suite_add_tcase(s, unit);
