@@ -282,7 +282,7 @@ static int try_connect(struct yd *d)
 	char *ci = NULL;
 	int rc;
 	d->next_connect_ms = yb_mono_ms() + YD_CONNECT_RETRY_MS;
-	if (!d->site->database) {
+	if (d->embedded) {
 		/* The embedded cluster: started when it is not running. */
 		if ((rc = db_cluster_ensure_running(d->site->state_dir, NULL, &err)) < 0) {
 			yd_log("cannot start the embedded database under '%s': %s", d->site->state_dir, err.msg);
@@ -543,6 +543,21 @@ static int run_loop(struct yd *d)
 	return 0;
 }
 
+static bool is_embedded(const char *conninfo, const char *state_dir)
+{
+	char *host = NULL;
+	bool yes = false;
+	if (!state_dir || !db_cluster_exists(state_dir))
+		return false;
+	if (db_conninfo_get(conninfo, "host", &host, NULL) == 0) {
+		char *run = xasprintf("%s/run", state_dir);
+		yes = !strcmp(host, run);
+		free(run);
+	}
+	free(host);
+	return yes;
+}
+
 static const char usage[] =
 	"usage: yoband [--config FILE] [--foreground]\n"
 	"\n"
@@ -613,14 +628,18 @@ int main(int argc, char **argv)
 	yb_random_bytes(rnd, sizeof(rnd));
 	yb_hex(rnd, sizeof(rnd), rhex);
 	snprintf(d.instance, sizeof(d.instance), "%s-%d-%s", d.hostname, (int)getpid(), rhex);
-	if (d.site->database) {
-		d.conninfo = xstrdup(d.site->database);
-	} else {
-		char *base = db_cluster_conninfo(d.site->state_dir, DB_CLUSTER_DBNAME);
-		if (db_conninfo_with(base, "user", DB_DAEMON_LOGIN, &d.conninfo, &err) < 0)
-			d.conninfo = xstrdup(base);
+	/* The embedded cluster: no database named, or the one under state_dir (as `yoban init`
+	 * writes it). Then the daemon starts it when needed and logs in as its own role. */
+	char *base = d.site->database ? xstrdup(d.site->database)
+				      : db_cluster_conninfo(d.site->state_dir, DB_CLUSTER_DBNAME);
+	d.embedded = !d.site->database || is_embedded(base, d.site->state_dir);
+	char *user = NULL;
+	if (d.embedded && db_conninfo_get(base, "user", &user, NULL) < 0 &&
+	    db_conninfo_with(base, "user", DB_DAEMON_LOGIN, &d.conninfo, &err) == 0)
 		free(base);
-	}
+	else
+		d.conninfo = base;
+	free(user);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

@@ -131,6 +131,7 @@ struct yd {
 	char instance[96];
 	char hostname[64];
 	char *conninfo;
+	bool embedded;           /* the cluster under state_dir: started by the daemon when needed */
 	struct rb_site *site;    /* as read at start (database, state_dir) */
 
 	struct yd_set *base;     /* the newest set whose site config and inventory loaded */

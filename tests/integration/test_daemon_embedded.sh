@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# yoband with the embedded cluster (`yoban init`): the daemon starts the stopped cluster itself,
+# logs in as its own role 'yoband', and fires a runbook there.
+set -u
+B=${YB_BIN:?}
+PSQL=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql
+fails=0
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
+
+base=$(mktemp -d "${TMPDIR:-/tmp}/yb-emb.XXXXXX")
+chmod 755 "$base"
+st=$base/state
+ydpid=
+cleanup() {
+  [ -n "$ydpid" ] && { kill "$ydpid" 2>/dev/null; wait "$ydpid" 2>/dev/null; }
+  "$B/yoban" db stop --config "$st/yoban.yaml" >/dev/null 2>&1
+  rm -rf "$base"
+}
+trap cleanup EXIT
+
+"$B/yoban" init --state-dir "$st" --stop >"$base/init.log" 2>&1 || { cat "$base/init.log"; exit 1; }
+cat >"$st/inventory.yaml" <<YAML
+hosts:
+  local: { transport: local, environment: production }
+YAML
+echo "inventory: \"$st/inventory.yaml\"" >>"$st/yoban.yaml"
+cat >"$st/runbooks/emb.yaml" <<'YAML'
+version: 1
+name: emb
+kind: batch
+schedule: { cron: "* * * * * *", timezone: Asia/Tokyo }
+targets: { hosts: [local] }
+steps:
+  - name: s
+    run: echo "embedded $YOBAN_RUN_ID"
+YAML
+q() { "$PSQL" -X -q -At -d "host=$st/run dbname=yoban" -c "$1" 2>/dev/null; }
+
+YOBAN_RUNNER=$B/yoban-runner "$B/yoband" --config "$st/yoban.yaml" >"$base/yoband.log" 2>&1 &
+ydpid=$!
+got=
+for _ in $(seq 200); do
+  got=$(q "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'emb' AND state = 'succeeded'")
+  [ "$got" = t ] && break
+  sleep 0.1
+done
+check "the daemon started the stopped cluster and fired the runbook" eq "$got" t
+check "it logged in as its own role" eq "$(q "SELECT DISTINCT requested_by FROM yoban.runs")" yoband
+check "its heartbeat says it leads" eq "$(q "SELECT leader FROM yoban.heartbeats WHERE pid = $ydpid")" t
+[ $fails -eq 0 ] || tail -30 "$base/yoband.log"
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
