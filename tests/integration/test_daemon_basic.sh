@@ -251,6 +251,26 @@ check "no held fire started inside the window" eq "$(yd_sql "SELECT count(*) FRO
 check "held runs say why they waited" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.run_transitions t JOIN yoban.runs r ON r.id = t.run_id WHERE r.runbook = 'held' AND t.to_state = 'queued' AND t.reason LIKE 'held by a maintenance window until %'")" t
 check "nothing ran in the window" eq "$(yd_sql "SELECT count(*) FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.runbook = 'ticker'")" 0
 
+# ---- a job whose journal is really gone becomes lost, with the reason ----
+yd_runbook vanish 'targets: { hosts: [local] }
+steps:
+  - name: nap
+    run: sleep 2; echo late'
+kill -HUP "$YD_PID"
+sleep 1
+req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('vanish')")
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
+run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
+yd_wait_sql "SELECT state FROM yoban.jobs WHERE run_id = $run" running 10
+kill -KILL "$YD_PID"; wait "$YD_PID" 2>/dev/null
+rid=$(yd_sql "SELECT runner_job_id FROM yoban.jobs WHERE run_id = $run")
+rm -rf "$YD_SITE/state/runner/jobs/$rid"
+yd_start
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" lost 20; check "a job without a journal is lost" eq "$?" 0
+check "the job says why" eq "$(yd_sql "SELECT state || ': ' || error FROM yoban.jobs WHERE run_id = $run")" \
+  "lost: the runner on 'local' has no journal for job '$rid' (unknown-job): its output and exit are gone"
+check "the run says which step" eq "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")" "step 'nap' lost on host 'local'"
+
 yd_stop_all
 check "nothing stuck in cancelling" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE state = 'cancelling'")" 0
 grep -q 'stopping on a signal' "$PG_BASE/yoband.log"; check "SIGTERM logged" eq "$?" 0
