@@ -251,11 +251,30 @@ static void adopt(struct yd *d, struct yd_set *s, const struct rb_runbook *rb)
 	}
 	struct yd_entry *e = yd_entry_find(d, rb->name);
 	if (e && !strcmp(e->rev->sha256, sha)) {
-		/* Same bytes: keep the revision (and its id), only the set moves on. */
-		free(content);
+		/* Same bytes, same revision (and id); but the set moves on, since a calendar or the
+		 * site's time zone may have changed: a new object for the timers, runs keep theirs. */
 		e->seen = true;
 		free(e->error);
 		e->error = NULL;
+		if (e->rev->set == s) {
+			free(content);
+			return;
+		}
+		struct yd_rev *r = xcalloc(1, sizeof(*r));
+		r->refs = 1;
+		r->id = e->rev->id;
+		r->name = xstrdup(rb->name);
+		memcpy(r->sha256, sha, sizeof(sha));
+		r->content = content;
+		r->content_len = len;
+		r->set = s;
+		s->refs++;
+		r->rb = rb;
+		yd_rev_unref(e->rev);
+		e->rev = r;
+		free(e->path);
+		e->path = xstrdup(rb->path);
+		yd_heap_update(d, e);
 		return;
 	}
 	struct yd_rev *r = xcalloc(1, sizeof(*r));

@@ -274,6 +274,17 @@ check "the run says which step" eq "$(yd_sql "SELECT reason FROM yoban.runs WHER
 yd_stop_all
 check "nothing stuck in cancelling" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE state = 'cancelling'")" 0
 grep -q 'stopping on a signal' "$PG_BASE/yoband.log"; check "SIGTERM logged" eq "$?" 0
+"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" --timeout 1s >/dev/null 2>"$PG_BASE/reload.err"
+check "reload without a daemon fails" eq "$?" 1
+grep -q 'no yoband answered request' "$PG_BASE/reload.err"; check "and says so" eq "$?" 0
+"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=yoband" >/dev/null 2>&1
+check "the daemon's own login may not reload" eq "$?" 1
+echo "hosts: [" >"$YD_SITE/inventory.yaml"
+"$YB_BIN/yoband" >"$PG_BASE/bad.log" 2>&1 &
+bad=$!; YD_PIDS+=("$bad")
+yd_wait_sql "SELECT count(*) > 0 FROM yoban.audit WHERE action = 'reload:invalid'" t 20
+check "a broken inventory at start is reported, not fatal" eq "$?" 0
+kill -0 "$bad"; check "the daemon runs on" eq "$?" 0
 [ $fails -eq 0 ] || { echo "--- yoband log (tail) ---"; tail -60 "$PG_BASE/yoband.log"; }
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
