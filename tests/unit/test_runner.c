@@ -1218,6 +1218,59 @@ START_TEST(one_gib_streams_in_bounded_memory)
 }
 END_TEST
 
+START_TEST(slow_client_is_not_buffered_for)
+{
+	/* 64 MiB that does not compress, and a client that reads nothing until the job has ended:
+	 * serve must stop reading the spool rather than queue it all in memory */
+	char *state = state_new();
+	struct rn r;
+	struct yb_err err;
+	rn_spawn(&r, state);
+	rn_hello(&r);
+	rn_send(&r, WIRE_START, shell_job("flood", "head -c 67108864 /dev/urandom"));
+	char *exit_path = xasprintf("%s/jobs/flood/exit.json", state);
+	for (int i = 0; i < 6000 && access(exit_path, F_OK) != 0; i++)
+		usleep(10000);
+	ck_assert_int_eq(access(exit_path, F_OK), 0);
+	long idle_hwm = vm_hwm_kb(r.pid);
+	struct yb_sha256 h;
+	yb_sha256_init(&h);
+	uint64_t got = 0;
+	struct yb_buf raw;
+	yb_buf_init(&raw, WIRE_MAX_CHUNK);
+	struct yb_json *exit = NULL;
+	while (!exit) {
+		struct wire_frame f;
+		ck_assert_int_eq(rn_frame(&r, &f), 1);
+		if (f.type == WIRE_OUTPUT) {
+			struct wire_output o;
+			ck_assert_int_eq(wire_parse_output(&f, &o, &err), 0);
+			ck_assert_uint_eq(o.offset, got);
+			yb_buf_reset(&raw);
+			ck_assert_int_eq(wire_output_data(&o, &raw, &err), 0);
+			yb_sha256_update(&h, raw.data, raw.len);
+			got += raw.len;
+		} else if (f.type == WIRE_EXIT) {
+			ck_assert_int_eq(wire_parse_json(&f, &exit, &err), 0);
+		}
+	}
+	unsigned char md[YB_SHA256_LEN];
+	char hex[65];
+	yb_sha256_final(&h, md);
+	yb_hex(md, sizeof(md), hex);
+	ck_assert_uint_eq(got, 64u << 20);
+	ck_assert_str_eq(yb_json_get_str(exit, "stdout_sha256"), hex);
+	ck_assert_msg(idle_hwm > 0 && idle_hwm < 32 * 1024, "serve grew to %ld KiB waiting", idle_hwm);
+	long hwm = vm_hwm_kb(r.pid);
+	ck_assert_msg(hwm < 32 * 1024, "serve's peak RSS was %ld KiB", hwm);
+	yb_json_free(exit);
+	yb_buf_release(&raw);
+	free(exit_path);
+	rn_close(&r);
+	state_free(state);
+}
+END_TEST
+
 /* ---- the journal and the masker, directly ---- */
 
 START_TEST(spool_resumes_at_every_offset)
@@ -1372,6 +1425,7 @@ int main(void)
 	tcase_add_test(tc, secrets_are_masked_across_reads);
 	tcase_add_test(tc, output_cap_counts_what_is_dropped);
 	tcase_add_test(tc, one_gib_streams_in_bounded_memory);
+	tcase_add_test(tc, slow_client_is_not_buffered_for);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
