@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -31,6 +32,27 @@
 
 #define RUNNER YB_BIN_DIR "/yoban-runner"
 #define WAIT_MS 60000 /* a safety net against hangs, never a measurement */
+
+/* ---- each test adopts the supervisors it causes ----
+ * Supervisors are double-forked away from serve and end up with the nearest child subreaper.
+ * Being that subreaper, each test reaps them at its end instead of leaving zombies to a pid 1
+ * that may not reap (as in some containers). */
+
+static void adopt_orphans(void)
+{
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+}
+
+static void reap_orphans(void)
+{
+	for (int tries = 0; tries < 300; tries++) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+		if (p < 0)
+			return; /* none left */
+		if (p == 0)
+			usleep(10000); /* one still finishing its exit record */
+	}
+}
 
 /* ---- a test state folder ---- */
 
@@ -1405,6 +1427,7 @@ int main(void)
 	suite_add_tcase(s, unit);
 	TCase *tc = tcase_create("serve");
 	tcase_set_timeout(tc, 300);
+	tcase_add_checked_fixture(tc, adopt_orphans, reap_orphans);
 	tcase_add_test(tc, cli_help_version_and_usage);
 	tcase_add_test(tc, hello_version_mismatch_is_refused_by_name);
 	tcase_add_test(tc, ping_and_hello_first);
