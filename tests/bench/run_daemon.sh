@@ -45,6 +45,9 @@ bdir=$here/build-bench-daemon
 if [ -z "${YB_BENCH_NO_BUILD:-}" ]; then
   cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DYB_TESTS=OFF >/dev/null
   cmake --build "$bdir" -j2 --target yoban yoband yoban-runner >/dev/null
+  # what the binaries were built from, for the header
+  echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- scheduler common runner schemas ||
+    echo ' + uncommitted changes')" >"$bdir/bench-commit"
 fi
 bin=$bdir/bin
 
@@ -106,7 +109,7 @@ stop_daemon() {
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), $("$PG_BINDIR/postgres" --version)"
 echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes --content $content --pg-fsync $pg_fsync"
-echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- scheduler common runner || echo ' + uncommitted changes'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# built from $(cat "$bdir/bench-commit" 2>/dev/null || echo 'an unknown commit'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
 bench_lateness() {
   fresh_site lateness
