@@ -37,6 +37,7 @@ struct rjob {
 	char id[WIRE_MAX_JOB_ID + 1];
 	enum job_phase phase;
 	bool attach_only;   /* followed, not started, by this client */
+	int start_sends;    /* STARTs sent (more than one: resent after a lost connection) */
 	bool attach_sent;   /* ATTACH sent on this connection */
 	bool cancel_wanted, cancel_sent;
 	bool forget_wanted, forget_sent;
@@ -129,6 +130,7 @@ static int send_start(struct rclient *rc, struct rjob *j, struct yb_err *err)
 		if (strcmp(k, "job"))
 			yb_json_set(o, k, yb_json_ref(v));
 	j->phase = JOB_STARTING;
+	j->start_sends++;
 	return send_json(rc, WIRE_START, o, err);
 }
 
@@ -379,8 +381,9 @@ static int on_control(struct rclient *rc, const struct wire_frame *f, struct yb_
 			j->forget_at = yb_mono_ms() + FORGET_RETRY_MS;
 			break;
 		}
-		if (code && !strcmp(code, "exists") && j->phase == JOB_STARTING) {
-			/* our START got there before the connection dropped: follow it instead */
+		if (code && !strcmp(code, "exists") && j->phase == JOB_STARTING && j->start_sends > 1) {
+			/* our START got there before the connection dropped: follow it instead (a first
+			 * START meeting "exists" is another job's id: refused, reported below) */
 			j->phase = JOB_LIVE;
 			r = send_attach(rc, j, err);
 			break;

@@ -11,6 +11,7 @@
  *
  * usage: bench_runner --port P --key FILE --fingerprint SHA256:.. --known-hosts FILE [--user U]
  *                     [--jobs 2000] [--ssh-jobs 200] [--window 32] [--runner PATH]
+ *        bench_runner --only local --runner PATH --state-dir DIR [--jobs N]  (no SSH at all)
  * (tests/bench/run_runner.sh starts the sshd harness and passes all of these.)
  */
 #include "json.h"
@@ -221,10 +222,11 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' }, { "jobs", required_argument, NULL, 'n' },
 		{ "ssh-jobs", required_argument, NULL, 's' }, { "window", required_argument, NULL, 'w' },
 		{ "runner", required_argument, NULL, 'r' }, { "state-dir", required_argument, NULL, 'd' },
+		{ "only", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *port = NULL, *key = NULL, *fp = NULL, *known = NULL, *user = NULL, *runner = NULL;
-	const char *state = NULL;
+	const char *state = NULL, *only = NULL;
 	int n = 2000, ssh_n = 200, window = 32, c, status = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -238,8 +240,15 @@ int main(int argc, char **argv)
 		case 'w': window = atoi(optarg); break;
 		case 'r': runner = optarg; break;
 		case 'd': state = optarg; break;
+		case 'o': only = optarg; break;
 		default: return 2;
 		}
+	}
+	if (only && !strcmp(only, "local")) { /* the runner alone, for profiling it */
+		struct transport_target lt = { .name = "local", .kind = TRANSPORT_LOCAL,
+					       .runner_path = runner, .state_dir = state };
+		printf("# %d trivial jobs (`true`), local runner only\n", n);
+		return bench_rclient("yoban/local", &lt, n, 1) | bench_rclient("yoban/local", &lt, n, window);
 	}
 	if (!port || !key || !fp || !known || n < 2 || ssh_n < 2 || window < 1) {
 		fprintf(stderr, "usage: bench_runner --port P --key FILE --fingerprint FP --known-hosts FILE "

@@ -73,6 +73,12 @@ x --host batch-local --attach "$job" >/dev/null 2>"$tmp/err"; rc=$?
 check "attach after forget: exit 1" "$rc" 1
 contains "attach after forget: named" "$(cat "$tmp/err")" "no job '$job'"
 
+x --host batch-local --job-id "dup-$$" --keep -- echo first >/dev/null 2>&1
+x --host batch-local --job-id "dup-$$" -- echo second >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "a job id in use: refused" "$rc" 1
+contains "a job id in use: named" "$(cat "$tmp/err")" "exists"
+check "a job id in use: nothing of the old job shown" "$(cat "$tmp/out")" ""
+
 "$yoban" exec --config "$tmp/yoban.yaml" --host batch-local --job-id "ctrlc-$$" \
   -- sh -c 'echo ready; exec sleep 300' >"$tmp/out" 2>"$tmp/err" &
 pid=$!

@@ -658,6 +658,34 @@ START_TEST(local_detach_attach_forget)
 }
 END_TEST
 
+START_TEST(local_duplicate_job_id_refused)
+{
+	struct transport_target target = local_target();
+	struct tctx *c = ctx_new();
+	struct rclient *rc = client_new(&target, c);
+	const char *id = start(rc, c, "dup", spec_sh("echo first"), false);
+	run_ok(rc, c, 30);
+	ck_assert_str_eq(c->jobs[0].out.data, "first\n");
+	rclient_free(rc);
+	/* the journal keeps the job (not forgotten); a new client reusing the id must not be
+	 * handed the old job's output as if it were its own */
+	struct tctx *c2 = ctx_new();
+	rc = client_new(&target, c2);
+	struct yb_err err = { 0 };
+	tjob_new(c2, id, false);
+	struct yb_json *s = spec_sh("echo second");
+	ck_assert_int_eq(rclient_start(rc, id, s, &err), 0);
+	yb_json_free(s);
+	run_ok(rc, c2, 30);
+	ck_assert(c2->jobs[0].failed);
+	ck_assert_str_eq(c2->jobs[0].code, "exists");
+	ck_assert_uint_eq(c2->jobs[0].bytes, 0);
+	rclient_free(rc);
+	ctx_free(c);
+	ctx_free(c2);
+}
+END_TEST
+
 START_TEST(local_bad_ids_and_specs_refused)
 {
 	struct transport_target target = local_target();
@@ -927,6 +955,7 @@ int main(void)
 	tcase_add_test(tl, local_cancel);
 	tcase_add_test(tl, local_secrets_masked_and_env_passed);
 	tcase_add_test(tl, local_detach_attach_forget);
+	tcase_add_test(tl, local_duplicate_job_id_refused);
 	tcase_add_test(tl, local_bad_ids_and_specs_refused);
 	tcase_add_test(tl, local_hostile_runner_rejected);
 	tcase_add_test(tl, local_missing_runner_named);
