@@ -131,11 +131,12 @@ static int run(int argc, char **argv)
 			if (i == leader)
 				continue;
 			opdb_format_seconds(db_result_get(daemons, i, 6), age, sizeof(age));
-			printf("%-11s %s on %s, pid %s, last heartbeat %s ago%s\n",
-			       db_result_get(daemons, i, 3)[0] == 't' ? "old leader" : "standby",
+			/* a stale row is a daemon that stopped (cleanly: leader = false) or died */
+			bool gone = db_result_get(daemons, i, 7)[0] == 't';
+			printf("%-11s %s on %s, pid %s, last heartbeat %s ago\n",
+			       gone ? "gone" : db_result_get(daemons, i, 3)[0] == 't' ? "leader?" : "standby",
 			       db_result_get(daemons, i, 0), db_result_get(daemons, i, 1),
-			       db_result_get(daemons, i, 2), age,
-			       db_result_get(daemons, i, 7)[0] == 't' ? " (stale)" : "");
+			       db_result_get(daemons, i, 2), age);
 		}
 		printf("\nnext fires\n");
 		if (!next) {

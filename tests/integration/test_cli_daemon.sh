@@ -135,8 +135,23 @@ check "rerun ran only the second step" "1
 3" "$(cat "$work/rerun.out")"
 check "rerun recorded" "rerun $run" "$(as rita "$yoban" show "$rerun" --format json | jq_py 'd["trigger"], d["rerun_of"]' | tr '\n' ' ' | sed 's/ $//')"
 
+# yoband's refusals come back as exit 1 with its reason
+out=$(as alice "$yoban" trigger no-such-book --wait --timeout 30s 2>&1)
+check "trigger of an unknown runbook: exit 1" 1 $?
+contains "the daemon's reason is shown" "yoband refused request" "$out"
+contains "... and names the problem" "no runbook of that name" "$out"
+out=$(as alice "$yoban" cancel "$run" --wait --timeout 30s 2>&1)
+check "cancel of a finished run: exit 1" 1 $?
+contains "cancel refusal says why" "not in flight" "$out"
+
 # runs lists all three, newest first
 check "runs lists the three runs" "$rerun $slow $run" \
   "$(as rita "$yoban" runs --format json | jq_py '" ".join(str(r["id"]) for r in d)')"
+
+# a clean stop: the leader row says so and status says NO LEADER at once
+kill "$ydpid"; wait "$ydpid" 2>/dev/null; ydpid=
+out=$(as rita "$yoban" status 2>&1)
+check "status after yoband stopped: exit 1" 1 $?
+contains "status after yoband stopped: NO LEADER" "NO LEADER" "$out"
 
 exit $((fails > 0))
