@@ -653,7 +653,18 @@ static void cb_job_error(void *ctx, const char *job, const char *code, const cha
 	struct yd_job *j = job_by_runner_id(d, job);
 	if (!j)
 		return;
-	if (!strcmp(code, "unknown-job")) {
+	if (!strcmp(code, "exists")) {
+		/* A START sent again (reconcile) for a job the runner has: follow it instead. */
+		struct yb_err err = { 0 };
+		if (rclient_attach(c->rc, job, j->queued, &err) == 0) {
+			yd_log("job %s is already on host '%s': re-attached at offset %llu", job, c->host,
+			       (unsigned long long)j->queued);
+			return;
+		}
+		char *why = xasprintf("cannot follow job '%s' on '%s': %s", job, c->host, err.msg);
+		job_fail_now(d, j, "failed", why);
+		free(why);
+	} else if (!strcmp(code, "unknown-job")) {
 		char *why = xasprintf("the runner on '%s' has no journal for job '%s' (unknown-job): "
 				      "its output and exit are gone", c->host, job);
 		job_fail_now(d, j, "lost", why);

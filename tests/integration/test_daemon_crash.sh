@@ -44,6 +44,8 @@ for c in $(seq "$CYCLES"); do
   sleep "$((RANDOM % 3)).$((RANDOM % 10))"
   kill -KILL "$YD_PID"
   wait "$YD_PID" 2>/dev/null
+  # Down for a moment, now and then for whole seconds: fires are missed and caught up.
+  if [ $((c % 10)) -eq 0 ]; then sleep 2.2; else sleep "0.$((RANDOM % 5))"; fi
 done
 ok "$CYCLES kill -9 cycles"
 
@@ -108,6 +110,14 @@ sleep 2
 check "beat: fires during the outage were caught up, once each" eq "$(yd_sql "SELECT count(*) FROM generate_series((SELECT min(scheduled_for) FROM yoban.runs WHERE runbook = 'beat'), (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = 'beat'), interval '1 second') s LEFT JOIN yoban.runs r ON r.runbook = 'beat' AND r.scheduled_for = s GROUP BY s HAVING count(r.id) <> 1")" ""
 
 yd_stop_all
-[ $fails -eq 0 ] || { echo "--- final log (tail) ---"; tail -40 "$PG_BASE/final.log"; }
+if [ $fails -ne 0 ]; then
+  echo "--- runs that did not succeed, their jobs, and what the logs say about them"
+  for r in $(yd_sql "SELECT id FROM yoban.runs WHERE state <> 'succeeded' AND runbook <> 'beat'"); do
+    yd_sql "SELECT id, runbook, trigger, state, reason FROM yoban.runs WHERE id = $r"
+    yd_sql "SELECT id, step, attempt, state, runner_job_id, error, exit_status FROM yoban.jobs WHERE run_id = $r"
+    grep -h "run $r\b\|r$r-" "$PG_BASE"/*.log | head -30
+  done
+  echo "--- final log (tail) ---"; tail -20 "$PG_BASE/final.log"
+fi
 echo "$fails failure(s)"
 [ $fails -eq 0 ]
