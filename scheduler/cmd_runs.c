@@ -122,8 +122,17 @@ static int run(int argc, char **argv)
 		return status;
 	const char *p[] = { runbook, since_time, since_interval[0] ? since_interval : NULL, state,
 			    limit };
-	if ((status = opdb_query(c, runs_sql, 5, p, &r, "yoban_reviewer")) != 0)
+	struct yb_err err = { 0 };
+	if (db_exec(c, runs_sql, 5, p, &r, &err) < 0) {
+		/* 22007/22008: the server could not read --since as a date or time */
+		if (since_time && !strncmp(db_sqlstate(c), "2200", 4)) {
+			status = cli_usage_error(&cmd_runs, "--since '%s' is not a date or time (%s)",
+						 since_time, err.msg);
+			goto out;
+		}
+		status = opdb_report(c, &err, "yoban_reviewer");
 		goto out;
+	}
 	if (json) {
 		struct yb_json *arr = yb_json_array();
 		for (int i = 0; i < db_result_rows(r); i++)

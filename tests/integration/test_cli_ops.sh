@@ -147,6 +147,8 @@ check "runs --state failed: one row" 1 "$(as rita "$yoban" runs --state failed -
 check "runs --runbook: only that runbook" "other-book" "$(as rita "$yoban" runs --runbook other-book --format json | jq_py 'd[0]["runbook"]')"
 check "runs --limit 1: newest first" 2 "$(as rita "$yoban" runs --limit 1 --format json | jq_py 'd[0]["id"]')"
 check "runs --since the future: none" 0 "$(as rita "$yoban" runs --since 2099-01-01 --format json | jq_py 'len(d)')"
+as rita "$yoban" runs --since 2026-13-45 >/dev/null 2>&1
+check "runs --since an impossible date: 2" 2 $?
 check "runs --since 1h: both" 2 "$(as rita "$yoban" runs --since 1h --format json | jq_py 'len(d)')"
 as rita "$yoban" runs --format json | json_ok
 check "runs json parses" 0 $?
