@@ -87,19 +87,47 @@ static int bytea_decode(const char *text, struct yb_buf *z, struct yb_err *err)
 	return 0;
 }
 
-/* Text for JSON: valid UTF-8 kept, each invalid byte replaced by U+FFFD. */
+/* The length of the valid UTF-8 sequence at u[0..n) (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0 when it is not one. NUL counts as invalid. */
+static size_t utf8_seq(const unsigned char *u, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+	if (u[0] >= 0x01 && u[0] <= 0x7f)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		len = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		len = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (u[0] == 0xe0)
+		lo = 0xa0;
+	else if (u[0] == 0xed)
+		hi = 0x9f;
+	else if (u[0] == 0xf0)
+		lo = 0x90;
+	else if (u[0] == 0xf4)
+		hi = 0x8f;
+	if (len > n || u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if (u[k] < 0x80 || u[k] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* Text for JSON: valid UTF-8 kept, each invalid byte (and NUL) replaced by U+FFFD. */
 static struct yb_json *json_text(const char *s, size_t n)
 {
 	struct yb_buf b;
 	yb_buf_init(&b, 0);
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < n;) {
-		size_t len = u[i] < 0x80 ? 1 : (u[i] >> 5) == 6 ? 2 : (u[i] >> 4) == 14 ? 3
-			     : (u[i] >> 3) == 30 ? 4 : 0;
-		bool ok = len > 0 && i + len <= n && !(len == 2 && u[i] < 0xc2);
-		for (size_t k = 1; ok && k < len; k++)
-			ok = (u[i + k] & 0xc0) == 0x80;
-		if (ok && u[i] != 0) {
+		size_t len = utf8_seq(u + i, n - i);
+		if (len) {
 			yb_buf_append(&b, s + i, len);
 			i += len;
 		} else {
