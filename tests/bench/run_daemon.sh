@@ -65,6 +65,7 @@ pg_run_as_server "$PG_BINDIR/pg_ctl" -D "$PG_DATA" -w -t 60 restart -l "$PG_DATA
 work=$(mktemp -d "${TMPDIR:-/tmp}/yoban-bench.XXXXXX")
 chmod 0755 "$work"
 ydpid=
+# shellcheck disable=SC2034 # read by lib/pg.sh on exit
 PG_ON_EXIT=bench_cleanup
 bench_cleanup() {
   if [ -n "$ydpid" ]; then kill "$ydpid" 2>/dev/null || true; wait "$ydpid" 2>/dev/null || true; fi

@@ -22,6 +22,7 @@ jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 pg_start || exit 1
 work=$(mktemp -d)
 ydpid=
+# shellcheck disable=SC2034 # read by lib/pg.sh on exit
 PG_ON_EXIT=cleanup
 cleanup() {
   if [ -n "$ydpid" ]; then kill "$ydpid" 2>/dev/null; wait "$ydpid" 2>/dev/null; fi
