@@ -20,8 +20,10 @@ json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; }
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 pg_start || exit 1
+work=$(mktemp -d)
 # shellcheck disable=SC2034 # read by lib/pg.sh on exit
-work=$(mktemp -d); PG_ON_EXIT=cleanup; cleanup() { rm -rf "$work"; }
+PG_ON_EXIT=cleanup
+cleanup() { rm -rf "$work"; }
 chmod 0755 "$work"
 pg_psql -c 'CREATE DATABASE yoban' || exit 1
 cat >"$work/yoban.yaml" <<YAML
