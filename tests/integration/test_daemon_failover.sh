@@ -52,6 +52,17 @@ for round in 1 2; do
   yd_start "$PG_BASE/extra$round.log"
   sleep 3
 done
+# A clean stop hands over too (the lock's session closes at once).
+old=$(leader_pid)
+stopped_at=$(date +%s)
+kill -TERM "$old"; wait "$old" 2>/dev/null
+yd_wait_sql "SELECT count(*) FROM yoban.heartbeats WHERE leader AND pid <> $old AND at >= to_timestamp($stopped_at)" 1 15
+check "after SIGTERM a standby leads" eq "$?" 0
+check "the stopped daemon's heartbeat says it no longer leads" eq "$(yd_sql "SELECT leader FROM yoban.heartbeats WHERE pid = $old")" f
+
+# Even two daemons that both believed they lead could not both claim a fire: the unique key.
+check "a second claim of a claimed fire is refused" eq "$(PGUSER=yoband yd_sql "SELECT claimed FROM yoban.yoban_claim_fire('fo', (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = 'fo'))")" f
+
 log=$(ls "$PG_BASE"/*.log)
 grep -h 're-attached\|re-sent' $log >/dev/null; check "the new leaders re-attached to jobs in flight" eq "$?" 0
 
