@@ -20,7 +20,8 @@
 #include "tz.h"
 
 #define MAX_WALK_DEPTH 16
-#define MAX_FILES 10000
+/* A site with more files than this is refused with an error, never silently cut short. */
+#define MAX_FILES 1000000
 
 /* ---- paths -------------------------------------------------------------------------------- */
 
@@ -730,33 +731,72 @@ static void load_calendar(struct rb_set *set, const char *path, const char *data
 
 /* ---- the set ------------------------------------------------------------------------------ */
 
+/* The files found so far, in order, with a hash set of their real paths so that a file or
+ * folder named twice (or reached twice through links) is taken once, in linear time even for a
+ * site with 100,000 runbooks. */
 struct file_list {
 	char **display;
 	char **real;
-	size_t n;
+	size_t n, cap;
+	size_t *slots; /* open addressing: index + 1 into real[], 0 empty */
+	size_t n_slots;
+	bool over; /* more than MAX_FILES were found; said once */
 };
+
+static size_t path_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
 
 static bool seen(const struct file_list *l, const char *real)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->real[i], real))
+	if (!l->n_slots)
+		return false;
+	for (size_t i = path_hash(real) & (l->n_slots - 1);; i = (i + 1) & (l->n_slots - 1)) {
+		if (!l->slots[i])
+			return false;
+		if (!strcmp(l->real[l->slots[i] - 1], real))
 			return true;
-	return false;
+	}
+}
+
+static void slots_insert(struct file_list *l, size_t index)
+{
+	size_t i = path_hash(l->real[index]) & (l->n_slots - 1);
+	while (l->slots[i])
+		i = (i + 1) & (l->n_slots - 1);
+	l->slots[i] = index + 1;
 }
 
 static void file_list_add(struct file_list *l, const char *display, const char *real)
 {
-	l->display = xrealloc(l->display, (l->n + 1) * sizeof(char *));
-	l->real = xrealloc(l->real, (l->n + 1) * sizeof(char *));
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->display = xrealloc(l->display, l->cap * sizeof(char *));
+		l->real = xrealloc(l->real, l->cap * sizeof(char *));
+	}
 	l->display[l->n] = xstrdup(display);
 	l->real[l->n] = xstrdup(real);
 	l->n++;
+	if (l->n * 2 > l->n_slots) { /* keep the load under one half */
+		free(l->slots);
+		l->n_slots = l->n_slots ? l->n_slots * 4 : 64;
+		l->slots = xcalloc(l->n_slots, sizeof(size_t));
+		for (size_t i = 0; i < l->n; i++)
+			slots_insert(l, i);
+	} else {
+		slots_insert(l, l->n - 1);
+	}
 }
 
 static void file_list_release(struct file_list *l)
 {
 	rb_strv_free(l->display, l->n);
 	rb_strv_free(l->real, l->n);
+	free(l->slots);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -788,8 +828,14 @@ static void walk_dirs(const char *path, int depth, bool top, struct file_list *o
 		      struct file_list *dirs, struct rb_diags *d)
 {
 	char real[PATH_MAX];
-	if (out->n >= MAX_FILES)
+	if (out->n >= MAX_FILES) {
+		if (!out->over)
+			rb_diag_add(d, RB_SEV_ERROR, path, 0, 0,
+				    "more than %d YAML files: Yoban reads at most %d in one set "
+				    "(remove old runbooks or split the site)", MAX_FILES, MAX_FILES);
+		out->over = true;
 		return;
+	}
 	if (!realpath(path, real)) {
 		rb_diag_add(d, RB_SEV_ERROR, path, 0, 0, "cannot read: %s", strerror(errno));
 		return;
@@ -816,10 +862,14 @@ static void walk_dirs(const char *path, int depth, bool top, struct file_list *o
 	char **names = NULL;
 	size_t n = 0;
 	struct dirent *e;
-	while ((e = readdir(dir)) && n < MAX_FILES) {
+	size_t cap = 0;
+	while ((e = readdir(dir))) {
 		if (e->d_name[0] == '.')
 			continue;
-		names = xrealloc(names, (n + 1) * sizeof(char *));
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xrealloc(names, cap * sizeof(char *));
+		}
 		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(dir);
