@@ -98,6 +98,7 @@ struct yd_run {
 
 /* One runner connection per inventory host, reused by every job on that host. */
 struct yd_conn {
+	struct yd *d;            /* the owner, for the callbacks */
 	char *host;
 	struct rclient *rc;
 	char *runner_path, *state_dir, *address, *user, *host_key, *known_hosts, *key_path;

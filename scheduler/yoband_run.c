@@ -304,8 +304,6 @@ static void cb_job_error(void *ctx, const char *job, const char *code, const cha
 static void cb_connected(void *ctx, bool reconnect);
 static void cb_disconnected(void *ctx, const struct yb_err *why, int attempt, int delay_ms);
 
-static struct yd *the_daemon; /* the callbacks' context is the connection; this is its owner */
-
 static char *dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
@@ -322,6 +320,7 @@ static struct yd_conn *conn_get(struct yd *d, const char *hostname, struct yb_er
 		return NULL;
 	}
 	struct yd_conn *c = xcalloc(1, sizeof(*c));
+	c->d = d;
 	struct transport_target t;
 	memset(&t, 0, sizeof(t));
 	c->host = xstrdup(hostname);
@@ -544,8 +543,8 @@ int yd_flush_chunks(struct yd *d)
 static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, const void *data,
 		      size_t len)
 {
-	struct yd *d = the_daemon;
-	(void)ctx;
+	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
 	if (d->db_broken)
 		return;
 	struct yd_job *j = job_by_runner_id(d, job);
@@ -580,8 +579,8 @@ static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, c
 
 static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 {
-	struct yd *d = the_daemon;
 	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
 	if (d->db_broken)
 		return;
 	struct yd_job *j = job_by_runner_id(d, job);
@@ -629,8 +628,8 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 
 static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid)
 {
-	struct yd *d = the_daemon;
-	(void)ctx;
+	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
 	if (d->db_broken || strcmp(op, "start"))
 		return;
 	struct yd_job *j = job_by_runner_id(d, job);
@@ -646,8 +645,8 @@ static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid)
 
 static void cb_job_error(void *ctx, const char *job, const char *code, const char *message)
 {
-	struct yd *d = the_daemon;
 	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
 	if (d->db_broken)
 		return;
 	struct yd_job *j = job_by_runner_id(d, job);
@@ -982,7 +981,6 @@ static void conns_check(struct yd *d)
 
 void yd_runs_advance(struct yd *d)
 {
-	the_daemon = d;
 	conns_check(d);
 	for (struct yd_run *r = d->runs; r && !d->db_broken; r = r->next)
 		run_advance(d, r);
@@ -1067,7 +1065,6 @@ static int fire(struct yd *d, struct yd_entry *e, int64_t at, const char *trigge
 
 void yd_fire_due(struct yd *d)
 {
-	the_daemon = d;
 	int64_t now = now_s();
 	struct yd_entry *e;
 	while (!d->db_broken && (e = yd_heap_top(d)) && e->next_fire <= now) {
@@ -1292,7 +1289,6 @@ static void reconcile(struct yd *d)
 
 void yd_leader_start(struct yd *d)
 {
-	the_daemon = d;
 	for (size_t i = 0; i < d->n_entries && !d->db_broken; i++)
 		yd_rev_record(d, d->entries[i]->rev);
 	reconcile(d);
@@ -1457,7 +1453,6 @@ static struct yb_json *req_reload(struct yd *d, bool *ok)
 
 void yd_handle_requests(struct yd *d)
 {
-	the_daemon = d;
 	d->requests_pending = false;
 	struct db_result *r = NULL;
 	if (yd_exec(d, "SELECT id, kind, args::text, requested_by FROM yoban.requests "
