@@ -1426,6 +1426,20 @@ void rb_runbook_check_set(struct rb_set *set, struct rb_runbook *rb, const struc
 	}
 }
 
+struct named_at {
+	const struct rb_runbook *rb;
+	size_t index; /* place in load order */
+};
+
+static int named_at_cmp(const void *a, const void *b)
+{
+	const struct named_at *x = a, *y = b;
+	int c = strcmp(x->rb->name, y->rb->name);
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
 void rb_set_check_names(struct rb_set *set, struct yn_node *const *trees, struct rb_diags *d)
 {
 	size_t n_names = set->n_runbooks + set->n_context;
@@ -1434,18 +1448,24 @@ void rb_set_check_names(struct rb_set *set, struct yn_node *const *trees, struct
 		names[i] = set->runbooks[i]->name;
 	for (size_t i = 0; i < set->n_context; i++)
 		names[set->n_runbooks + i] = set->context[i]->name;
+	/* Duplicate names: sorted by (name, load order), each later one points at the first. */
+	struct named_at *by_name = xcalloc(set->n_runbooks + 1, sizeof(*by_name));
+	for (size_t i = 0; i < set->n_runbooks; i++)
+		by_name[i] = (struct named_at){ set->runbooks[i], i };
+	qsort(by_name, set->n_runbooks, sizeof(*by_name), named_at_cmp);
+	for (size_t i = 1, first = 0; i < set->n_runbooks; i++) {
+		const struct rb_runbook *o = by_name[first].rb, *rb = by_name[i].rb;
+		if (strcmp(o->name, rb->name)) {
+			first = i;
+			continue;
+		}
+		rb_diag_add(d, RB_SEV_ERROR, rb->path, rb->pos.line, rb->pos.col,
+			    "runbook name '%s' is already used by %s:%d:%d: names must be "
+			    "unique, rename one of them", rb->name, o->path, o->pos.line, o->pos.col);
+	}
+	free(by_name);
 	for (size_t i = 0; i < set->n_runbooks; i++) {
 		struct rb_runbook *rb = set->runbooks[i];
-		for (size_t j = 0; j < i; j++) {
-			const struct rb_runbook *o = set->runbooks[j];
-			if (strcmp(o->name, rb->name))
-				continue;
-			rb_diag_add(d, RB_SEV_ERROR, rb->path, rb->pos.line, rb->pos.col,
-				    "runbook name '%s' is already used by %s:%d:%d: names must be "
-				    "unique, rename one of them", rb->name, o->path, o->pos.line,
-				    o->pos.col);
-			break;
-		}
 		if (rb->kind != RB_KIND_REHEARSAL || !rb->rehearse)
 			continue;
 		const struct yn_node *at = yn_get(trees[i], "rehearse");
