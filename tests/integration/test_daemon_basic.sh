@@ -272,6 +272,7 @@ check "the job says why" eq "$(yd_sql "SELECT state || ': ' || error FROM yoban.
 check "the run says which step" eq "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")" "step 'nap' lost on host 'local'"
 
 yd_stop_all
+check "no sanitizer report in the daemon logs" yd_sanitizer_clean
 check "nothing stuck in cancelling" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE state = 'cancelling'")" 0
 grep -q 'stopping on a signal' "$PG_BASE/yoband.log"; check "SIGTERM logged" eq "$?" 0
 "$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" --timeout 1s >/dev/null 2>"$PG_BASE/reload.err"

@@ -64,6 +64,7 @@ check "but it fires from now on" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.ru
 grep -q "catch-up: runbook 'cu-all' missed" "$PG_BASE/yoband.log"; check "catch-up logged" eq "$?" 0
 
 yd_stop_all
+check "no sanitizer report in the daemon logs" yd_sanitizer_clean
 [ $fails -eq 0 ] || { echo "--- yoband log (tail)"; tail -40 "$PG_BASE/yoband.log"; }
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

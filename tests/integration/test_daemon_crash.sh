@@ -110,6 +110,7 @@ sleep 2
 check "beat: fires during the outage were caught up, once each" eq "$(yd_sql "SELECT count(*) FROM generate_series((SELECT min(scheduled_for) FROM yoban.runs WHERE runbook = 'beat'), (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = 'beat'), interval '1 second') s LEFT JOIN yoban.runs r ON r.runbook = 'beat' AND r.scheduled_for = s GROUP BY s HAVING count(r.id) <> 1")" ""
 
 yd_stop_all
+check "no sanitizer report in the daemon logs" yd_sanitizer_clean
 if [ $fails -ne 0 ]; then
   echo "--- runs that did not succeed, their jobs, and what the logs say about them"
   for r in $(yd_sql "SELECT id FROM yoban.runs WHERE state <> 'succeeded' AND runbook <> 'beat'"); do

@@ -77,6 +77,7 @@ check "every job ran once" eq "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yob
 check "each run's output is whole" eq "$(yd_sql "SELECT count(*) FROM yoban.jobs j WHERE j.stdout_bytes <> (SELECT coalesce(sum(raw_len), 0) FROM yoban.output_chunks c WHERE c.job_id = j.id) OR j.stdout_sha256 IS NULL")" 0
 
 yd_stop_all
+check "no sanitizer report in the daemon logs" yd_sanitizer_clean
 [ $fails -eq 0 ] || { for f in "$PG_BASE"/*.log; do echo "--- $f"; tail -15 "$f"; done; }
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

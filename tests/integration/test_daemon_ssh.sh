@@ -79,6 +79,7 @@ check "a host with the wrong pinned key is refused" eq "$?" 0
 check "the job says why" eq "$(yd_sql "SELECT error LIKE '%unreachable%' FROM yoban.jobs WHERE run_id = $run")" t
 
 yd_stop_all
+check "no sanitizer report in the daemon logs" yd_sanitizer_clean
 [ $fails -eq 0 ] || { echo "--- yoband log (tail)"; tail -40 "$PG_BASE/yoband.log"; }
 echo "$fails failure(s)"
 [ $fails -eq 0 ]

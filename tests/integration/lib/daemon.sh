@@ -81,3 +81,8 @@ yd_start() {
   YD_PID=$!
   YD_PIDS+=("$YD_PID")
 }
+
+# True when no daemon log under $PG_BASE holds a sanitizer report (ASan, LSan, UBSan).
+yd_sanitizer_clean() {
+  ! grep -l 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$PG_BASE"/*.log 2>/dev/null
+}
