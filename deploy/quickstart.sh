@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Yoban quickstart: from a fresh Debian 12 machine to a validated set of runbooks and their
-# schedules, in one command. It installs what is missing, builds, validates the example
-# runbooks, and shows each runbook's plan and next fire times after the city calendar.
+# Yoban quickstart: from a fresh Debian 12 machine to a night's run, in one command. It installs
+# what is missing, builds, validates the example runbooks, shows each runbook's plan and next fire
+# times after the city calendar, then creates a private PostgreSQL (yoban init), starts yoband
+# with the local runner, lets it fire the nightly batch, and shows the run with yoban runs, logs
+# and show. The state is kept in /var/tmp/yoban-quickstart-$USER (or $YOBAN_QUICKSTART_DIR).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -34,13 +36,78 @@ for rb in "${books[@]}"; do
   fi
 done
 
-step "closed days of the city calendar this year"
-"$yoban" calendar holidays --year "$(date +%Y)" --calendar city
+step "the city calendar's closed days in the coming weeks"
+today=$(date +%F)
+"$yoban" calendar holidays --year "$(date +%Y)" --calendar city | awk -v t="$today" '$1 >= t' | head -12
 
-cat <<'EOT'
+# ---- the night itself: yoband on the embedded PostgreSQL, firing the nightly batch ----------
+# The state lives outside the source tree, in a folder the embedded server's user can reach
+# (run as root, PostgreSQL runs as the system user 'yoban').
+state=${YOBAN_QUICKSTART_DIR:-/var/tmp/yoban-quickstart-$(id -un)}
+conf=$state/yoban.yaml
+ydpid=
+stop_daemon() {
+  if [ -n "$ydpid" ]; then kill "$ydpid" 2>/dev/null; wait "$ydpid" 2>/dev/null || true; ydpid=; fi
+}
+trap stop_daemon EXIT
 
-Done. Next:
-  build/bin/yoban --help                 every command
-  build/bin/yoban validate PATH...       check your own runbooks
-  ./tests/run.sh                         run every test
+step "a private PostgreSQL for Yoban (yoban init --state-dir $state)"
+mkdir -p "$state/runbooks"
+chmod 755 "$state"
+cat > "$state/inventory.yaml" <<'YAML'
+hosts:
+  local: { transport: local, environment: production }
+YAML
+mkdir -p "$state/calendars"
+cp runbooks/calendars/city.yaml "$state/calendars/city.yaml"
+"$yoban" init --state-dir "$state" --runbooks "$state/runbooks" --inventory "$state/inventory.yaml"
+grep -q '^calendars:' "$conf" || echo "calendars: \"$state/calendars\"" >> "$conf"
+
+# The nightly batch, scheduled a few seconds from now (six fields, seconds last, in Tokyo time).
+fire_at=$(( $(date +%s) + 15 ))
+cron=$(TZ=Asia/Tokyo date -d "@$fire_at" '+%-M %-H %-d %-m * %-S')
+fire_iso=$(TZ=Asia/Tokyo date -d "@$fire_at" '+%Y-%m-%dT%H:%M:%S+09:00')
+sed "s/@CRON@/$cron/" deploy/demo/nightly-resident-batch.yaml > "$state/runbooks/nightly-resident-batch.yaml"
+"$yoban" validate --config "$conf" "$state/runbooks"
+
+step "starting yoband (log: $state/yoband.log); the nightly batch fires at $fire_iso"
+build/bin/yoband --config "$conf" >> "$state/yoband.log" 2>&1 &
+ydpid=$!
+run_id=
+for _ in $(seq 1 120); do
+  sleep 1
+  kill -0 "$ydpid" 2>/dev/null || { tail -20 "$state/yoband.log"; echo "yoband stopped (see above)" >&2; exit 1; }
+  line=$("$yoban" runs --config "$conf" --runbook nightly-resident-batch --format json 2>/dev/null |
+         /usr/bin/python3 -c '
+import json, sys
+want = sys.argv[1]
+for r in json.load(sys.stdin):
+    if r.get("scheduled_for", "").startswith(want[:19]) and r.get("state") not in ("pending", "queued", "running", "cancelling"):
+        print(r["id"], r["state"]); break' "$fire_iso" || true)
+  if [ -n "$line" ]; then run_id=${line%% *}; break; fi
+done
+[ -n "$run_id" ] || { tail -20 "$state/yoband.log"; echo "the nightly batch did not finish within 2 minutes (log above)" >&2; exit 1; }
+
+step "yoban runs"
+"$yoban" runs --config "$conf" --limit 5
+
+step "yoban logs $run_id"
+"$yoban" logs --config "$conf" "$run_id"
+
+step "yoban show $run_id"
+"$yoban" show --config "$conf" "$run_id"
+
+stop_daemon
+"$yoban" db stop --config "$conf" >/dev/null
+
+cat <<EOT
+
+Done: the nightly batch ran under yoband and its evidence is in PostgreSQL. Next:
+  build/bin/yoban --help                  every command
+  build/bin/yoban validate PATH...        check your own runbooks
+  ./tests/run.sh                          run every test
+  export YOBAN_CONFIG=$conf
+  build/bin/yoband                        the daemon again (it starts the database itself)
+  build/bin/yoban trigger nightly-resident-batch --wait
+  build/bin/yoban runs                    what ran
 EOT
