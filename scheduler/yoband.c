@@ -148,6 +148,8 @@ static void async_collect(struct yd *d)
 			yd_log("%s was not stored: reconnecting to reconcile from what is", st->what);
 			d->db_broken = true;
 		}
+		if (!failed && st->done)
+			st->done(d, st->arg);
 		d->aq_head = st->next;
 		if (!d->aq_head)
 			d->aq_tail = NULL;
@@ -160,9 +162,17 @@ static void async_collect(struct yd *d)
 void yd_async(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
 	      const char *const *params)
 {
+	yd_async_then(d, what, reconcile_on_error, sql, n, params, NULL, 0);
+}
+
+void yd_async_then(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
+		   const char *const *params, void (*done)(struct yd *d, int64_t arg), int64_t arg)
+{
 	if (!d->db || d->db_broken)
 		return;
 	struct yd_stmt *st = xcalloc(1, sizeof(*st));
+	st->done = done;
+	st->arg = arg;
 	st->sql = xstrdup(sql);
 	st->what = xstrdup(what);
 	st->reconcile_on_error = reconcile_on_error;
@@ -427,6 +437,7 @@ static int run_loop(struct yd *d)
 			if (d->requests_pending)
 				yd_handle_requests(d);
 			yd_fire_due(d);
+			d->advance_wanted = false;
 			yd_runs_advance(d);
 			yd_flush_chunks(d);
 		}
@@ -479,7 +490,7 @@ static int run_loop(struct yd *d)
 				d->requests_pending = true;
 			if (d->phase != YD_LEADER)
 				d->requests_pending = false;
-			if (d->requests_pending)
+			if (d->requests_pending || d->advance_wanted)
 				wait = 0;
 		}
 		if (wait < 0)

@@ -73,6 +73,7 @@ struct yd_job {
 	char result[16];         /* the final job_state ("succeeded", "failed", ...) when JP_DONE */
 	uint64_t queued;         /* output bytes taken so far (stored or waiting to be) */
 	bool acked;
+	bool exit_pending;       /* the exit row is on its way: done when it is written */
 	int64_t retry_at_ms;     /* JP_WAIT: monotonic time of the next attempt */
 };
 
@@ -124,6 +125,9 @@ struct yd_stmt {
 	int n_params;
 	char *what;              /* for messages */
 	bool reconcile_on_error; /* a failure means stored state is behind: start over */
+	/* Called when the statement succeeded (never for a failed one); must not run statements. */
+	void (*done)(struct yd *d, int64_t arg);
+	int64_t arg;
 	struct yd_stmt *next;
 };
 
@@ -156,6 +160,7 @@ struct yd {
 	struct yd_chunk *chunks;
 	size_t n_chunks, cap_chunks;
 	bool requests_pending;
+	bool advance_wanted;     /* something finished: advance the runs without sleeping */
 	bool draining;
 };
 
@@ -171,6 +176,9 @@ char *yd_bytea_hex(const void *data, size_t len);
 /* Queues a statement on the main connection; its result is only checked. */
 void yd_async(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
 	      const char *const *params);
+/* The same with a completion: done(d, arg) once the statement succeeded. */
+void yd_async_then(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
+		   const char *const *params, void (*done)(struct yd *d, int64_t arg), int64_t arg);
 /* Waits (bounded by the statement timeout) until every queued statement is done. */
 int yd_async_drain(struct yd *d);
 

@@ -577,6 +577,24 @@ static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, c
 		yd_flush_chunks(d);
 }
 
+/* The exit row is written (after all the output): the job is done, the runner may forget it. */
+static void job_exit_stored(struct yd *d, int64_t job_id)
+{
+	for (struct yd_run *r = d->runs; r; r = r->next)
+		for (size_t i = 0; i < r->n_jobs; i++) {
+			struct yd_job *j = r->jobs[i];
+			if (j->id != job_id || !j->exit_pending)
+				continue;
+			j->exit_pending = false;
+			j->phase = JP_DONE;
+			struct yd_conn *c = conn_get(d, j->host, NULL);
+			if (c)
+				rclient_forget(c->rc, j->runner_id, NULL);
+			d->advance_wanted = true;
+			return;
+		}
+}
+
 static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 {
 	struct yd_conn *c = ctx;
@@ -584,7 +602,7 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	if (d->db_broken)
 		return;
 	struct yd_job *j = job_by_runner_id(d, job);
-	if (!j)
+	if (!j || j->exit_pending)
 		return;
 	/* All the output first: the exit is written only after it. */
 	if (yd_flush_chunks(d) < 0)
@@ -606,14 +624,16 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		ex->stderr_sha256[0] ? ex->stderr_sha256 : NULL, db,
 		ex->timed_out ? "timed out (the step's timeout)" : NULL,
 	};
-	if (yd_exec(d, "UPDATE yoban.jobs SET state = $2::yoban.job_state, exit_status = $3::integer, "
-		       "exit_signal = $4::integer, user_cpu_us = $5::bigint, sys_cpu_us = $6::bigint, "
-		       "max_rss_kb = $7::bigint, stdout_bytes = $8::bigint, stderr_bytes = $9::bigint, "
-		       "stdout_sha256 = $10, stderr_sha256 = $11, dropped_bytes = $12::bigint, "
-		       "error = coalesce($13, error), ended_at = now() WHERE id = $1::bigint",
-		    13, p, NULL, NULL) < 0)
-		return;
-	j->phase = JP_DONE;
+	/* Queued behind the job's output on the same connection, so written after all of it; the
+	 * job is done (and forgotten on the runner) once the row is in (job_exit_stored). */
+	yd_async_then(d, "a job's exit", true,
+		      "UPDATE yoban.jobs SET state = $2::yoban.job_state, exit_status = $3::integer, "
+		      "exit_signal = $4::integer, user_cpu_us = $5::bigint, sys_cpu_us = $6::bigint, "
+		      "max_rss_kb = $7::bigint, stdout_bytes = $8::bigint, stderr_bytes = $9::bigint, "
+		      "stdout_sha256 = $10, stderr_sha256 = $11, dropped_bytes = $12::bigint, "
+		      "error = coalesce($13, error), ended_at = now() WHERE id = $1::bigint",
+		      13, p, job_exit_stored, j->id);
+	j->exit_pending = true;
 	snprintf(j->result, sizeof(j->result), "%s", state);
 	if (ex->has_signal)
 		yd_log("exit job %s (run %lld, host '%s'): %s, signal %d", job, (long long)j->run->id,
@@ -621,9 +641,7 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	else
 		yd_log("exit job %s (run %lld, host '%s'): %s, status %d", job, (long long)j->run->id,
 		       j->host, state, ex->status);
-	/* Stored: the runner may drop its journal now. */
-	rclient_forget(c->rc, job, NULL);
-	run_advance(d, j->run);
+	(void)c;
 }
 
 static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid)
@@ -971,7 +989,8 @@ static void conns_check(struct yd *d)
 		yd_log("%s", msg);
 		for (struct yd_run *r = d->runs; r; r = r->next)
 			for (size_t i = 0; i < r->n_jobs; i++)
-				if (r->jobs[i]->phase == JP_LIVE && !strcmp(r->jobs[i]->host, c->host))
+				if (r->jobs[i]->phase == JP_LIVE && !r->jobs[i]->exit_pending &&
+				    !strcmp(r->jobs[i]->host, c->host))
 					job_fail_now(d, r->jobs[i], "failed", msg);
 		free(msg);
 		*p = c->next;
