@@ -21,6 +21,8 @@ packages=(
   procps psmisc util-linux coreutils
   # the CLI tests write zstd chunks as the daemon would (zstd command line tool)
   zstd
+  # the daemon tests turn stored chunks (bytea hex) back into bytes to compare digests
+  xxd
 )
 
 missing=()
