@@ -99,6 +99,11 @@ EOC
   SSHD_KNOWN_HOSTS=$SSHD_DIR/known_hosts
   SSHD_SSH="ssh -p $SSHD_PORT -i $SSHD_KEY -o UserKnownHostsFile=$SSHD_KNOWN_HOSTS -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR -l $SSHD_USER"
   trap sshd_stop EXIT
+  # a killed test (ctest's timeout, Ctrl-C) still stops its sshd: signals become a normal exit,
+  # which runs the EXIT trap (the caller's, if it set its own after this)
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }
 
 # The sshd processes below the listener (one or two per connection).
