@@ -37,6 +37,8 @@ struct attach {
 	char *dir;
 	struct spool_reader rd;
 	bool exit_sent;
+	bool dirty;            /* its folder changed (or it is new): look at its spool */
+	int64_t next_look_ms;  /* when to look anyway (missed events) */
 	int64_t next_liveness_ms;
 	int wd;                /* inotify watch on the folder, or -1 */
 	struct attach *next;
@@ -62,6 +64,18 @@ struct serve {
 	struct pending *pending;
 	struct yb_buf chunk;
 };
+
+/* Wakes the loop when a supervisor (our child while we live) ends, so it is reaped at once. */
+static int sigchld_pipe[2] = { -1, -1 };
+
+static void on_sigchld(int sig)
+{
+	int saved = errno;
+	ssize_t n = write(sigchld_pipe[1], "x", 1);
+	(void)n;
+	(void)sig;
+	errno = saved;
+}
 
 static size_t queued(const struct serve *s)
 {
@@ -138,6 +152,7 @@ static int attach_job(struct serve *s, const char *job, uint64_t offset)
 	a->wd = -1;
 	if (s->inotify_fd >= 0)
 		a->wd = inotify_add_watch(s->inotify_fd, a->dir, IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE);
+	a->dirty = true;
 	a->next = s->attached;
 	s->attached = a;
 	return 0;
@@ -385,30 +400,70 @@ static bool pump_one(struct serve *s, struct attach *a, int64_t now_ms)
 	return false;
 }
 
+/* Due for a look: its folder changed, it is not watched, or its tick has come. */
+static bool due(const struct attach *a, int64_t now)
+{
+	return !a->exit_sent && (a->dirty || a->wd < 0 || now >= a->next_look_ms);
+}
+
+/* Pulls from the spools that are due, one chunk each in turn, until nothing more comes or the
+ * queue is full; a spool that has nothing new is not looked at again before its next event (or
+ * tick), so with many jobs attached an event costs one job's look, not all of theirs. */
 static void pump(struct serve *s)
 {
 	int64_t now = yb_mono_ms();
 	bool progress = true;
 	while (progress && queued(s) < SERVE_OUT_HIGH && !s->failed) {
 		progress = false;
-		for (struct attach *a = s->attached; a && queued(s) < SERVE_OUT_HIGH; a = a->next)
-			progress |= pump_one(s, a, now);
+		for (struct attach *a = s->attached; a && queued(s) < SERVE_OUT_HIGH; a = a->next) {
+			if (!due(a, now))
+				continue;
+			if (pump_one(s, a, now)) {
+				progress = true;
+			} else {
+				a->dirty = false;
+				a->next_look_ms = now + SERVE_TICK_MS;
+			}
+		}
 	}
 }
 
-/* How long the loop may sleep: forever when no spool is followed; a tick when all followed
- * folders are watched; a short tick when one is not (no inotify, or out of watches). */
+/* Marks the attachments whose folders the events name (all of them if the queue overflowed). */
+static void take_events(struct serve *s)
+{
+	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	while ((n = read(s->inotify_fd, events, sizeof(events))) > 0) {
+		for (char *p = events; p < events + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			for (struct attach *a = s->attached; a; a = a->next)
+				if ((ev->mask & IN_Q_OVERFLOW) || a->wd == ev->wd)
+					a->dirty = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+/* How long the loop may sleep: forever when no spool is followed; until the next tick when all
+ * followed folders are watched; a short tick when one is not (no inotify, or out of watches).
+ * A full queue waits for the client (POLLOUT), not for the spools. */
 static int sleep_ms(const struct serve *s)
 {
-	int ms = -1;
+	int64_t now = yb_mono_ms(), ms = -1;
+	if (queued(s) >= SERVE_OUT_HIGH)
+		return -1; /* nothing can be pumped before the client takes some: POLLOUT wakes us */
 	for (const struct attach *a = s->attached; a; a = a->next) {
 		if (a->exit_sent)
 			continue;
 		if (a->wd < 0)
 			return 20;
-		ms = SERVE_TICK_MS;
+		int64_t left = a->dirty ? 0 : a->next_look_ms - now;
+		if (left < 0)
+			left = 0;
+		if (ms < 0 || left < ms)
+			ms = left;
 	}
-	return ms;
+	return (int)ms;
 }
 
 /* Writes what the client takes now; <0 when it is gone. */
@@ -478,6 +533,15 @@ int serve_run(const struct serve_opts *o)
 	wire_reader_init(&s.in);
 	yb_buf_init(&s.out, 0);
 	yb_buf_init(&s.chunk, WIRE_MAX_CHUNK);
+	if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		fprintf(stderr, "yoban-runner: error: cannot make a pipe: %s\n", strerror(errno));
+		status = 1;
+		goto out;
+	}
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
 	if (journal_prepare(o->state_dir, &err) < 0) {
 		/* the client hears why too, not just end of file */
 		send_error(&s, NULL, "state", "state folder: %s (check --state-dir and its owner)",
@@ -501,28 +565,30 @@ int serve_run(const struct serve_opts *o)
 		size_t n_pending = 0;
 		for (struct pending *p = s.pending; p; p = p->next)
 			n_pending++;
-		struct pollfd *pfd = xcalloc(3 + n_pending, sizeof(*pfd));
+		struct pollfd *pfd = xcalloc(4 + n_pending, sizeof(*pfd));
 		pfd[0] = (struct pollfd){ .fd = queued(&s) < SERVE_OUT_HIGH ? o->in_fd : -1, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = queued(&s) ? o->out_fd : -1, .events = POLLOUT };
 		pfd[2] = (struct pollfd){ .fd = s.inotify_fd, .events = POLLIN };
-		size_t i = 3;
+		pfd[3] = (struct pollfd){ .fd = sigchld_pipe[0], .events = POLLIN };
+		size_t i = 4;
 		for (struct pending *p = s.pending; p; p = p->next)
 			pfd[i++] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
 		int timeout = sleep_ms(&s);
-		if (poll(pfd, (nfds_t)(3 + n_pending), timeout) < 0 && errno != EINTR) {
+		if (poll(pfd, (nfds_t)(4 + n_pending), timeout) < 0 && errno != EINTR) {
 			fprintf(stderr, "yoban-runner: error: poll: %s\n", strerror(errno));
 			free(pfd);
 			status = 1;
 			goto out;
 		}
-		if (pfd[2].fd >= 0 && pfd[2].revents) {
-			/* which folder changed does not matter: pump looks at them all */
-			char events[4096];
-			while (read(s.inotify_fd, events, sizeof(events)) > 0)
+		if (pfd[2].fd >= 0 && pfd[2].revents)
+			take_events(&s);
+		if (pfd[3].revents) {
+			char drain[64];
+			while (read(sigchld_pipe[0], drain, sizeof(drain)) > 0)
 				;
 		}
 		/* supervisor reports (first: the list is as it was when polled) */
-		i = 3;
+		i = 4;
 		for (struct pending **pp = &s.pending; *pp;) {
 			struct pending *p = *pp;
 			bool done = false;
@@ -556,7 +622,7 @@ int serve_run(const struct serve_opts *o)
 				send_error(&s, NULL, "proto", "%s", err.msg);
 		}
 		free(pfd);
-		/* the intermediate processes are reaped in supervisor_launch; anything else too */
+		/* our children are supervisors (each in a session of its own): reaped as they end */
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 		if (s.failed) {
@@ -579,6 +645,12 @@ out:
 		drop_attach(&s, s.attached->job);
 	if (s.inotify_fd >= 0)
 		close(s.inotify_fd);
+	signal(SIGCHLD, SIG_DFL);
+	for (int k = 0; k < 2; k++) {
+		if (sigchld_pipe[k] >= 0)
+			close(sigchld_pipe[k]);
+		sigchld_pipe[k] = -1;
+	}
 	wire_reader_release(&s.in);
 	yb_buf_release(&s.out);
 	yb_buf_release(&s.chunk);
