@@ -158,8 +158,13 @@ int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_
 	if (!has_path)
 		s.env[count++] = xasprintf("PATH=%s", SUPERVISOR_BASE_PATH);
 	if (!has_home) {
-		struct passwd *pw = getpwuid(getuid());
-		s.env[count++] = xasprintf("HOME=%s", pw && pw->pw_dir ? pw->pw_dir : "/");
+		/* looked up once: serve runs as one user, and /etc/passwd per START is a profile hot spot */
+		static char *home;
+		if (!home) {
+			struct passwd *pw = getpwuid(getuid());
+			home = xstrdup(pw && pw->pw_dir ? pw->pw_dir : "/");
+		}
+		s.env[count++] = xasprintf("HOME=%s", home);
 	}
 	if (!has_lang)
 		s.env[count++] = xstrdup("LANG=C.UTF-8");
@@ -383,8 +388,16 @@ static void write_all(int fd, const char *text)
 	}
 }
 
-/* In the step's process, between fork and exec. Only async-signal-safe calls (and execvp). */
-static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_w, int status_w)
+/* Why the step's process could not exec. Written by the vfork child (it shares our memory) and
+ * read once vfork returns, which is after the child has exec'd or exited. */
+enum step_failure { STEP_OK, STEP_STREAMS, STEP_CHDIR, STEP_EXEC };
+static volatile int step_failed, step_errno;
+
+/* In the step's process, between vfork and exec, sharing the supervisor's memory: only
+ * async-signal-safe calls (and execvp), no allocation, and nothing written to memory but
+ * step_failed, step_errno and environ (which the supervisor puts back). Every signal is blocked
+ * on entry, so none of the supervisor's handlers can run here. */
+static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_w)
 {
 	static const int sigs[] = { SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 };
 	for (size_t i = 0; i < YB_ARRAY_LEN(sigs); i++)
@@ -395,16 +408,13 @@ static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_
 	setpgid(0, 0);
 	int devnull = open("/dev/null", O_RDONLY);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) {
-		write_all(status_w, "cannot set up the step's standard streams");
+		step_errno = errno;
+		step_failed = STEP_STREAMS;
 		_exit(127);
 	}
-	const char *cwd = spec->cwd ? spec->cwd : "/";
-	if (chdir(cwd) < 0) {
-		const char *why = strerror(errno);
-		write_all(status_w, "cannot change to folder '");
-		write_all(status_w, cwd);
-		write_all(status_w, "': ");
-		write_all(status_w, why);
+	if (chdir(spec->cwd ? spec->cwd : "/") < 0) {
+		step_errno = errno;
+		step_failed = STEP_CHDIR;
 		_exit(127);
 	}
 	environ = spec->env; /* execvp searches the step's PATH, not ours */
@@ -414,12 +424,46 @@ static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_
 	} else {
 		execvp(spec->argv[0], spec->argv);
 	}
-	const char *why = strerror(errno);
-	write_all(status_w, "cannot run '");
-	write_all(status_w, spec->shell ? "/bin/sh" : spec->argv[0]);
-	write_all(status_w, "': ");
-	write_all(status_w, why);
+	step_errno = errno;
+	step_failed = STEP_EXEC;
 	_exit(127);
+}
+
+/* Starts the step with vfork: no copy of the supervisor's page tables, and the supervisor
+ * resumes only once the step has exec'd or failed, so a failure is known at once. <0 if it could
+ * not be started, with the reason in line. */
+static pid_t spawn_step(const struct job_spec *spec, int out_w, int err_w, char *line, size_t cap)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	char **saved_environ = environ;
+	step_failed = STEP_OK;
+	step_errno = 0;
+	pid_t child = vfork();
+	if (child == 0)
+		exec_step(spec, out_w, err_w);
+	int vfork_errno = errno;
+	environ = saved_environ;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (child < 0) {
+		snprintf(line, cap, "err cannot fork: %s\n", strerror(vfork_errno));
+		return -1;
+	}
+	if (step_failed == STEP_OK)
+		return child;
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	const char *why = strerror(step_errno);
+	if (step_failed == STEP_STREAMS)
+		snprintf(line, cap, "err cannot set up the step's standard streams: %s\n", why);
+	else if (step_failed == STEP_CHDIR)
+		snprintf(line, cap, "err cannot change to folder '%.300s': %s\n",
+			 spec->cwd ? spec->cwd : "/", why);
+	else
+		snprintf(line, cap, "err cannot run '%.300s': %s\n",
+			 spec->shell ? "/bin/sh" : spec->argv[0], why);
+	return -1;
 }
 
 static int64_t tv_us(struct timeval tv)
@@ -437,7 +481,7 @@ static _Noreturn void supervise(const char *state_dir, const char *dir, const st
 {
 	struct sup s = { .spec = spec, .dir = dir };
 	struct yb_err err;
-	int pipes[2][2] = { { -1, -1 }, { -1, -1 } }, status_pipe[2];
+	int pipes[2][2] = { { -1, -1 }, { -1, -1 } };
 	char line[600];
 
 	setsid();
@@ -472,44 +516,33 @@ static _Noreturn void supervise(const char *state_dir, const char *dir, const st
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
+	/* the spec, durable before the step runs and before serve ACKs the START (serve waits for
+	 * our report, not for the disk, so the fsyncs of many STARTs overlap) */
+	struct yb_json *red = job_spec_redacted(spec);
+	char *text = yb_json_dump(red, YB_JSON_PRETTY);
+	yb_json_free(red);
+	char *spec_path = xasprintf("%s/spec.json", dir);
+	int spec_rc = yb_write_file_atomic(spec_path, text, strlen(text), 0600, &err);
+	free(spec_path);
+	free(text);
+	if (spec_rc < 0) {
+		snprintf(line, sizeof(line), "err %.500s\n", err.msg);
+		goto fail_early;
+	}
 	if (spool_writer_open(&s.spool, dir, &err) < 0) {
 		snprintf(line, sizeof(line), "err %.500s\n", err.msg);
 		goto fail_early;
 	}
-	if (pipe2(pipes[0], O_CLOEXEC) < 0 || pipe2(pipes[1], O_CLOEXEC) < 0 ||
-	    pipe2(status_pipe, O_CLOEXEC) < 0) {
+	if (pipe2(pipes[0], O_CLOEXEC) < 0 || pipe2(pipes[1], O_CLOEXEC) < 0) {
 		snprintf(line, sizeof(line), "err cannot make pipes: %s\n", strerror(errno));
 		goto fail_early;
 	}
 	int64_t started_at_us = yb_wall_us(), start_ms = yb_mono_ms();
-	pid_t child = fork();
-	if (child < 0) {
-		snprintf(line, sizeof(line), "err cannot fork: %s\n", strerror(errno));
+	pid_t child = spawn_step(spec, pipes[0][1], pipes[1][1], line, sizeof(line));
+	if (child < 0)
 		goto fail_early;
-	}
-	if (child == 0)
-		exec_step(spec, pipes[0][1], pipes[1][1], status_pipe[1]);
-	setpgid(child, child);
 	close(pipes[0][1]);
 	close(pipes[1][1]);
-	close(status_pipe[1]);
-	/* The step's exec either succeeds (EOF, thanks to O_CLOEXEC) or says why it failed. */
-	char why[400];
-	size_t why_len = 0;
-	for (;;) {
-		ssize_t n = read(status_pipe[0], why + why_len, sizeof(why) - 1 - why_len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (why_len += (size_t)n) >= sizeof(why) - 1)
-			break;
-	}
-	close(status_pipe[0]);
-	if (why_len > 0) {
-		why[why_len] = '\0';
-		waitpid(child, NULL, 0);
-		snprintf(line, sizeof(line), "err %s\n", why);
-		goto fail_early;
-	}
 	snprintf(line, sizeof(line), "pid %d\n", (int)getpid());
 	write_all(report_fd, line);
 	close(report_fd);
@@ -703,14 +736,6 @@ int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *r
 		goto out;
 	}
 	made = true;
-	struct yb_json *red = job_spec_redacted(spec);
-	char *text = yb_json_dump(red, YB_JSON_PRETTY);
-	yb_json_free(red);
-	path = xasprintf("%s/spec.json", dir);
-	rc = yb_write_file_atomic(path, text, strlen(text), 0600, err);
-	free(text);
-	if (rc < 0)
-		goto out;
 	/* the empty spool, so that readers can open it from the first moment */
 	static const char *const empty[] = { "output", "output.idx" };
 	for (size_t i = 0; i < YB_ARRAY_LEN(empty); i++) {
@@ -736,25 +761,18 @@ int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *r
 		goto out;
 	}
 	fflush(NULL);
-	pid_t first = fork();
-	if (first < 0) {
+	/* One fork, no intermediate: the supervisor is serve's child only while serve lives (serve
+	 * reaps it when it ends); it is in a session of its own from its first moment, and when serve
+	 * goes it is adopted by init (or the nearest child subreaper) like any orphan. */
+	pid_t pid = fork();
+	if (pid < 0) {
 		rc = yb_err_set(err, YB_EIO, "cannot fork: %s", strerror(errno));
 		goto out;
 	}
-	if (first == 0) {
-		/* the intermediate: fork the supervisor and leave, so it is nobody's child */
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_DFL); /* serve's handler, not ours; supervise sets its own */
 		close(report[0]);
-		pid_t second = fork();
-		if (second == 0)
-			supervise(state_dir, dir, spec, report[1], ctl_fd);
-		_exit(second < 0 ? 1 : 0);
-	}
-	int wstatus;
-	while (waitpid(first, &wstatus, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
-		rc = yb_err_set(err, YB_EIO, "cannot fork the supervisor");
-		goto out;
+		supervise(state_dir, dir, spec, report[1], ctl_fd);
 	}
 	fcntl(report[0], F_SETFL, O_NONBLOCK);
 	*report_fd = report[0];
