@@ -912,7 +912,52 @@ void rb_set_free(struct rb_set *set)
 		rb_runbook_free(set->context[i]);
 	free(set->context);
 	rb_strv_free(set->owned_strings, set->n_owned_strings);
+	free(set->rb_slots);
 	free(set);
+}
+
+/* Moves every problem of from after those of to, as if they had been added there. */
+static void diags_append(struct rb_diags *to, struct rb_diags *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		struct rb_diag *g = &from->items[i];
+		if (to->n >= RB_MAX_DIAGS) {
+			to->n_dropped++;
+			free(g->file);
+			free(g->msg);
+			continue;
+		}
+		if (to->n == to->cap) {
+			to->cap = to->cap ? 2 * to->cap : 16;
+			to->items = xrealloc(to->items, to->cap * sizeof(*to->items));
+		}
+		g->seq = to->n;
+		to->items[to->n++] = *g;
+	}
+	to->n_errors += from->n_errors;
+	to->n_dropped += from->n_dropped;
+	free(from->items);
+	memset(from, 0, sizeof(*from));
+}
+
+/* The name index rb_set_runbook uses: the first runbook of each name wins, as in a scan. */
+static void set_index(struct rb_set *set)
+{
+	free(set->rb_slots);
+	set->n_rb_slots = 64;
+	while (set->n_rb_slots < 2 * set->n_runbooks)
+		set->n_rb_slots *= 2;
+	set->rb_slots = xcalloc(set->n_rb_slots, sizeof(*set->rb_slots));
+	for (size_t k = 0; k < set->n_runbooks; k++) {
+		const char *name = set->runbooks[k]->name;
+		if (!name)
+			continue;
+		size_t i = path_hash(name) & (set->n_rb_slots - 1);
+		while (set->rb_slots[i] && strcmp(set->runbooks[set->rb_slots[i] - 1]->name, name))
+			i = (i + 1) & (set->n_rb_slots - 1);
+		if (!set->rb_slots[i])
+			set->rb_slots[i] = k + 1;
+	}
 }
 
 static bool wanted_by_rehearsal(const struct rb_set *set, const char *name)
@@ -974,9 +1019,12 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 	struct rb_set *set = xcalloc(1, sizeof(*set));
 	struct file_list files = { 0 }, done = { 0 };
 	struct yn_node **trees = NULL;
+	struct rb_diags cross;
 	char real[PATH_MAX];
 	size_t errors_before = diags->n_errors;
 	int rc = 0;
+
+	rb_diags_init(&cross);
 
 	/* 1. the site config */
 	if (opts->config_path) {
@@ -1054,19 +1102,28 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 		struct rb_runbook *rb = NULL;
 		struct yn_node *tree = NULL;
 		if (rb_runbook_parse_tree(files.display[i], data, len, &rb, &tree, diags) == 0) {
-			trees[set->n_runbooks] = tree;
+			/* The checks against the site's hosts, calendars and channels need the tree;
+			 * run them now so that the tree goes at once (a rehearsal's stays for step 5).
+			 * Their problems wait in cross so that the order (and what the cap keeps) is
+			 * the same as when every file is parsed first. */
+			rb_runbook_check_set(set, rb, tree, &cross);
+			if (rb->kind == RB_KIND_REHEARSAL && rb->rehearse) {
+				trees[set->n_runbooks] = tree;
+			} else {
+				yn_free(tree);
+			}
 			set->runbooks[set->n_runbooks++] = rb;
 		}
 		free(data);
 	}
+	diags_append(diags, &cross);
+	set_index(set);
 
 	/* 4b. a rehearsal among the given files may name a runbook that was not given */
 	if (opts->n_paths)
 		load_context(set, opts, &files);
 
 	/* 5. the checks across files */
-	for (size_t i = 0; i < set->n_runbooks; i++)
-		rb_runbook_check_set(set, set->runbooks[i], trees[i], diags);
 	rb_set_check_names(set, trees, diags);
 	for (size_t i = 0; i < set->site.n_maintenance; i++) {
 		const struct rb_maintenance *m = &set->site.maintenance[i];
@@ -1112,9 +1169,16 @@ const struct calendar *rb_set_calendar(const struct rb_set *set, const char *nam
 
 const struct rb_runbook *rb_set_runbook(const struct rb_set *set, const char *name)
 {
-	for (size_t i = 0; i < set->n_runbooks; i++)
-		if (set->runbooks[i]->name && !strcmp(set->runbooks[i]->name, name))
-			return set->runbooks[i];
+	if (set->n_rb_slots) {
+		for (size_t i = path_hash(name) & (set->n_rb_slots - 1); set->rb_slots[i];
+		     i = (i + 1) & (set->n_rb_slots - 1))
+			if (!strcmp(set->runbooks[set->rb_slots[i] - 1]->name, name))
+				return set->runbooks[set->rb_slots[i] - 1];
+	} else {
+		for (size_t i = 0; i < set->n_runbooks; i++)
+			if (set->runbooks[i]->name && !strcmp(set->runbooks[i]->name, name))
+				return set->runbooks[i];
+	}
 	for (size_t i = 0; i < set->n_context; i++)
 		if (!strcmp(set->context[i]->name, name))
 			return set->context[i];

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,6 +615,82 @@ static void free_step(struct rb_step *s)
 	free(s->workdir);
 }
 
+/* ---- shared cron expressions --------------------------------------------------------------
+ * A parsed expression is most of a small runbook's memory (its day tables), and a site with many
+ * runbooks has few distinct expressions: runbooks with the same text share one, counted. 'H'
+ * depends on the runbook's name, so such a text is shared only under the same name. */
+
+struct cron_share {
+	struct cron_share *next;
+	char *text, *hash_key; /* hash_key NULL: the text has no 'H' */
+	struct cron_expr *expr;
+	size_t refs;
+};
+
+#define CRON_SHARE_BUCKETS 1024
+static struct cron_share *cron_shares[CRON_SHARE_BUCKETS];
+static pthread_mutex_t cron_share_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t cron_share_bucket(const char *text, const char *hash_key)
+{
+	size_t h = 1469598103934665603ULL;
+	for (const char *s = text; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	for (const char *s = hash_key ? hash_key : ""; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h % CRON_SHARE_BUCKETS;
+}
+
+/* cron_parse, or a reference to the same expression parsed before. */
+static int cron_share_get(const char *text, const char *hash_key, struct cron_share **out,
+			  int *err_col, struct yb_err *err)
+{
+	const char *key = strpbrk(text, "Hh") ? hash_key : NULL;
+	size_t b = cron_share_bucket(text, key);
+	int rc = 0;
+	pthread_mutex_lock(&cron_share_lock);
+	struct cron_share *c = cron_shares[b];
+	for (; c; c = c->next)
+		if (!strcmp(c->text, text) && !key == !c->hash_key &&
+		    (!key || !strcmp(c->hash_key, key)))
+			break;
+	if (c) {
+		c->refs++;
+	} else {
+		struct cron_expr *expr = NULL;
+		rc = cron_parse(text, hash_key, &expr, err_col, err);
+		if (rc < 0)
+			goto out;
+		c = xcalloc(1, sizeof(*c));
+		c->text = xstrdup(text);
+		c->hash_key = key ? xstrdup(key) : NULL;
+		c->expr = expr;
+		c->refs = 1;
+		c->next = cron_shares[b];
+		cron_shares[b] = c;
+	}
+	*out = c;
+out:
+	pthread_mutex_unlock(&cron_share_lock);
+	return rc;
+}
+
+static void cron_share_drop(struct cron_share *c)
+{
+	pthread_mutex_lock(&cron_share_lock);
+	if (--c->refs == 0) {
+		struct cron_share **pp = &cron_shares[cron_share_bucket(c->text, c->hash_key)];
+		while (*pp != c)
+			pp = &(*pp)->next;
+		*pp = c->next;
+		cron_free(c->expr);
+		free(c->text);
+		free(c->hash_key);
+		free(c);
+	}
+	pthread_mutex_unlock(&cron_share_lock);
+}
+
 void rb_runbook_free(struct rb_runbook *rb)
 {
 	if (!rb)
@@ -625,8 +702,8 @@ void rb_runbook_free(struct rb_runbook *rb)
 	free(rb->cron_text);
 	free(rb->timezone);
 	free(rb->calendar_name);
-	if (rb->cron_owned)
-		cron_free(rb->cron_owned);
+	if (rb->cron_shared)
+		cron_share_drop(rb->cron_shared);
 	rb_strv_free(rb->locks, rb->n_locks);
 	rb_strv_free(rb->hosts, rb->n_hosts);
 	rb_strv_free(rb->staging_hosts, rb->n_staging_hosts);
@@ -700,18 +777,18 @@ static void parse_schedule(const struct rbx *x, struct rb_runbook *rb, const str
 	if (cron && !bday) {
 		char *text = NULL;
 		if (rbx_str(x, cron, "cron", &text)) {
-			struct cron_expr *expr = NULL;
+			struct cron_share *shared = NULL;
 			struct yb_err err = { 0 };
 			int err_col = -1;
-			if (cron_parse(text, rb->name ? rb->name : "", &expr, &err_col, &err) < 0) {
+			if (cron_share_get(text, rb->name ? rb->name : "", &shared, &err_col, &err) < 0) {
 				int line = cron->line, col = cron->col;
 				if (err_col >= 0 && !strchr(text, '\n'))
 					col += (cron->plain ? 0 : 1) + err_col;
 				rb_diag_add(x->d, RB_SEV_ERROR, x->file, line, col,
 					    "bad cron expression '%.100s': %s", text, err.msg);
 			} else {
-				rb->cron_owned = expr;
-				rb->schedule.cron = expr;
+				rb->cron_shared = shared;
+				rb->schedule.cron = shared->expr;
 				rb->cron_text = text;
 				text = NULL;
 			}
@@ -1196,7 +1273,7 @@ static void parse_top(const struct rbx *x, struct rb_runbook *rb, const struct y
 		rbx_err(x, t ? t : root, "missing 'targets.hosts': say where the steps run (e.g. "
 					 "targets: { hosts: [batch-01] })");
 	}
-	rb->steps = xcalloc(steps->n_items + 1, sizeof(*rb->steps));
+	rb->steps = xcalloc(steps->n_items ? steps->n_items : 1, sizeof(*rb->steps));
 	for (size_t i = 0; i < steps->n_items; i++) {
 		struct rb_step *s = &rb->steps[rb->n_steps++];
 		parse_step(x, rb, s, steps->items[i], i);

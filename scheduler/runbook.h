@@ -301,8 +301,9 @@ struct rb_runbook {
 	struct rb_step *steps;
 	size_t n_steps;
 	struct rb_pos pos;
-	/* private: the owned cron expression behind schedule.cron; was the zone defaulted */
-	struct cron_expr *cron_owned;
+	/* private: the cron expression behind schedule.cron (shared by every runbook with the same
+	 * text, counted; see cron_share in runbook.c); was the zone defaulted */
+	struct cron_share *cron_shared;
 	bool timezone_defaulted;
 };
 
@@ -337,6 +338,9 @@ struct rb_set {
 	size_t n_owned_strings;
 	struct rb_runbook **context;
 	size_t n_context;
+	/* private: runbooks by name (index + 1 in open-addressing slots), built once loaded */
+	size_t *rb_slots;
+	size_t n_rb_slots;
 };
 
 /* Loads a whole set. Every problem goes into diags (which the caller initialised); warnings do

@@ -10,10 +10,13 @@
 #include "yoband.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
+#include "digest.h"
 #include "tz.h"
 
 /* ---- references -------------------------------------------------------------------------- */
@@ -45,20 +48,140 @@ void yd_rev_unref(struct yd_rev *r)
 	free(r);
 }
 
+/* Once recorded, the bytes are in the database: a revision keeps only its id and digest. */
+static void rev_recorded(struct yd_rev *r, int64_t id)
+{
+	r->id = id;
+	free(r->content);
+	r->content = NULL;
+	r->content_len = 0;
+	yd_log("revision %lld of runbook '%s' recorded (sha256 %.12s)", (long long)r->id, r->name, r->sha256);
+}
+
 int yd_rev_record(struct yd *d, struct yd_rev *r)
 {
 	if (r->id > 0)
 		return 0;
+	BUG_ON(!r->content);
 	char *hex = yd_bytea_hex(r->content, r->content_len);
 	const char *p[] = { r->name, hex };
 	char *v = yd_value(d, "SELECT yoban.yoban_record_revision($1, $2::bytea)", 2, p);
 	free(hex);
 	if (!v)
 		return YB_EDB;
-	r->id = strtoll(v, NULL, 10);
+	rev_recorded(r, strtoll(v, NULL, 10));
 	free(v);
-	yd_log("revision %lld of runbook '%s' recorded (sha256 %.12s)", (long long)r->id, r->name, r->sha256);
 	return 0;
+}
+
+/* Revisions recorded in one statement at most (and about as many bytes of parameters). */
+#define RECORD_BATCH 1000
+#define RECORD_BATCH_BYTES (8u << 20)
+
+/* One element of a PostgreSQL array literal, double-quoted ("{...}" text of a text[] parameter). */
+static void array_elem(struct yb_buf *b, const char *text)
+{
+	yb_buf_append(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
+	for (const char *c = text; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			yb_buf_append(b, "\\", 1);
+		yb_buf_append(b, c, 1);
+	}
+	yb_buf_append(b, "\"", 1);
+}
+
+/* Sets the ids of revs[0..n) (rows "ordinal, id") from res; false when a row is missing. */
+static bool take_ids(struct db_result *res, struct yd_rev **revs, size_t n)
+{
+	for (int i = 0; i < db_result_rows(res); i++) {
+		const char *ord = db_result_get(res, i, 0), *id = db_result_get(res, i, 1);
+		long long k = ord ? strtoll(ord, NULL, 10) : 0;
+		if (k >= 1 && (size_t)k <= n && id && revs[k - 1]->id <= 0)
+			rev_recorded(revs[k - 1], strtoll(id, NULL, 10));
+	}
+	for (size_t i = 0; i < n; i++)
+		if (revs[i]->id <= 0)
+			return false;
+	return true;
+}
+
+/* Records revs[0..n) in two statements: which of them the database has already (same runbook,
+ * same digest: their ids), then the others, each still through yoban_record_revision. One
+ * transaction each instead of one per revision: a start with 100,000 runbooks is two hundred
+ * statements, not 100,000 commits. */
+static int record_batch(struct yd *d, struct yd_rev **revs, size_t n)
+{
+	struct yb_buf names, digests;
+	struct db_result *res = NULL;
+	int rc = 0;
+	yb_buf_init(&names, 0);
+	yb_buf_init(&digests, 0);
+	yb_buf_append(&names, "{", 1);
+	yb_buf_append(&digests, "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		array_elem(&names, revs[i]->name);
+		array_elem(&digests, revs[i]->sha256);
+	}
+	yb_buf_append(&names, "}", 1);
+	yb_buf_append(&digests, "}", 1);
+	const char *p[] = { names.data, digests.data };
+	rc = yd_exec(d, "SELECT t.i, r.id FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+			"AS t(runbook, sha256, i) JOIN yoban.runbook_revisions r "
+			"ON r.runbook = t.runbook AND r.sha256 = t.sha256", 2, p, &res, NULL);
+	if (rc < 0 || take_ids(res, revs, n))
+		goto out;
+	db_result_free(res);
+	res = NULL;
+	/* the others: their bytes, hex, as a text[] (names again, in the same order) */
+	yb_buf_reset(&digests);
+	yb_buf_append(&digests, "{", 1);
+	size_t n_new = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (revs[i]->id > 0)
+			continue;
+		BUG_ON(!revs[i]->content);
+		char *hex = xmalloc(2 * revs[i]->content_len + 1);
+		yb_hex((const unsigned char *)revs[i]->content, revs[i]->content_len, hex);
+		array_elem(&digests, hex);
+		free(hex);
+		revs[n_new++] = revs[i];
+	}
+	yb_buf_append(&digests, "}", 1);
+	yb_buf_reset(&names);
+	yb_buf_append(&names, "{", 1);
+	for (size_t i = 0; i < n_new; i++)
+		array_elem(&names, revs[i]->name);
+	yb_buf_append(&names, "}", 1);
+	const char *q[] = { names.data, digests.data };
+	rc = yd_exec(d, "SELECT t.i, yoban.yoban_record_revision(t.runbook, decode(t.hex, 'hex')) "
+			"FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(runbook, hex, i)",
+		     2, q, &res, NULL);
+	if (rc == 0 && !take_ids(res, revs, n_new))
+		rc = YB_EDB;
+out:
+	db_result_free(res);
+	yb_buf_release(&names);
+	yb_buf_release(&digests);
+	return rc < 0 ? YB_EDB : 0;
+}
+
+/* Every entry's revision that is not recorded yet, in batches. */
+static void record_all(struct yd *d)
+{
+	struct yd_rev *batch[RECORD_BATCH];
+	size_t n = 0, bytes = 0;
+	for (size_t i = 0; i <= d->n_entries && d->db && !d->db_broken; i++) {
+		struct yd_rev *r = i < d->n_entries ? d->entries[i]->rev : NULL;
+		if (r && r->id <= 0) {
+			batch[n++] = r;
+			bytes += 2 * r->content_len + strlen(r->name) + 8;
+		}
+		if (n && (n == RECORD_BATCH || bytes >= RECORD_BATCH_BYTES || !r)) {
+			if (record_batch(d, batch, n) < 0)
+				yd_log("%zu revision(s) not recorded yet: recorded one by one when they run", n);
+			n = bytes = 0;
+		}
+	}
 }
 
 struct yd_rev *yd_rev_by_id(struct yd *d, int64_t id, const char *runbook, struct yb_err *err)
@@ -190,11 +313,60 @@ struct yd_entry *yd_heap_top(struct yd *d)
 
 /* ---- entries ----------------------------------------------------------------------------- */
 
+/* The entries by name: open addressing over indexes into d->entries (+ 1, 0 is empty). One
+ * daemon per process, so the index lives here rather than in struct yd; it belongs to the
+ * struct yd it was built for and is rebuilt whenever entries move. */
+static struct {
+	const struct yd *d;
+	size_t *slots;
+	size_t n_slots;
+} index_;
+
+static size_t name_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void index_put(size_t k)
+{
+	size_t i = name_hash(index_.d->entries[k]->name) & (index_.n_slots - 1);
+	while (index_.slots[i])
+		i = (i + 1) & (index_.n_slots - 1);
+	index_.slots[i] = k + 1;
+}
+
+static void index_rebuild(struct yd *d)
+{
+	free(index_.slots);
+	index_.d = d;
+	index_.n_slots = 64;
+	while (index_.n_slots < 2 * d->n_entries + 2)
+		index_.n_slots *= 2;
+	index_.slots = xcalloc(index_.n_slots, sizeof(*index_.slots));
+	for (size_t k = 0; k < d->n_entries; k++)
+		index_put(k);
+}
+
+/* d->entries[n_entries - 1] was just added. */
+static void index_added(struct yd *d)
+{
+	if (index_.d != d || 2 * d->n_entries + 2 > index_.n_slots)
+		index_rebuild(d);
+	else
+		index_put(d->n_entries - 1);
+}
+
 struct yd_entry *yd_entry_find(struct yd *d, const char *name)
 {
-	for (size_t i = 0; i < d->n_entries; i++)
-		if (!strcmp(d->entries[i]->name, name))
-			return d->entries[i];
+	if (index_.d != d)
+		index_rebuild(d);
+	for (size_t i = name_hash(name) & (index_.n_slots - 1); index_.slots[i];
+	     i = (i + 1) & (index_.n_slots - 1))
+		if (!strcmp(d->entries[index_.slots[i] - 1]->name, name))
+			return d->entries[index_.slots[i] - 1];
 	return NULL;
 }
 
@@ -216,6 +388,10 @@ void yd_entries_free(struct yd *d)
 	d->entries = NULL;
 	d->heap = NULL;
 	d->n_entries = d->n_heap = 0;
+	if (index_.d == d) {
+		free(index_.slots);
+		memset(&index_, 0, sizeof(index_));
+	}
 }
 
 /* Writes a reload problem where `yoban status` can show it (when connected). */
@@ -242,6 +418,7 @@ static void adopt(struct yd *d, struct yd_set *s, const struct rb_runbook *rb)
 		yd_log("runbook '%s': %s (previous revision kept)", rb->name, err.msg);
 		return;
 	}
+	content = xrealloc(content, len + 1); /* kept until recorded: not the read buffer's size */
 	yb_sha256_hex(content, len, sha);
 	if (strcmp(sha, rb->revision)) {
 		yd_log("runbook '%s': '%s' changed while it was loaded; it is read again on the next reload",
@@ -265,8 +442,12 @@ static void adopt(struct yd *d, struct yd_set *s, const struct rb_runbook *rb)
 		r->id = e->rev->id;
 		r->name = xstrdup(rb->name);
 		memcpy(r->sha256, sha, sizeof(sha));
-		r->content = content;
-		r->content_len = len;
+		if (r->id > 0) {
+			free(content); /* in the database already */
+		} else {
+			r->content = content;
+			r->content_len = len;
+		}
 		r->set = s;
 		s->refs++;
 		r->rb = rb;
@@ -294,6 +475,7 @@ static void adopt(struct yd *d, struct yd_set *s, const struct rb_runbook *rb)
 		e->cursor = now;
 		d->entries = xrealloc(d->entries, (d->n_entries + 1) * sizeof(*d->entries));
 		d->entries[d->n_entries++] = e;
+		index_added(d);
 		yd_log("runbook '%s' loaded (sha256 %.12s)", rb->name, sha);
 	} else {
 		yd_log("runbook '%s' changed (sha256 %.12s -> %.12s); runs in flight keep their revision",
@@ -308,8 +490,7 @@ static void adopt(struct yd *d, struct yd_set *s, const struct rb_runbook *rb)
 	e->error = NULL;
 	e->rev = r;
 	e->seen = true;
-	if (d->db && !d->db_broken)
-		yd_rev_record(d, r);
+	/* recorded by record_all at the end of the reload, in batches */
 	yd_heap_update(d, e);
 }
 
@@ -455,7 +636,8 @@ void yd_reload(struct yd *d)
 		free(files[i]);
 	}
 	free(files);
-prune:
+prune:;
+	bool pruned = false;
 	for (size_t i = 0; i < d->n_entries;) {
 		struct yd_entry *e = d->entries[i];
 		if (e->seen) {
@@ -466,5 +648,11 @@ prune:
 		heap_remove(d, e);
 		entry_free(e);
 		d->entries[i] = d->entries[--d->n_entries];
+		pruned = true;
 	}
+	if (pruned)
+		index_rebuild(d);
+	record_all(d);
+	/* a reload frees a whole set of runbooks: give the pages back */
+	malloc_trim(0);
 }

@@ -41,7 +41,7 @@ done
 case "$what" in all|lateness|startup|output) ;; *) echo "run_daemon.sh: unknown benchmark '$what'" >&2; exit 2 ;; esac
 
 ./deploy/install-deps.sh
-bdir=$here/build-bench-daemon
+bdir=${YB_BENCH_DIR:-$here/build-bench-daemon}
 if [ -z "${YB_BENCH_NO_BUILD:-}" ]; then
   cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DYB_TESTS=OFF >/dev/null
   cmake --build "$bdir" -j2 --target yoban yoband yoban-runner >/dev/null
