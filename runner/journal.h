@@ -1,7 +1,7 @@
 /*
  * journal.h: the runner's state folder, one folder per job.
  *
- *   STATE/jobs/ID/spec.json     the START request, secrets redacted (written atomically by serve)
+ *   STATE/jobs/ID/spec.json     the START request, secrets redacted (written atomically by the supervisor)
  *   STATE/jobs/ID/control       a FIFO: the supervisor holds it open for reading while it lives;
  *                               a writer getting ENXIO knows the supervisor is gone; "c" cancels
  *   STATE/jobs/ID/output        the combined output bytes, in the order they were read

@@ -1,8 +1,8 @@
 /*
  * supervisor.c: one job's supervisor, from the START payload to exit.json (see supervisor.h).
  *
- * The one idea: the supervisor owns the job and depends on nobody. It is double-forked away from
- * serve, keeps the control FIFO open (its reading end is how others know it lives), and is the
+ * The one idea: the supervisor owns the job and depends on nobody. It is forked from serve into a
+ * session of its own (serve only reaps it), keeps the control FIFO open (its reading end is how others know it lives), and is the
  * only writer of the spool and of exit.json. The step's process group is signalled only while the
  * step's main process is unreaped (a zombie still holds its pid and group id), so the group id can
  * never name a stranger's group; orphaned grandchildren come back to the supervisor (child

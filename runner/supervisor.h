@@ -1,9 +1,10 @@
 /*
  * supervisor.h: a job's spec, and the detached process that runs it.
  *
- * supervisor_launch makes the job's folder, writes its spec (secrets redacted), creates the empty
- * spool and the control FIFO, and double-forks a supervisor: in its own session and process group,
- * not a child of the serve process, child subreaper of the step. The supervisor runs the step in
+ * supervisor_launch makes the job's folder, creates the empty spool and the control FIFO, and
+ * forks a supervisor: in its own session and process group (serve's child only while serve lives),
+ * child subreaper of the step. The supervisor writes the spec (secrets redacted, fsynced) before
+ * anything else, so it is durable before serve ACKs the START, and runs the step in
  * its own process group (argv through execvp, or /bin/sh -c script), with exactly the environment
  * given plus PATH, HOME and LANG when absent; reads its stdout and stderr, masks the secrets,
  * spools the output up to output_cap (the rest is counted, not kept), enforces the timeout and
@@ -44,10 +45,11 @@ void job_spec_release(struct job_spec *spec);
 /* The spec as spec.json holds it: secret values masked wherever they appear. */
 struct yb_json *job_spec_redacted(const struct job_spec *spec);
 
-/* Starts the job (see above). YB_EEXIST if the job id is already journaled. On success *report_fd
- * is the read end of a pipe (non-blocking) on which the supervisor writes one line, "pid N" once
- * the step runs or "err MESSAGE" if it could not be started (the folder is then removed), then
- * closes it. */
+/* Starts the job (see above); does not wait on the disk. YB_EEXIST if the job id is already
+ * journaled. On success *report_fd is the read end of a pipe (non-blocking) on which the
+ * supervisor writes one line, "pid N" once spec.json is durable and the step runs, or
+ * "err MESSAGE" if it could not be started (the folder is then removed), then closes it. The
+ * supervisor is the caller's child: the caller reaps it (waitpid) when it ends. */
 int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *report_fd,
 		      struct yb_err *err);
 /* Reads that line: 0 with *pid, or YB_EIO with the supervisor's message. */
