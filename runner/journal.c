@@ -123,6 +123,56 @@ out:
 	return rc;
 }
 
+/* FORGET in two halves: the folder leaves jobs/ at once (one rename, so the id is free again and
+ * no reader finds it), and its files are removed later, when serve has nothing better to do. */
+int journal_forget(const char *state_dir, const char *job, struct yb_err *err)
+{
+	static unsigned counter;
+	char *dir = journal_job_dir(state_dir, job);
+	char *trash = xasprintf("%s/forgotten", state_dir);
+	char *to = xasprintf("%s/%s.%d.%u", trash, job, (int)getpid(), counter++);
+	int rc = 0;
+	if (mkdir(trash, 0700) < 0 && errno != EEXIST) {
+		rc = journal_remove_job(state_dir, job, err); /* no trash: remove it now */
+		goto out;
+	}
+	if (rename(dir, to) < 0) {
+		if (errno == ENOENT)
+			goto out;
+		rc = journal_remove_job(state_dir, job, err);
+	}
+out:
+	free(to);
+	free(trash);
+	free(dir);
+	return rc;
+}
+
+int journal_purge_forgotten(const char *state_dir)
+{
+	char *trash = xasprintf("%s/forgotten", state_dir);
+	int rc = 0;
+	DIR *d = opendir(trash);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0)
+			remove_tree_at(sub, 1); /* closes sub */
+		/* another serve may be removing the same one: gone is as good as removed */
+		if (unlinkat(dirfd(d), e->d_name, sub >= 0 ? AT_REMOVEDIR : 0) == 0 || errno == ENOENT)
+			rc = 1;
+		else
+			rc = -1;
+		break;
+	}
+	if (d)
+		closedir(d);
+	free(trash);
+	return rc;
+}
+
 /* ---- the spool: writer ---- */
 
 static void put_be32(unsigned char *p, uint32_t v)
@@ -646,6 +696,9 @@ int journal_gc(const char *state_dir, int64_t retention_ms, int *removed, struct
 	}
 	closedir(d);
 out:
+	/* and what FORGET left on its way out (not counted: those jobs were forgotten already) */
+	while (journal_purge_forgotten(state_dir) == 1)
+		;
 	if (rc == 0 && removed)
 		*removed = n_removed;
 	free(jobs);

@@ -8,6 +8,8 @@
  *   STATE/jobs/ID/output.idx    the index: one 16-byte record per write to `output`
  *   STATE/jobs/ID/exit.json     the exit record (written atomically, after output is fsynced)
  *   STATE/jobs/ID/supervisor.log  the supervisor's own complaints, if any
+ *   STATE/forgotten/ID.PID.N    folders of FORGOTten jobs, on their way out (removed when serve
+ *                               is idle, at its start and by gc)
  *
  * The index is the truth about the spool: a byte of `output` exists for readers only once an
  * index record covers it (the supervisor writes the data first, then the record). A record is
@@ -34,6 +36,11 @@ char *journal_job_dir(const char *state_dir, const char *job);
 bool journal_job_exists(const char *state_dir, const char *job);
 /* Removes a job's folder and everything in it; a missing folder is not an error. */
 int journal_remove_job(const char *state_dir, const char *job, struct yb_err *err);
+/* Takes a job's folder out of STATE/jobs at once (renamed into STATE/forgotten, or removed if it
+ * cannot be) so that the id is free and nobody finds the job; a missing folder is not an error. */
+int journal_forget(const char *state_dir, const char *job, struct yb_err *err);
+/* Removes one folder from STATE/forgotten: 1 if it did, 0 when none is left, -1 if it could not. */
+int journal_purge_forgotten(const char *state_dir);
 
 /* The supervisor's side of the spool. */
 struct spool_writer {

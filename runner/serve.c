@@ -63,6 +63,7 @@ struct serve {
 	int inotify_fd;        /* wakes us when a supervisor writes; -1 if unavailable */
 	struct pending *pending;
 	struct yb_buf chunk;
+	bool purge;            /* STATE/forgotten may hold folders to remove when idle */
 };
 
 /* Wakes the loop when a supervisor (our child while we live) ends, so it is reaped at once. */
@@ -317,10 +318,11 @@ static void on_frame(struct serve *s, const struct wire_frame *f)
 			break;
 		}
 		drop_attach(s, job);
-		if (journal_remove_job(s->o->state_dir, job, &err) < 0) {
+		if (journal_forget(s->o->state_dir, job, &err) < 0) {
 			send_error(s, job, "journal", "%s", err.msg);
 			break;
 		}
+		s->purge = true;
 		struct yb_json *o = yb_json_object();
 		yb_json_set(o, "job", yb_json_str(job));
 		yb_json_set(o, "op", yb_json_str("forget"));
@@ -555,6 +557,7 @@ int serve_run(const struct serve_opts *o)
 		if (journal_gc(o->state_dir, o->retention_ms, &removed, &err) < 0)
 			fprintf(stderr, "yoban-runner: warning: %s\n", err.msg);
 	}
+	s.purge = true; /* what an earlier serve forgot but had no time to remove */
 	/* without inotify (limits reached) the timer alone drives the tailing, only slower */
 	s.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	fcntl(o->in_fd, F_SETFL, fcntl(o->in_fd, F_GETFL) | O_NONBLOCK);
@@ -573,13 +576,17 @@ int serve_run(const struct serve_opts *o)
 		size_t i = 4;
 		for (struct pending *p = s.pending; p; p = p->next)
 			pfd[i++] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
-		int timeout = sleep_ms(&s);
-		if (poll(pfd, (nfds_t)(4 + n_pending), timeout) < 0 && errno != EINTR) {
+		/* forgotten folders are removed only when nothing else is waiting, one per turn */
+		int timeout = s.purge ? 0 : sleep_ms(&s);
+		int ready = poll(pfd, (nfds_t)(4 + n_pending), timeout);
+		if (ready < 0 && errno != EINTR) {
 			fprintf(stderr, "yoban-runner: error: poll: %s\n", strerror(errno));
 			free(pfd);
 			status = 1;
 			goto out;
 		}
+		if (ready == 0 && s.purge)
+			s.purge = journal_purge_forgotten(o->state_dir) == 1;
 		if (pfd[2].fd >= 0 && pfd[2].revents)
 			take_events(&s);
 		if (pfd[3].revents) {
