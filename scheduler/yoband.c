@@ -8,6 +8,9 @@
  * a lost advisory lock) is handled like a restart of the daemon: everything in memory is dropped
  * (the runners' jobs live on in their journals), and the next leader turn reconciles from the rows.
  * Signal handlers only set flags; signals are blocked except inside ppoll, so none is missed.
+ * While serving, no database statement is waited for: they go through one queue on the main
+ * connection, sent without blocking, each with an optional continuation run when its result is
+ * in (yd_async*, yd_decide); deciding statements pass the stores not yet sent.
  */
 #define _GNU_SOURCE
 #include "yoband.h"
@@ -77,6 +80,11 @@ static void stmt_free(struct yd_stmt *st)
 	free(st->params);
 	free(st->sql);
 	free(st->what);
+	if (st->ctx_free)
+		st->ctx_free(st->ctx);
+	else
+		free(st->ctx);
+	db_result_free(st->res);
 	free(st);
 }
 
@@ -125,7 +133,6 @@ static void async_collect(struct yd *d)
 	struct yb_err err = { 0 };
 	while (d->aq_sent && !d->db_broken) {
 		struct yd_stmt *st = d->aq_head;
-		int failed = 0;
 		for (;;) {
 			struct db_result *r = NULL;
 			int rc = db_next_result(d->db, &r, &err);
@@ -134,21 +141,27 @@ static void async_collect(struct yd *d)
 			if (rc == 0)
 				break;
 			if (rc == 1) {
-				db_result_free(r);
+				if (st->then && !st->res)
+					st->res = r;
+				else
+					db_result_free(r);
 				continue;
 			}
 			if (rc == YB_EIO) {
 				async_broken(d, st->what, &err);
 				return;
 			}
-			failed = rc;
+			st->refused = true;
 			yd_log("database refused %s: %s", st->what, err.msg);
 		}
+		bool failed = st->refused;
 		if (failed && st->reconcile_on_error) {
 			yd_log("%s was not stored: reconnecting to reconcile from what is", st->what);
 			d->db_broken = true;
 		}
-		if (!failed && st->done)
+		if (st->then)
+			st->then(d, st->ctx, failed ? NULL : st->res);
+		else if (!failed && st->done)
 			st->done(d, st->arg);
 		d->aq_head = st->next;
 		if (!d->aq_head)
@@ -157,6 +170,18 @@ static void async_collect(struct yd *d)
 		stmt_free(st);
 		async_pump(d);
 	}
+}
+
+static struct yd_stmt *stmt_new(const char *what, const char *sql, int n, const char *const *params)
+{
+	struct yd_stmt *st = xcalloc(1, sizeof(*st));
+	st->sql = xstrdup(sql);
+	st->what = xstrdup(what);
+	st->n_params = n;
+	st->params = xcalloc(n ? (size_t)n : 1, sizeof(*st->params));
+	for (int i = 0; i < n; i++)
+		st->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+	return st;
 }
 
 void yd_async(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
@@ -170,21 +195,45 @@ void yd_async_then(struct yd *d, const char *what, bool reconcile_on_error, cons
 {
 	if (!d->db || d->db_broken)
 		return;
-	struct yd_stmt *st = xcalloc(1, sizeof(*st));
+	struct yd_stmt *st = stmt_new(what, sql, n, params);
 	st->done = done;
 	st->arg = arg;
-	st->sql = xstrdup(sql);
-	st->what = xstrdup(what);
 	st->reconcile_on_error = reconcile_on_error;
-	st->n_params = n;
-	st->params = xcalloc(n ? (size_t)n : 1, sizeof(*st->params));
-	for (int i = 0; i < n; i++)
-		st->params[i] = params[i] ? xstrdup(params[i]) : NULL;
 	if (d->aq_tail)
 		d->aq_tail->next = st;
 	else
 		d->aq_head = st;
 	d->aq_tail = st;
+	async_pump(d);
+}
+
+void yd_decide(struct yd *d, const char *what, const char *sql, int n, const char *const *params,
+	       void (*then)(struct yd *d, void *ctx, struct db_result *r), void *ctx,
+	       void (*ctx_free)(void *ctx))
+{
+	if (!d->db || d->db_broken) {
+		if (ctx_free)
+			ctx_free(ctx);
+		else
+			free(ctx);
+		return;
+	}
+	struct yd_stmt *st = stmt_new(what, sql, n, params);
+	st->urgent = true;
+	st->then = then;
+	st->ctx = ctx;
+	st->ctx_free = ctx_free;
+	/* After the statement in flight and the deciding ones already waiting, before any store
+	 * not yet sent: a claim does not wait behind a flush of output. */
+	struct yd_stmt **p = &d->aq_head;
+	if (d->aq_sent && *p)
+		p = &(*p)->next;
+	while (*p && (*p)->urgent)
+		p = &(*p)->next;
+	st->next = *p;
+	*p = st;
+	if (!st->next)
+		d->aq_tail = st;
 	async_pump(d);
 }
 
@@ -208,6 +257,7 @@ static void async_io(struct yd *d, short revents)
 int yd_async_drain(struct yd *d)
 {
 	int64_t deadline = yb_mono_ms() + 20000;
+	yd_decisions_flush(d);
 	async_pump(d);
 	while (d->aq_head && !d->db_broken) {
 		int64_t left = deadline - yb_mono_ms();
@@ -235,6 +285,7 @@ int yd_exec(struct yd *d, const char *sql, int n, const char *const *params, str
 	if (!d->db || d->db_broken)
 		return yb_err_set(err, YB_EIO, "no database connection");
 	/* Whatever was queued goes first: order on the connection is the order of the writes. */
+	yd_decisions_flush(d);
 	if (d->aq_head && yd_async_drain(d) < 0)
 		return yb_err_set(err, YB_EIO, "database connection lost");
 	int rc = db_exec(d->db, sql, n, params, out, err);
@@ -445,6 +496,10 @@ static int run_loop(struct yd *d)
 			continue;
 
 		/* Phase 4: sleep until something happens or the next timer. */
+		/* The turn's run transitions and job rows go out together (one commit each kind). */
+		yd_decisions_flush(d);
+		if (d->db_broken)
+			continue;
 		size_t n_conns = 0;
 		for (struct yd_conn *c = d->conns; c; c = c->next)
 			n_conns++;

@@ -59,7 +59,8 @@ enum yd_run_state {
 	RS_SUCCEEDED, RS_FAILED, RS_TIMED_OUT, RS_CANCELLED, RS_LOST, RS_SKIPPED,
 };
 
-enum yd_job_phase { JP_WAIT, JP_LIVE, JP_DONE };
+/* JP_STARTING: the job row is on its way to the database; START follows once it is written. */
+enum yd_job_phase { JP_WAIT, JP_STARTING, JP_LIVE, JP_DONE };
 
 struct yd_run;
 
@@ -75,6 +76,7 @@ struct yd_job {
 	bool acked;
 	bool exit_pending;       /* the exit row is on its way: done when it is written */
 	int64_t retry_at_ms;     /* JP_WAIT: monotonic time of the next attempt */
+	struct yb_json *spec;    /* JP_STARTING: the START payload, sent once the row is written */
 };
 
 struct yd_run {
@@ -92,6 +94,11 @@ struct yd_run {
 	char *fail_reason;
 	int64_t hold_until;      /* seconds (wall): held by a maintenance window until then */
 	bool cancel_sent;
+	/* A transition is on its way to the database (compare-and-set): the run waits, and
+	 * admission counts it as already in moving_to. */
+	bool busy;
+	enum yd_run_state moving_to;
+	char *cancel_req;        /* a cancel asked for while busy: applied when the answer is in */
 	struct yd_job **jobs;    /* the current step's jobs, every attempt */
 	size_t n_jobs;
 	struct yd_run *next;
@@ -117,8 +124,15 @@ struct yd_chunk {
 
 enum yd_phase { YD_DISCONNECTED, YD_STANDBY, YD_LEADER };
 
-/* A statement queued on the main connection without waiting for it (output, acks, heartbeats).
- * Statements run one at a time, in order; a later blocking statement first waits for them. */
+struct yd_move;    /* a run transition waiting to be sent (yoband_run.c) */
+struct yd_job_ref; /* a job row waiting to be sent (yoband_run.c) */
+struct yd_req;     /* an operator's request read, waiting to be acted on (yoband_run.c) */
+
+/* A statement queued on the main connection without waiting for it. Statements run one at a
+ * time. Stores (output, acks, heartbeats, exits) keep their order; deciding statements (urgent:
+ * claims, transitions, job rows) go ahead of stores not yet sent, in their own order, and their
+ * continuation then(d, ctx, result) gets the result (NULL when the server refused it). A later
+ * blocking statement first waits for all of them. */
 struct yd_stmt {
 	char *sql;
 	char **params;
@@ -128,6 +142,12 @@ struct yd_stmt {
 	/* Called when the statement succeeded (never for a failed one); must not run statements. */
 	void (*done)(struct yd *d, int64_t arg);
 	int64_t arg;
+	bool urgent;
+	void (*then)(struct yd *d, void *ctx, struct db_result *r);
+	void *ctx;               /* freed after then, or when the queue is dropped ... */
+	void (*ctx_free)(void *ctx); /* ... with this, or free() when NULL */
+	struct db_result *res;   /* the result so far, for then */
+	bool refused;            /* the server refused it (its end may not have arrived yet) */
 	struct yd_stmt *next;
 };
 
@@ -155,11 +175,24 @@ struct yd {
 	struct yd_stmt *aq_head, *aq_tail; /* queued statements; aq_head is in flight when aq_sent */
 	bool aq_sent, aq_flushing;
 
+	/* Deciding statements made during a turn, sent together (one statement, one commit, for each
+	 * kind) by yd_decisions_flush before the loop sleeps or a blocking statement runs. */
+	struct yd_move **moves;
+	size_t n_moves, cap_moves;
+	struct yd_job_ref **job_rows;
+	size_t n_job_rows, cap_job_rows;
+
 	struct yd_run *runs;
 	struct yd_conn *conns;
 	struct yd_chunk *chunks;
 	size_t n_chunks, cap_chunks;
 	bool requests_pending;
+	/* Requests: read by one statement (req_reading), acted on in the next turn (reqs), each
+	 * open until its answer is written (req_open); no new read before then (req_again). */
+	struct yd_req *reqs;
+	size_t n_reqs;
+	bool req_reading, req_again;
+	int req_open;
 	bool advance_wanted;     /* something finished: advance the runs without sleeping */
 	bool draining;
 };
@@ -179,6 +212,14 @@ void yd_async(struct yd *d, const char *what, bool reconcile_on_error, const cha
 /* The same with a completion: done(d, arg) once the statement succeeded. */
 void yd_async_then(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
 		   const char *const *params, void (*done)(struct yd *d, int64_t arg), int64_t arg);
+/* A deciding statement: queued ahead of the stores not yet sent; then(d, ctx, result) runs when
+ * its result is in (result NULL: refused by the server; never called when the connection broke:
+ * everything in memory is dropped then). then may queue statements but must not block; ctx (may
+ * be NULL) is freed afterwards (or when the queue is dropped) with ctx_free, or free() when that
+ * is NULL. */
+void yd_decide(struct yd *d, const char *what, const char *sql, int n, const char *const *params,
+	       void (*then)(struct yd *d, void *ctx, struct db_result *r), void *ctx,
+	       void (*ctx_free)(void *ctx));
 /* Waits (bounded by the statement timeout) until every queued statement is done. */
 int yd_async_drain(struct yd *d);
 
@@ -205,6 +246,8 @@ int yd_flush_chunks(struct yd *d);
 void yd_handle_requests(struct yd *d);
 void yd_teardown(struct yd *d);       /* forgets runs and runner connections (jobs live on) */
 int yd_runs_timeout_ms(struct yd *d);
+/* Queues the run transitions and job rows collected so far (one statement for each kind). */
+void yd_decisions_flush(struct yd *d);
 const char *yd_run_state_name(enum yd_run_state s);
 
 #endif

@@ -8,6 +8,11 @@
  * runner id ("r<run>-s<step>-a<attempt>-h<host>") is written before START, so whoever leads next
  * can find the job on its runner and re-ATTACH at the stored offset. A job's exit is written after
  * all its output, and only then is the runner told to FORGET it.
+ *
+ * Nothing here waits for the database: a claim, a transition or a job row is queued (yd_decide),
+ * the run waits in its state (busy) and is acted on in the statement's continuation, after the
+ * commit. What one turn decides goes out together: the fires due in one statement, the turn's
+ * transitions in one, its job rows in one.
  */
 #include "yoband.h"
 
@@ -56,6 +61,7 @@ static void run_advance(struct yd *d, struct yd_run *run);
 
 static void job_free(struct yd_job *j)
 {
+	yb_json_free(j->spec);
 	free(j->host);
 	free(j);
 }
@@ -77,6 +83,7 @@ static void run_free(struct yd_run *run)
 	free(run->runbook);
 	free(run->fail_state);
 	free(run->fail_reason);
+	free(run->cancel_req);
 	free(run);
 }
 
@@ -131,27 +138,161 @@ static const char *idtext(char *buf, int64_t v)
 	return buf;
 }
 
-/* Writes the transition (compare-and-set) before anything acts on it. */
-static bool run_move(struct yd *d, struct yd_run *run, enum yd_run_state to, const char *reason)
+/* The state a run is in, or is on its way to (its transition is being written). */
+static enum yd_run_state run_eff(const struct yd_run *r)
 {
-	char id[24];
-	const char *p[] = { idtext(id, run->id), state_names[run->state], state_names[to], reason };
-	char *v = yd_value(d, "SELECT yoban.yoban_run_transition($1::bigint, $2::yoban.run_state, "
-			      "$3::yoban.run_state, $4)", 4, p);
-	if (!v)
-		return false;
-	bool moved = !strcmp(v, "t");
-	free(v);
+	return r->busy ? r->moving_to : r->state;
+}
+
+struct yd_move {
+	int64_t run_id;
+	enum yd_run_state from, to;
+	bool forget;             /* run_finish: refused or not, the run leaves memory in state to */
+	bool has_reason;
+	char reason[];
+};
+
+/* One element of a PostgreSQL array literal, quoted ({"a","b \"c\""}), or NULL. */
+static void arr_add(struct yb_buf *b, const char *v)
+{
+	if (b->len > 1)
+		yb_buf_append(b, ",", 1);
+	if (!v) {
+		yb_buf_append(b, "NULL", 4);
+		return;
+	}
+	yb_buf_append(b, "\"", 1);
+	for (const char *c = v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			yb_buf_append(b, "\\", 1);
+		yb_buf_append(b, c, 1);
+	}
+	yb_buf_append(b, "\"", 1);
+}
+
+/* A transition's answer (1 moved, 0 not in the from state any more, <0 refused): acted on now;
+ * the run waited in its old state until then. */
+static void move_apply(struct yd *d, const struct yd_move *m, int moved)
+{
+	struct yd_run *run = run_find(d, m->run_id);
+	if (!run || !run->busy)
+		return;
+	run->busy = false;
+	d->advance_wanted = true;
+	if (moved < 0) {
+		/* Refused (logged): a final state is forgotten here anyway; others are tried again. */
+		if (m->forget)
+			run->state = m->to;
+		return;
+	}
 	if (!moved) {
 		yd_log("run %lld: not in state %s any more (another scheduler moved it); dropped from memory",
-		       (long long)run->id, state_names[run->state]);
-		run->state = RS_LOST; /* only in memory: gc forgets it */
-		return false;
+		       (long long)run->id, state_names[m->from]);
+		run->state = m->forget ? m->to : RS_LOST; /* only in memory: gc forgets it */
+		return;
 	}
-	yd_log("run %lld (%s): %s -> %s%s%s", (long long)run->id, run->runbook, state_names[run->state],
-	       state_names[to], reason ? ": " : "", reason ? reason : "");
-	run->state = to;
-	return true;
+	yd_log("run %lld (%s): %s -> %s%s%s", (long long)run->id, run->runbook, state_names[m->from],
+	       state_names[m->to], m->has_reason ? ": " : "", m->has_reason ? m->reason : "");
+	run->state = m->to;
+	if (m->to == RS_CANCELLING)
+		run->cancel_sent = false;
+}
+
+struct move_batch {
+	size_t n;
+	struct yd_move **m;
+};
+
+static void move_batch_free(void *ctx)
+{
+	struct move_batch *b = ctx;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->m[i]);
+	free(b->m);
+	free(b);
+}
+
+static void moves_written(struct yd *d, void *ctx, struct db_result *r)
+{
+	struct move_batch *b = ctx;
+	bool ok = r && (size_t)db_result_rows(r) == b->n;
+	for (size_t i = 0; i < b->n; i++) {
+		const char *v = ok ? db_result_get(r, (int)i, 0) : NULL;
+		move_apply(d, b->m[i], !ok ? -1 : (v && !strcmp(v, "t")) ? 1 : 0);
+	}
+}
+
+/* Sends the transitions collected in this turn: one statement, so one transaction and one
+ * commit for all of them (each still compare-and-set on its own run). */
+static void moves_flush(struct yd *d)
+{
+	if (!d->n_moves)
+		return;
+	struct move_batch *b = xcalloc(1, sizeof(*b));
+	b->n = d->n_moves;
+	b->m = d->moves;
+	d->moves = NULL;
+	d->n_moves = d->cap_moves = 0;
+	struct yb_buf ids, from, to, why;
+	yb_buf_init(&ids, 0);
+	yb_buf_init(&from, 0);
+	yb_buf_init(&to, 0);
+	yb_buf_init(&why, 0);
+	yb_buf_append(&ids, "{", 1);
+	yb_buf_append(&from, "{", 1);
+	yb_buf_append(&to, "{", 1);
+	yb_buf_append(&why, "{", 1);
+	for (size_t i = 0; i < b->n; i++) {
+		char num[24];
+		arr_add(&ids, idtext(num, b->m[i]->run_id));
+		arr_add(&from, state_names[b->m[i]->from]);
+		arr_add(&to, state_names[b->m[i]->to]);
+		arr_add(&why, b->m[i]->has_reason ? b->m[i]->reason : NULL);
+	}
+	yb_buf_append(&ids, "}", 1);
+	yb_buf_append(&from, "}", 1);
+	yb_buf_append(&to, "}", 1);
+	yb_buf_append(&why, "}", 1);
+	const char *p[] = { ids.data, from.data, to.data, why.data };
+	yd_decide(d, b->n == 1 ? "a run's transition" : "run transitions",
+		  "SELECT yoban.yoban_run_transition(f.id, f.from_state, f.to_state, f.reason) "
+		  "FROM unnest($1::bigint[], $2::yoban.run_state[], $3::yoban.run_state[], $4::text[]) "
+		  "WITH ORDINALITY AS f(id, from_state, to_state, reason, ord) ORDER BY f.ord",
+		  4, p, moves_written, b, move_batch_free);
+	yb_buf_release(&ids);
+	yb_buf_release(&from);
+	yb_buf_release(&to);
+	yb_buf_release(&why);
+}
+
+/* Collects the transition (compare-and-set); the run waits (busy) until it is written, and only
+ * then is it acted on (move_apply). */
+static void run_move_ex(struct yd *d, struct yd_run *run, enum yd_run_state to, const char *reason,
+			bool forget)
+{
+	if (run->busy)
+		BUG("run %lld: a transition while another is being written", (long long)run->id);
+	size_t rlen = reason ? strlen(reason) : 0;
+	struct yd_move *m = xcalloc(1, sizeof(*m) + rlen + 1);
+	if (reason)
+		memcpy(m->reason, reason, rlen);
+	m->has_reason = reason != NULL;
+	m->run_id = run->id;
+	m->from = run->state;
+	m->to = to;
+	m->forget = forget;
+	run->busy = true;
+	run->moving_to = to;
+	if (d->n_moves == d->cap_moves) {
+		d->cap_moves = d->cap_moves ? 2 * d->cap_moves : 16;
+		d->moves = xrealloc(d->moves, d->cap_moves * sizeof(*d->moves));
+	}
+	d->moves[d->n_moves++] = m;
+}
+
+static void run_move(struct yd *d, struct yd_run *run, enum yd_run_state to, const char *reason)
+{
+	run_move_ex(d, run, to, reason, false);
 }
 
 /* ---- parameters and job specs ------------------------------------------------------------ */
@@ -431,20 +572,69 @@ static void job_fail_now(struct yd *d, struct yd_job *j, const char *result, con
 	if (j->id > 0) {
 		char jid[24];
 		const char *q[] = { idtext(jid, j->id), result, error };
-		yd_exec(d, "UPDATE yoban.jobs SET state = $2::yoban.job_state, error = $3, ended_at = now() "
-			   "WHERE id = $1::bigint", 3, q, NULL, NULL);
+		yd_decide(d, "a job's failure", "UPDATE yoban.jobs SET state = $2::yoban.job_state, "
+			  "error = $3, ended_at = now() WHERE id = $1::bigint", 3, q, NULL, NULL, NULL);
 	} else {
-		yd_exec(d, "INSERT INTO yoban.jobs (run_id, step, step_index, host, attempt, state, error, "
-			   "started_at, ended_at) VALUES ($1::bigint, $2, $3::integer, $4, $5::integer, "
-			   "$6::yoban.job_state, $7, now(), now()) ON CONFLICT DO NOTHING", 7, p, NULL, NULL);
+		yd_decide(d, "a job's failure", "INSERT INTO yoban.jobs (run_id, step, step_index, host, "
+			  "attempt, state, error, started_at, ended_at) VALUES ($1::bigint, $2, $3::integer, "
+			  "$4, $5::integer, $6::yoban.job_state, $7, now(), now()) ON CONFLICT DO NOTHING",
+			  7, p, NULL, NULL, NULL);
 	}
+	yb_json_free(j->spec);
+	j->spec = NULL;
 	j->phase = JP_DONE;
 	snprintf(j->result, sizeof(j->result), "%s", result);
 	yd_log("job %s (run %lld, step '%s', host '%s'): %s: %s", j->runner_id, (long long)j->run->id,
 	       step->name, j->host, result, error);
 }
 
-/* Writes the job row, then sends START. */
+struct yd_job_ref {
+	int64_t run_id;
+	char runner_id[WIRE_MAX_JOB_ID + 1];
+};
+
+static struct yd_job *job_ref_find(struct yd *d, const struct yd_job_ref *ref, struct yd_run **run)
+{
+	*run = run_find(d, ref->run_id);
+	for (size_t i = 0; *run && i < (*run)->n_jobs; i++)
+		if ((*run)->jobs[i]->phase == JP_STARTING && !strcmp((*run)->jobs[i]->runner_id, ref->runner_id))
+			return (*run)->jobs[i];
+	return NULL;
+}
+
+/* The job row is written (id) or refused (id NULL): now START, unless the run is being
+ * cancelled. */
+static void job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id)
+{
+	struct yd_run *run;
+	struct yd_job *j = job_ref_find(d, ref, &run);
+	struct yb_err err = { 0 };
+	if (!j)
+		return;
+	d->advance_wanted = true;
+	if (!id) {
+		job_fail_now(d, j, "failed", "the job row could not be written");
+		return;
+	}
+	j->id = strtoll(id, NULL, 10);
+	if (run->state != RS_RUNNING || run->busy || run->cancel_req) {
+		job_fail_now(d, j, "cancelled", "the run was cancelled before the job started");
+		return;
+	}
+	struct yd_conn *conn = conn_get(d, j->host, &err);
+	if (!conn || rclient_start(conn->rc, j->runner_id, j->spec, &err) < 0) {
+		job_fail_now(d, j, "failed", err.msg);
+		return;
+	}
+	yb_json_free(j->spec);
+	j->spec = NULL;
+	j->phase = JP_LIVE;
+	const struct rb_step *step = &run->rev->rb->steps[j->step_idx];
+	yd_log("dispatch job %s (run %lld, runbook '%s', step '%s', attempt %d) to host '%s'",
+	       j->runner_id, (long long)run->id, run->runbook, step->name, j->attempt, j->host);
+}
+
+/* Queues the job row; START is sent once it is written (job_row_written). */
 static void job_start(struct yd *d, struct yd_job *j)
 {
 	struct yd_run *run = j->run;
@@ -467,30 +657,102 @@ static void job_start(struct yd *d, struct yd_job *j)
 		job_fail_now(d, j, "failed", err.msg);
 		return;
 	}
-	char rid[24], si[16], at[16];
-	snprintf(si, sizeof(si), "%d", j->step_idx);
-	snprintf(at, sizeof(at), "%d", j->attempt);
-	const char *p[] = { idtext(rid, run->id), step->name, si, j->host, at, j->runner_id };
-	char *v = yd_value(d, "INSERT INTO yoban.jobs (run_id, step, step_index, host, attempt, "
-			      "runner_job_id, state, started_at) VALUES ($1::bigint, $2, $3::integer, $4, "
-			      "$5::integer, $6, 'dispatched', now()) RETURNING id", 6, p);
-	if (!v) {
-		yb_json_free(spec);
-		if (!d->db_broken)
-			job_fail_now(d, j, "failed", "the job row could not be written");
-		return;
+	yb_json_free(j->spec);
+	j->spec = spec;
+	j->phase = JP_STARTING;
+	struct yd_job_ref *ref = xcalloc(1, sizeof(*ref));
+	ref->run_id = run->id;
+	snprintf(ref->runner_id, sizeof(ref->runner_id), "%s", j->runner_id);
+	if (d->n_job_rows == d->cap_job_rows) {
+		d->cap_job_rows = d->cap_job_rows ? 2 * d->cap_job_rows : 16;
+		d->job_rows = xrealloc(d->job_rows, d->cap_job_rows * sizeof(*d->job_rows));
 	}
-	j->id = strtoll(v, NULL, 10);
-	free(v);
-	if (rclient_start(c->rc, j->runner_id, spec, &err) < 0) {
-		yb_json_free(spec);
-		job_fail_now(d, j, "failed", err.msg);
-		return;
+	d->job_rows[d->n_job_rows++] = ref;
+}
+
+#define YD_JOB_ROWS_MAX 500 /* rows per INSERT (6 parameters each) */
+
+struct job_rows_batch {
+	size_t n;
+	struct yd_job_ref **refs;
+};
+
+static void job_rows_free(void *ctx)
+{
+	struct job_rows_batch *b = ctx;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->refs[i]);
+	free(b->refs);
+	free(b);
+}
+
+static void job_rows_written(struct yd *d, void *ctx, struct db_result *r)
+{
+	struct job_rows_batch *b = ctx;
+	int rows = r ? db_result_rows(r) : 0;
+	for (size_t i = 0; i < b->n; i++) {
+		const char *id = NULL;
+		for (int k = 0; k < rows && !id; k++)
+			if (db_result_get(r, k, 1) && !strcmp(db_result_get(r, k, 1), b->refs[i]->runner_id))
+				id = db_result_get(r, k, 0);
+		job_row_written(d, b->refs[i], id);
 	}
-	yb_json_free(spec);
-	j->phase = JP_LIVE;
-	yd_log("dispatch job %s (run %lld, runbook '%s', step '%s', attempt %d) to host '%s'",
-	       j->runner_id, (long long)run->id, run->runbook, step->name, j->attempt, j->host);
+}
+
+/* Sends the job rows collected in this turn: one multi-row INSERT, one commit; START for each
+ * follows when it is in (job_row_written). */
+static void job_rows_flush(struct yd *d)
+{
+	size_t done = 0;
+	while (done < d->n_job_rows) {
+		struct job_rows_batch *b = xcalloc(1, sizeof(*b));
+		b->refs = xcalloc(YD_JOB_ROWS_MAX, sizeof(*b->refs));
+		struct yb_buf sql;
+		yb_buf_init(&sql, 0);
+		yb_buf_appendf(&sql, "INSERT INTO yoban.jobs (run_id, step, step_index, host, attempt, "
+				     "runner_job_id, state, started_at) VALUES ");
+		char **vals = xcalloc(6 * YD_JOB_ROWS_MAX, sizeof(*vals));
+		size_t n = 0;
+		for (; done < d->n_job_rows && b->n < YD_JOB_ROWS_MAX; done++) {
+			struct yd_job_ref *ref = d->job_rows[done];
+			struct yd_run *run;
+			struct yd_job *j = job_ref_find(d, ref, &run);
+			if (!j) {
+				free(ref);
+				continue;
+			}
+			b->refs[b->n++] = ref;
+			vals[6 * n] = xasprintf("%lld", (long long)run->id);
+			vals[6 * n + 1] = xstrdup(run->rev->rb->steps[j->step_idx].name);
+			vals[6 * n + 2] = xasprintf("%d", j->step_idx);
+			vals[6 * n + 3] = xstrdup(j->host);
+			vals[6 * n + 4] = xasprintf("%d", j->attempt);
+			vals[6 * n + 5] = xstrdup(j->runner_id);
+			yb_buf_appendf(&sql, "%s($%zu::bigint, $%zu, $%zu::integer, $%zu, $%zu::integer, $%zu, "
+					     "'dispatched', now())", n ? ", " : "", 6 * n + 1, 6 * n + 2,
+				       6 * n + 3, 6 * n + 4, 6 * n + 5, 6 * n + 6);
+			n++;
+		}
+		yb_buf_appendf(&sql, " RETURNING id, runner_job_id");
+		if (b->n)
+			yd_decide(d, b->n == 1 ? "a job's row" : "job rows", sql.data, (int)(6 * n),
+				  (const char *const *)vals, job_rows_written, b, job_rows_free);
+		else
+			job_rows_free(b);
+		for (size_t i = 0; i < 6 * n; i++)
+			free(vals[i]);
+		free(vals);
+		yb_buf_release(&sql);
+	}
+	free(d->job_rows);
+	d->job_rows = NULL;
+	d->n_job_rows = d->cap_job_rows = 0;
+}
+
+void yd_decisions_flush(struct yd *d)
+{
+	moves_flush(d);
+	job_rows_flush(d);
 }
 
 /* ---- output and exits -------------------------------------------------------------------- */
@@ -711,9 +973,8 @@ static void cb_disconnected(void *ctx, const struct yb_err *why, int attempt, in
 
 static void run_finish(struct yd *d, struct yd_run *run, enum yd_run_state to, const char *reason)
 {
-	run_move(d, run, to, reason);
-	if (!state_final(run->state))
-		run->state = to; /* refused in the database: someone else has it; forget it here */
+	/* Refused in the database: someone else has it; forgotten here either way. */
+	run_move_ex(d, run, to, reason, true);
 }
 
 static bool step_index_of(const struct rb_runbook *rb, const char *name, int *out)
@@ -731,7 +992,7 @@ static struct yd_run *lock_holder(struct yd *d, struct yd_run *run, const char *
 {
 	const struct rb_runbook *rb = run->rev->rb;
 	for (struct yd_run *o = d->runs; o; o = o->next) {
-		if (o == run || (o->state != RS_RUNNING && o->state != RS_CANCELLING))
+		if (o == run || (run_eff(o) != RS_RUNNING && run_eff(o) != RS_CANCELLING))
 			continue;
 		const struct rb_runbook *orb = o->rev->rb;
 		for (size_t i = 0; i < rb->n_locks; i++)
@@ -746,12 +1007,20 @@ static struct yd_run *lock_holder(struct yd *d, struct yd_run *run, const char *
 
 static void run_cancel(struct yd *d, struct yd_run *run, const char *why)
 {
+	if (run->busy) {
+		/* Its transition is being written: the cancel follows once the answer is in. */
+		if (!run->cancel_req)
+			run->cancel_req = xstrdup(why);
+		return;
+	}
 	if (run->state == RS_PENDING || run->state == RS_QUEUED) {
 		run_finish(d, run, RS_CANCELLED, why);
 		return;
 	}
-	if (run->state == RS_RUNNING && !run_move(d, run, RS_CANCELLING, why))
+	if (run->state == RS_RUNNING) {
+		run_move(d, run, RS_CANCELLING, why); /* then run_advance sends CANCEL */
 		return;
+	}
 	run->cancel_sent = false;
 	run_advance(d, run);
 }
@@ -780,9 +1049,10 @@ static bool run_admit(struct yd *d, struct yd_run *run)
 	for (struct yd_run *o = d->runs; o; o = o->next) {
 		if (o == run || strcmp(o->runbook, run->runbook) || o->staging != run->staging)
 			continue;
-		if (o->state == RS_RUNNING || o->state == RS_CANCELLING)
+		enum yd_run_state os = run_eff(o);
+		if (os == RS_RUNNING || os == RS_CANCELLING)
 			active = o;
-		else if ((o->state == RS_QUEUED || o->state == RS_PENDING) && o->id < run->id)
+		else if ((os == RS_QUEUED || os == RS_PENDING) && o->id < run->id)
 			older_queued = o;
 	}
 	switch (rb->concurrency) {
@@ -806,7 +1076,7 @@ static bool run_admit(struct yd *d, struct yd_run *run)
 		break;
 	case RB_CONC_REPLACE:
 		if (active) {
-			if (active->state == RS_RUNNING) {
+			if (run_eff(active) == RS_RUNNING && !active->cancel_req) {
 				snprintf(why, sizeof(why), "replaced by run %lld", (long long)run->id);
 				run_cancel(d, active, why);
 			}
@@ -831,14 +1101,23 @@ static bool run_admit(struct yd *d, struct yd_run *run)
 		}
 		return false;
 	}
-	return run_move(d, run, RS_RUNNING, NULL);
+	run_move(d, run, RS_RUNNING, NULL);
+	return false; /* goes on once the transition is written */
 }
 
 /* Drives one run as far as it can go now. */
 static void run_advance(struct yd *d, struct yd_run *run)
 {
-	if (d->db_broken || state_final(run->state))
+	if (d->db_broken || state_final(run->state) || run->busy)
 		return;
+	if (run->cancel_req) {
+		char *why = run->cancel_req;
+		run->cancel_req = NULL;
+		run_cancel(d, run, why);
+		free(why);
+		if (run->busy || state_final(run->state))
+			return;
+	}
 	if (run->state == RS_PENDING || run->state == RS_QUEUED) {
 		if (!run_admit(d, run))
 			return;
@@ -848,7 +1127,7 @@ static void run_advance(struct yd *d, struct yd_run *run)
 	char **hosts = run_hosts(run, &n_hosts);
 	int64_t now = yb_mono_ms();
 	for (;;) {
-		if (d->db_broken || state_final(run->state))
+		if (d->db_broken || state_final(run->state) || run->busy)
 			return;
 		if (run->state == RS_CANCELLING) {
 			bool live = false;
@@ -857,6 +1136,8 @@ static void run_advance(struct yd *d, struct yd_run *run)
 				if (j->phase == JP_WAIT) {
 					j->phase = JP_DONE;
 					snprintf(j->result, sizeof(j->result), "cancelled");
+				} else if (j->phase == JP_STARTING) {
+					live = true; /* its row's answer turns it into cancelled */
 				} else if (j->phase == JP_LIVE) {
 					live = true;
 					if (!run->cancel_sent) {
@@ -1026,7 +1307,54 @@ static const struct rb_maintenance *maintenance_at(struct yd *d, const char *run
 	return NULL;
 }
 
-/* Claims one fire; skip_reason: record it as skipped. Returns <0 when the database failed. */
+/* A claimed (or already claimed) fire: the run is made and goes its way. Takes params. */
+static void fire_claimed(struct yd *d, const char *name, struct yd_rev *rev, int64_t at,
+			 const char *trigger, const char *skip_reason, struct yb_json *params,
+			 int64_t run_id, bool claimed)
+{
+	char when[64];
+	tz_format_iso(zone_of(rev->rb), at, when, sizeof(when));
+	yd_log("fire runbook '%s' at %s (%s)", name, when, trigger);
+	if (!claimed) {
+		yd_log("claim: fire of '%s' at %s was already claimed (run %lld): nothing to do", name,
+		       when, (long long)run_id);
+		yb_json_free(params);
+		return;
+	}
+	yd_log("claim: run %lld for '%s' at %s", (long long)run_id, name, when);
+	struct yd_run *run = run_new(d, run_id, name, yd_rev_ref(rev), false, trigger, at, params,
+				     RS_PENDING);
+	const struct rb_maintenance *m = maintenance_at(d, name, at);
+	char why[256];
+	if (!skip_reason && m && m->action == RB_MAINT_SKIP) {
+		snprintf(why, sizeof(why), "in maintenance window '%s' (skip)", m->name);
+		skip_reason = why;
+	}
+	if (skip_reason) {
+		run_finish(d, run, RS_SKIPPED, skip_reason);
+		return;
+	}
+	if (m)
+		run->hold_until = m->to;
+	run_advance(d, run);
+}
+
+/* The run's parameters for a fire; *skip_reason set when they cannot be resolved. */
+static struct yb_json *fire_params(struct yd_entry *e, int64_t at, const char **skip_reason)
+{
+	struct yb_err err = { 0 };
+	struct yb_json *params = params_resolve(e->rev->rb, NULL, at, &err);
+	if (!params) {
+		yd_log("fire of '%s' at %lld: %s", e->name, (long long)at, err.msg);
+		params = yb_json_object();
+		if (!*skip_reason)
+			*skip_reason = "a required parameter has no default";
+	}
+	return params;
+}
+
+/* Claims one fire and waits for the answer (catch-up, before the loop serves); skip_reason:
+ * record it as skipped. Returns <0 when the database failed. */
 static int fire(struct yd *d, struct yd_entry *e, int64_t at, const char *trigger,
 		const char *skip_reason)
 {
@@ -1034,16 +1362,9 @@ static int fire(struct yd *d, struct yd_entry *e, int64_t at, const char *trigge
 	struct yd_rev *rev = e->rev;
 	if (yd_rev_record(d, rev) < 0)
 		return YB_EDB;
-	struct yb_json *params = params_resolve(rev->rb, NULL, at, &err);
-	if (!params) {
-		yd_log("fire of '%s' at %lld: %s", e->name, (long long)at, err.msg);
-		params = yb_json_object();
-		if (!skip_reason)
-			skip_reason = "a required parameter has no default";
-	}
+	struct yb_json *params = fire_params(e, at, &skip_reason);
 	char *ptext = yb_json_dump(params, 0);
-	char at_text[24], rev_text[24], when[64];
-	tz_format_iso(zone_of(rev->rb), at, when, sizeof(when));
+	char at_text[24], rev_text[24];
 	const char *p[] = { e->name, idtext(at_text, at), idtext(rev_text, rev->id), ptext, trigger };
 	struct db_result *res = NULL;
 	int rc = yd_exec(d, "SELECT run_id, claimed FROM yoban.yoban_claim_fire($1, to_timestamp($2::bigint), "
@@ -1056,30 +1377,59 @@ static int fire(struct yd *d, struct yd_entry *e, int64_t at, const char *trigge
 	int64_t run_id = strtoll(db_result_get(res, 0, 0), NULL, 10);
 	bool claimed = !strcmp(db_result_get(res, 0, 1), "t");
 	db_result_free(res);
-	yd_log("fire runbook '%s' at %s (%s)", e->name, when, trigger);
-	if (!claimed) {
-		yd_log("claim: fire of '%s' at %s was already claimed (run %lld): nothing to do", e->name,
-		       when, (long long)run_id);
-		yb_json_free(params);
-		return 0;
-	}
-	yd_log("claim: run %lld for '%s' at %s", (long long)run_id, e->name, when);
-	struct yd_run *run = run_new(d, run_id, e->name, yd_rev_ref(rev), false, trigger, at, params,
-				     RS_PENDING);
-	const struct rb_maintenance *m = maintenance_at(d, e->name, at);
-	char why[256];
-	if (!skip_reason && m && m->action == RB_MAINT_SKIP) {
-		snprintf(why, sizeof(why), "in maintenance window '%s' (skip)", m->name);
-		skip_reason = why;
-	}
-	if (skip_reason) {
-		run_finish(d, run, RS_SKIPPED, skip_reason);
-		return 0;
-	}
-	if (m)
-		run->hold_until = m->to;
-	run_advance(d, run);
+	fire_claimed(d, e->name, rev, at, trigger, skip_reason, params, run_id, claimed);
 	return 0;
+}
+
+/* Fires due together are claimed by one statement (one transaction): the claims of a batch. */
+#define YD_FIRE_BATCH 500
+
+struct fire_item {
+	char *name;
+	struct yd_rev *rev;
+	int64_t at;
+	const char *skip_reason; /* static text or NULL */
+	struct yb_json *params;
+};
+
+struct fire_batch {
+	size_t n;
+	struct fire_item *items;
+};
+
+static void fire_batch_free(void *ctx)
+{
+	struct fire_batch *fb = ctx;
+	if (!fb)
+		return;
+	for (size_t i = 0; i < fb->n; i++) {
+		free(fb->items[i].name);
+		yd_rev_unref(fb->items[i].rev);
+		yb_json_free(fb->items[i].params);
+	}
+	free(fb->items);
+	free(fb);
+}
+
+/* The batch's claims are in: one row per fire, in order. */
+static void fires_claimed(struct yd *d, void *ctx, struct db_result *r)
+{
+	struct fire_batch *fb = ctx;
+	if (!r || (size_t)db_result_rows(r) != fb->n) {
+		/* Refused (logged): reconnect, and the leader's catch-up claims these fires. */
+		yd_log("%zu fire(s) could not be claimed: reconnecting to catch up from the database", fb->n);
+		d->db_broken = true;
+	} else {
+		for (size_t i = 0; i < fb->n; i++) {
+			struct fire_item *it = &fb->items[i];
+			int64_t run_id = strtoll(db_result_get(r, (int)i, 0), NULL, 10);
+			bool claimed = !strcmp(db_result_get(r, (int)i, 1), "t");
+			fire_claimed(d, it->name, it->rev, it->at, "schedule", it->skip_reason, it->params,
+				     run_id, claimed);
+			it->params = NULL;
+		}
+	}
+	/* fb itself is freed by the queue (fire_batch_free) */
 }
 
 void yd_fire_due(struct yd *d)
@@ -1087,11 +1437,58 @@ void yd_fire_due(struct yd *d)
 	int64_t now = now_s();
 	struct yd_entry *e;
 	while (!d->db_broken && (e = yd_heap_top(d)) && e->next_fire <= now) {
-		int64_t at = e->next_fire;
-		if (fire(d, e, at, "schedule", NULL) < 0 && d->db_broken)
-			return; /* the next leader turn catches up from the database */
-		e->cursor = at;
-		yd_heap_update(d, e);
+		struct fire_batch *fb = xcalloc(1, sizeof(*fb));
+		fb->items = xcalloc(YD_FIRE_BATCH, sizeof(*fb->items));
+		struct yb_buf a_name, a_at, a_rev, a_params;
+		yb_buf_init(&a_name, 0);
+		yb_buf_init(&a_at, 0);
+		yb_buf_init(&a_rev, 0);
+		yb_buf_init(&a_params, 0);
+		yb_buf_append(&a_name, "{", 1);
+		yb_buf_append(&a_at, "{", 1);
+		yb_buf_append(&a_rev, "{", 1);
+		yb_buf_append(&a_params, "{", 1);
+		while (fb->n < YD_FIRE_BATCH && !d->db_broken && (e = yd_heap_top(d)) &&
+		       e->next_fire <= now) {
+			int64_t at = e->next_fire;
+			e->cursor = at;
+			yd_heap_update(d, e);
+			/* Blocks only for a revision not recorded yet (recorded at load, normally). */
+			if (yd_rev_record(d, e->rev) < 0)
+				continue; /* logged; a broken connection is caught up by the next leader */
+			struct fire_item *it = &fb->items[fb->n++];
+			it->name = xstrdup(e->name);
+			it->rev = yd_rev_ref(e->rev);
+			it->at = at;
+			it->params = fire_params(e, at, &it->skip_reason);
+			char num[24];
+			char *ptext = yb_json_dump(it->params, 0);
+			arr_add(&a_name, e->name);
+			arr_add(&a_at, idtext(num, at));
+			arr_add(&a_rev, idtext(num, e->rev->id));
+			arr_add(&a_params, ptext);
+			free(ptext);
+		}
+		yb_buf_append(&a_name, "}", 1);
+		yb_buf_append(&a_at, "}", 1);
+		yb_buf_append(&a_rev, "}", 1);
+		yb_buf_append(&a_params, "}", 1);
+		if (fb->n && !d->db_broken) {
+			const char *p[] = { a_name.data, a_at.data, a_rev.data, a_params.data };
+			struct fire_batch *ctx = fb;
+			fb = NULL;
+			yd_decide(d, "the claim of due fires",
+				  "SELECT c.run_id, c.claimed FROM unnest($1::text[], $2::bigint[], "
+				  "$3::bigint[], $4::jsonb[]) WITH ORDINALITY AS f(runbook, at, rev, params, ord) "
+				  "CROSS JOIN LATERAL yoban.yoban_claim_fire(f.runbook, to_timestamp(f.at), "
+				  "'production', f.rev, f.params, 'schedule') AS c ORDER BY f.ord",
+				  4, p, fires_claimed, ctx, fire_batch_free);
+		}
+		fire_batch_free(fb);
+		yb_buf_release(&a_name);
+		yb_buf_release(&a_at);
+		yb_buf_release(&a_rev);
+		yb_buf_release(&a_params);
 	}
 }
 
@@ -1319,6 +1716,84 @@ void yd_leader_start(struct yd *d)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
+/* The request's answer (after what it did: on one connection, in order). */
+static void req_answered(struct yd *d, void *ctx, struct db_result *r)
+{
+	(void)ctx;
+	(void)r;
+	if (d->req_open > 0 && --d->req_open == 0 && d->req_again) {
+		d->req_again = false;
+		d->requests_pending = true;
+	}
+}
+
+static void req_done(struct yd *d, int64_t id, const char *kind, const char *by, bool ok,
+		     struct yb_json *res)
+{
+	char idt[24];
+	char *rtext = yb_json_dump(res, 0);
+	yb_json_free(res);
+	const char *q[] = { idtext(idt, id), d->instance, ok ? "true" : "false", rtext };
+	yd_decisions_flush(d); /* what the request did is written first */
+	d->req_open++;
+	yd_decide(d, "a request's answer", "SELECT yoban.yoban_request_done($1::bigint, $2, $3::boolean, "
+		  "$4::jsonb)", 4, q, req_answered, NULL, NULL);
+	yd_log("request %lld (%s by %s) handled: %s %s", (long long)id, kind, by, ok ? "ok" : "failed",
+	       rtext);
+	free(rtext);
+}
+
+/* A run being created for a request (trigger, rerun). */
+struct create_ctx {
+	int64_t req, of;
+	char *runbook, *by;
+	struct yd_rev *rev;
+	bool staging;
+	struct yb_json *params;
+	int64_t at;
+	int from_idx;
+};
+
+static void create_ctx_free(void *ctx)
+{
+	struct create_ctx *c = ctx;
+	free(c->runbook);
+	free(c->by);
+	yd_rev_unref(c->rev);
+	yb_json_free(c->params);
+	free(c);
+}
+
+/* The run exists: it goes its way, and the request is answered. */
+static void run_created(struct yd *d, void *ctx, struct db_result *r)
+{
+	struct create_ctx *c = ctx;
+	const char *kind = c->of ? "rerun" : "trigger";
+	struct yb_json *res = yb_json_object();
+	if (!r || db_result_rows(r) < 1 || !db_result_get(r, 0, 0)) {
+		yb_json_set(res, "error", yb_json_str("the run could not be created"));
+		req_done(d, c->req, kind, c->by, false, res);
+		d->req_open--;
+		return;
+	}
+	int64_t run_id = strtoll(db_result_get(r, 0, 0), NULL, 10);
+	if (c->of)
+		yd_log("rerun: run %lld of run %lld ('%s') from step %d, requested by %s", (long long)run_id,
+		       (long long)c->of, c->runbook, c->from_idx, c->by);
+	else
+		yd_log("trigger: run %lld of '%s' (%s) requested by %s (request %lld)", (long long)run_id,
+		       c->runbook, c->staging ? "staging" : "production", c->by, (long long)c->req);
+	struct yd_run *run = run_new(d, run_id, c->runbook, c->rev, c->staging, c->of ? "rerun" : "manual",
+				     c->at, c->params, RS_PENDING);
+	c->rev = NULL;
+	c->params = NULL;
+	run->step = c->from_idx;
+	run_advance(d, run);
+	yb_json_set(res, "run", yb_json_int(run_id));
+	req_done(d, c->req, kind, c->by, true, res);
+	d->req_open--; /* the creation's share; the answer holds its own until it is written */
+}
+
 static struct yb_json *req_trigger(struct yd *d, int64_t req, const struct yb_json *args,
 				   const char *by, bool *ok)
 {
@@ -1349,24 +1824,19 @@ static struct yb_json *req_trigger(struct yd *d, int64_t req, const struct yb_js
 	char rq[24], rv[24];
 	const char *p[] = { name, staging ? "staging" : "production", by, idtext(rq, req),
 			    idtext(rv, e->rev->id), ptext };
-	char *v = yd_value(d, "SELECT yoban.yoban_create_run($1, 'manual', $2::yoban.run_mode, $3, "
-			      "$4::bigint, $5::bigint, $6::jsonb)", 6, p);
+	struct create_ctx *c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->runbook = xstrdup(name);
+	c->by = xstrdup(by);
+	c->rev = yd_rev_ref(e->rev);
+	c->staging = staging;
+	c->params = params;
+	c->at = now;
+	yd_decide(d, "a triggered run", "SELECT yoban.yoban_create_run($1, 'manual', $2::yoban.run_mode, "
+		  "$3, $4::bigint, $5::bigint, $6::jsonb)", 6, p, run_created, c, create_ctx_free);
 	free(ptext);
-	if (!v) {
-		yb_json_free(params);
-		yb_json_set(res, "error", yb_json_str("the run could not be created"));
-		return res;
-	}
-	int64_t run_id = strtoll(v, NULL, 10);
-	free(v);
-	yd_log("trigger: run %lld of '%s' (%s) requested by %s (request %lld)", (long long)run_id, name,
-	       staging ? "staging" : "production", by, (long long)req);
-	struct yd_run *run = run_new(d, run_id, name, yd_rev_ref(e->rev), staging, "manual", now, params,
-				     RS_PENDING);
-	run_advance(d, run);
-	yb_json_set(res, "run", yb_json_int(run_id));
-	*ok = true;
-	return res;
+	yb_json_free(res);
+	return NULL; /* answered by run_created */
 }
 
 static struct yb_json *req_cancel(struct yd *d, const struct yb_json *args, const char *by, bool *ok)
@@ -1376,78 +1846,16 @@ static struct yb_json *req_cancel(struct yd *d, const struct yb_json *args, cons
 	struct yd_run *run = run_find(d, id);
 	*ok = false;
 	yb_json_set(res, "run", yb_json_int(id));
-	if (!run || state_final(run->state)) {
+	if (!run || state_final(run_eff(run))) {
 		yb_json_set(res, "error", yb_json_str("the run is not in flight"));
 		return res;
 	}
 	char *why = xasprintf("cancelled by %s", by);
 	run_cancel(d, run, why);
 	free(why);
-	yb_json_set(res, "state", yb_json_str(state_names[run->state]));
+	/* The state it is on its way to (the transition is written before the request's answer). */
+	yb_json_set(res, "state", yb_json_str(run->cancel_req ? "cancelling" : state_names[run_eff(run)]));
 	*ok = true;
-	return res;
-}
-
-static struct yb_json *req_rerun(struct yd *d, int64_t req, const struct yb_json *args,
-				 const char *by, bool *ok)
-{
-	struct yb_err err = { 0 };
-	struct yb_json *res = yb_json_object();
-	int64_t of = yb_json_get_int(args, "run", 0);
-	const char *from = yb_json_get_str(args, "from_step");
-	char ofs[24];
-	const char *p[] = { idtext(ofs, of) };
-	struct db_result *r = NULL;
-	*ok = false;
-	if (yd_exec(d, "SELECT runbook, revision_id, mode, params::text FROM yoban.runs WHERE id = $1::bigint",
-		    1, p, &r, &err) < 0 || db_result_rows(r) != 1 || !db_result_get(r, 0, 1)) {
-		db_result_free(r);
-		yb_json_set(res, "error", yb_json_str("the run to rerun was not found or has no revision"));
-		return res;
-	}
-	char *runbook = xstrdup(db_result_get(r, 0, 0));
-	int64_t rev_id = strtoll(db_result_get(r, 0, 1), NULL, 10);
-	bool staging = !strcmp(db_result_get(r, 0, 2), "staging");
-	char *ptext = xstrdup(db_result_get(r, 0, 3));
-	db_result_free(r);
-	struct yd_rev *rev = yd_rev_by_id(d, rev_id, runbook, &err);
-	int from_idx = 0;
-	if (!rev) {
-		yb_json_set(res, "error", yb_json_str(err.msg));
-		goto out;
-	}
-	if (from && !step_index_of(rev->rb, from, &from_idx)) {
-		yd_rev_unref(rev);
-		char *m = xasprintf("no step '%s' in runbook '%s'", from, runbook);
-		yb_json_set(res, "error", yb_json_str(m));
-		free(m);
-		goto out;
-	}
-	char rq[24], rv[24];
-	const char *q[] = { runbook, staging ? "staging" : "production", by, idtext(rq, req),
-			    idtext(rv, rev_id), ptext, ofs, from };
-	char *v = yd_value(d, "SELECT yoban.yoban_create_run($1, 'rerun', $2::yoban.run_mode, $3, "
-			      "$4::bigint, $5::bigint, $6::jsonb, $7::bigint, $8)", 8, q);
-	if (!v) {
-		yd_rev_unref(rev);
-		yb_json_set(res, "error", yb_json_str("the run could not be created"));
-		goto out;
-	}
-	int64_t run_id = strtoll(v, NULL, 10);
-	free(v);
-	struct yb_json *params = NULL;
-	if (yb_json_parse(ptext, strlen(ptext), &params, NULL) < 0)
-		params = yb_json_object();
-	struct yd_run *run = run_new(d, run_id, runbook, rev, staging, "rerun", now_s(), params, RS_PENDING);
-	run->step = from_idx;
-	yd_log("rerun: run %lld of run %lld ('%s') from step %d, requested by %s", (long long)run_id,
-	       (long long)of, runbook, from_idx, by);
-	run_advance(d, run);
-	yb_json_set(res, "run", yb_json_int(run_id));
-	*ok = true;
-out:
-	free(runbook);
-	free(ptext);
 	return res;
 }
 
@@ -1470,39 +1878,159 @@ static struct yb_json *req_reload(struct yd *d, bool *ok)
 	return res;
 }
 
+struct yd_req {
+	int64_t id;
+	char *kind, *args, *by;
+	char *existing;          /* a run made for it already (a crash before it was answered) */
+	char *o_runbook, *o_rev, *o_mode, *o_params; /* rerun: the original run, when found */
+};
+
+static char *dup_col(struct db_result *r, int row, int col)
+{
+	const char *v = db_result_get(r, row, col);
+	return v ? xstrdup(v) : NULL;
+}
+
+static void reqs_free(struct yd *d)
+{
+	for (size_t i = 0; i < d->n_reqs; i++) {
+		struct yd_req *q = &d->reqs[i];
+		free(q->kind);
+		free(q->args);
+		free(q->by);
+		free(q->existing);
+		free(q->o_runbook);
+		free(q->o_rev);
+		free(q->o_mode);
+		free(q->o_params);
+	}
+	free(d->reqs);
+	d->reqs = NULL;
+	d->n_reqs = 0;
+}
+
+/* The unhandled requests are read: acted on in the loop's next turn (yd_handle_requests). */
+static void reqs_read(struct yd *d, void *ctx, struct db_result *r)
+{
+	(void)ctx;
+	d->req_reading = false;
+	if (!r)
+		return;
+	int n = db_result_rows(r);
+	reqs_free(d);
+	if (n)
+		d->reqs = xcalloc((size_t)n, sizeof(*d->reqs));
+	for (int i = 0; i < n; i++) {
+		struct yd_req *q = &d->reqs[d->n_reqs++];
+		q->id = strtoll(db_result_get(r, i, 0), NULL, 10);
+		q->kind = dup_col(r, i, 1);
+		q->args = dup_col(r, i, 2);
+		q->by = dup_col(r, i, 3);
+		q->existing = dup_col(r, i, 4);
+		q->o_runbook = dup_col(r, i, 5);
+		q->o_rev = dup_col(r, i, 6);
+		q->o_mode = dup_col(r, i, 7);
+		q->o_params = dup_col(r, i, 8);
+	}
+	if (n == 100)
+		d->req_again = true;
+	if (n)
+		d->requests_pending = true;
+	else if (d->req_again && !d->req_open) {
+		d->req_again = false;
+		d->requests_pending = true;
+	}
+}
+
+static struct yb_json *req_rerun(struct yd *d, const struct yd_req *q, const struct yb_json *args,
+				 bool *ok)
+{
+	struct yb_err err = { 0 };
+	struct yb_json *res = yb_json_object();
+	int64_t of = yb_json_get_int(args, "run", 0);
+	const char *from = yb_json_get_str(args, "from_step");
+	*ok = false;
+	if (!q->o_runbook || !q->o_rev || !q->o_mode || !q->o_params) {
+		yb_json_set(res, "error", yb_json_str("the run to rerun was not found or has no revision"));
+		return res;
+	}
+	int64_t rev_id = strtoll(q->o_rev, NULL, 10);
+	bool staging = !strcmp(q->o_mode, "staging");
+	/* Blocks only for a revision no longer loaded (parsed from the database's copy). */
+	struct yd_rev *rev = yd_rev_by_id(d, rev_id, q->o_runbook, &err);
+	int from_idx = 0;
+	if (!rev) {
+		yb_json_set(res, "error", yb_json_str(err.msg));
+		return res;
+	}
+	if (from && !step_index_of(rev->rb, from, &from_idx)) {
+		yd_rev_unref(rev);
+		char *m = xasprintf("no step '%s' in runbook '%s'", from, q->o_runbook);
+		yb_json_set(res, "error", yb_json_str(m));
+		free(m);
+		return res;
+	}
+	char rq[24], rv[24], ofs[24];
+	const char *p[] = { q->o_runbook, staging ? "staging" : "production", q->by, idtext(rq, q->id),
+			    idtext(rv, rev_id), q->o_params, idtext(ofs, of), from };
+	struct create_ctx *c = xcalloc(1, sizeof(*c));
+	c->req = q->id;
+	c->of = of;
+	c->runbook = xstrdup(q->o_runbook);
+	c->by = xstrdup(q->by);
+	c->rev = rev;
+	c->staging = staging;
+	if (yb_json_parse(q->o_params, strlen(q->o_params), &c->params, NULL) < 0)
+		c->params = yb_json_object();
+	c->at = now_s();
+	c->from_idx = from_idx;
+	yd_decide(d, "a rerun", "SELECT yoban.yoban_create_run($1, 'rerun', $2::yoban.run_mode, $3, "
+		  "$4::bigint, $5::bigint, $6::jsonb, $7::bigint, $8)", 8, p, run_created, c,
+		  create_ctx_free);
+	yb_json_free(res);
+	return NULL; /* answered by run_created */
+}
+
+/* Requests: first read (one statement, with what acting on them needs), then acted on here in
+ * the next turn; runs are created by statements whose continuation answers the request. */
 void yd_handle_requests(struct yd *d)
 {
 	d->requests_pending = false;
-	struct db_result *r = NULL;
-	if (yd_exec(d, "SELECT id, kind, args::text, requested_by FROM yoban.requests "
-		       "WHERE handled_at IS NULL ORDER BY id LIMIT 100", 0, NULL, &r, NULL) < 0)
+	if (!d->n_reqs) {
+		if (d->req_reading || d->req_open) {
+			d->req_again = true; /* read again once the requests in hand are answered */
+			return;
+		}
+		d->req_reading = true;
+		yd_decide(d, "reading requests",
+			  "SELECT q.id, q.kind, q.args::text, q.requested_by, "
+			  "(SELECT min(r.id) FROM yoban.runs r WHERE r.request_id = q.id), "
+			  "o.runbook, o.revision_id, o.mode, o.params::text FROM yoban.requests q "
+			  "LEFT JOIN yoban.runs o ON q.kind = 'rerun' AND o.id = CASE WHEN "
+			  "q.args->>'run' ~ '^[0-9]{1,18}$' THEN (q.args->>'run')::bigint END "
+			  "WHERE q.handled_at IS NULL ORDER BY q.id LIMIT 100", 0, NULL, reqs_read, NULL, NULL);
 		return;
-	int n = db_result_rows(r);
-	for (int i = 0; i < n && !d->db_broken; i++) {
-		int64_t id = strtoll(db_result_get(r, i, 0), NULL, 10);
-		const char *kind = db_result_get(r, i, 1);
-		const char *args_text = db_result_get(r, i, 2);
-		const char *by = db_result_get(r, i, 3);
+	}
+	for (size_t i = 0; i < d->n_reqs && !d->db_broken; i++) {
+		const struct yd_req *q = &d->reqs[i];
 		struct yb_json *args = NULL;
-		if (yb_json_parse(args_text, strlen(args_text), &args, NULL) < 0)
+		if (!q->args || yb_json_parse(q->args, strlen(q->args), &args, NULL) < 0)
 			args = yb_json_object();
 		bool ok = false;
 		struct yb_json *res = NULL;
-		char idt[24];
-		const char *p[] = { idtext(idt, id) };
+		const char *kind = q->kind ? q->kind : "";
+		const char *by = q->by ? q->by : "";
 		/* Acted on already (a crash before it was marked)? Then only mark it. */
-		char *existing = yd_value(d, "SELECT id FROM yoban.runs WHERE request_id = $1::bigint", 1, p);
-		if (existing) {
+		if (q->existing) {
 			res = yb_json_object();
-			yb_json_set(res, "run", yb_json_int(strtoll(existing, NULL, 10)));
+			yb_json_set(res, "run", yb_json_int(strtoll(q->existing, NULL, 10)));
 			ok = true;
-			free(existing);
 		} else if (!strcmp(kind, "trigger")) {
-			res = req_trigger(d, id, args, by, &ok);
+			res = req_trigger(d, q->id, args, by, &ok);
 		} else if (!strcmp(kind, "cancel")) {
 			res = req_cancel(d, args, by, &ok);
 		} else if (!strcmp(kind, "rerun")) {
-			res = req_rerun(d, id, args, by, &ok);
+			res = req_rerun(d, q, args, &ok);
 		} else if (!strcmp(kind, "reload")) {
 			res = req_reload(d, &ok);
 		} else {
@@ -1510,22 +2038,12 @@ void yd_handle_requests(struct yd *d)
 			yb_json_set(res, "error", yb_json_str("unknown request kind"));
 		}
 		yb_json_free(args);
-		if (d->db_broken) {
-			yb_json_free(res);
-			break;
-		}
-		char *rtext = yb_json_dump(res, 0);
-		yb_json_free(res);
-		const char *q[] = { idt, d->instance, ok ? "true" : "false", rtext };
-		yd_exec(d, "SELECT yoban.yoban_request_done($1::bigint, $2, $3::boolean, $4::jsonb)", 4, q,
-			NULL, NULL);
-		yd_log("request %lld (%s by %s) handled: %s %s", (long long)id, kind, by, ok ? "ok" : "failed",
-		       rtext);
-		free(rtext);
+		if (res)
+			req_done(d, q->id, kind, by, ok, res);
+		else
+			d->req_open++; /* a run is being created; run_created answers */
 	}
-	if (n == 100)
-		d->requests_pending = true;
-	db_result_free(r);
+	reqs_free(d);
 	runs_gc(d);
 }
 
@@ -1533,6 +2051,19 @@ void yd_handle_requests(struct yd *d)
 
 void yd_teardown(struct yd *d)
 {
+	for (size_t i = 0; i < d->n_moves; i++)
+		free(d->moves[i]);
+	free(d->moves);
+	d->moves = NULL;
+	d->n_moves = d->cap_moves = 0;
+	for (size_t i = 0; i < d->n_job_rows; i++)
+		free(d->job_rows[i]);
+	free(d->job_rows);
+	d->job_rows = NULL;
+	d->n_job_rows = d->cap_job_rows = 0;
+	reqs_free(d);
+	d->req_reading = d->req_again = false;
+	d->req_open = 0;
 	while (d->runs) {
 		struct yd_run *r = d->runs;
 		d->runs = r->next;
