@@ -16,6 +16,7 @@
 #include "yb.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1057,6 +1058,20 @@ START_TEST(forget_removes_the_folder)
 	ck_assert_str_eq(yb_json_get_str(v, "code"), "unknown-job");
 	yb_json_free(v);
 	rn_close(&r);
+	/* its files went to STATE/forgotten (serve removes them when idle); gc leaves none there */
+	int removed = -1;
+	struct yb_err gerr;
+	ck_assert_int_eq(journal_gc(state, JOURNAL_DEFAULT_RETENTION_MS, &removed, &gerr), 0);
+	ck_assert_int_eq(journal_purge_forgotten(state), 0);
+	char *trash = xasprintf("%s/forgotten", state);
+	DIR *td = opendir(trash);
+	int left = 0;
+	for (struct dirent *e; td && (e = readdir(td));)
+		left += e->d_name[0] != '.';
+	if (td)
+		closedir(td);
+	ck_assert_int_eq(left, 0);
+	free(trash);
 	free(script);
 	free(go);
 	state_free(state);
