@@ -1113,6 +1113,11 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 				yn_free(tree);
 			}
 			set->runbooks[set->n_runbooks++] = rb;
+			if (opts->keep_bytes) {
+				rb->bytes = xrealloc(data, len + 1);
+				rb->n_bytes = len;
+				data = NULL;
+			}
 		}
 		free(data);
 	}

@@ -704,6 +704,7 @@ void rb_runbook_free(struct rb_runbook *rb)
 	free(rb->calendar_name);
 	if (rb->cron_shared)
 		cron_share_drop(rb->cron_shared);
+	free(rb->bytes);
 	rb_strv_free(rb->locks, rb->n_locks);
 	rb_strv_free(rb->hosts, rb->n_hosts);
 	rb_strv_free(rb->staging_hosts, rb->n_staging_hosts);
@@ -824,24 +825,24 @@ static void parse_schedule(const struct rbx *x, struct rb_runbook *rb, const str
 	}
 
 	if ((v = yn_get(n, "timezone"))) {
-		char *tzname = NULL;
-		if (rbx_str(x, v, "timezone", &tzname)) {
+		char *zone_name = NULL;
+		if (rbx_str(x, v, "timezone", &zone_name)) {
 			const struct tz *zone;
 			struct yb_err err = { 0 };
-			if (tz_load(tzname, &zone, &err) < 0) {
+			if (tz_load(zone_name, &zone, &err) < 0) {
 				char hint[120];
-				did_you_mean(tzname, common_zones, strv_len(common_zones), hint,
+				did_you_mean(zone_name, common_zones, strv_len(common_zones), hint,
 					     sizeof(hint));
 				if (!hint[0])
 					snprintf(hint, sizeof(hint),
 						 " (names are those of /usr/share/zoneinfo, e.g. "
 						 "'Asia/Tokyo')");
-				rbx_err(x, v, "unknown time zone '%.60s'%s", tzname, hint);
+				rbx_err(x, v, "unknown time zone '%.60s'%s", zone_name, hint);
 			} else {
 				rb->schedule.zone = zone;
 			}
 			free(rb->timezone);
-			rb->timezone = tzname;
+			rb->timezone = zone_name;
 		}
 	}
 	if (!rb->schedule.zone) {

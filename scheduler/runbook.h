@@ -304,6 +304,10 @@ struct rb_runbook {
 	/* private: the cron expression behind schedule.cron (shared by every runbook with the same
 	 * text, counted; see cron_share in runbook.c); was the zone defaulted */
 	struct cron_share *cron_shared;
+	/* with rb_load_opts.keep_bytes: the file's bytes (NUL-terminated), which the caller may take
+	 * (set to NULL); else NULL */
+	char *bytes;
+	size_t n_bytes;
 	bool timezone_defaulted;
 };
 
@@ -320,6 +324,9 @@ struct rb_load_opts {
 	size_t n_paths;
 	/* Only the site config, inventory and calendars: no runbooks are read. */
 	bool no_runbooks;
+	/* Each runbook keeps the bytes it was parsed from in rb->bytes (for a caller that records
+	 * revisions: no second read, and the bytes are exactly those of rb->revision). */
+	bool keep_bytes;
 };
 
 struct rb_set {

@@ -407,24 +407,32 @@ static void audit(struct yd *d, const char *action, struct yb_json *detail)
 	free(text);
 }
 
-/* Takes the runbook rb of set s (read from path) as the newest revision of its entry. */
-static void adopt(struct yd *d, struct yd_set *s, const struct rb_runbook *rb)
+/* Takes the runbook rb of set s (read from path) as the newest revision of its entry. Its bytes
+ * come from the load (rb->bytes, taken), else are read again and must still match. */
+static void adopt(struct yd *d, struct yd_set *s, struct rb_runbook *rb)
 {
 	struct yb_err err = { 0 };
 	char *content = NULL;
 	size_t len = 0;
 	char sha[YB_SHA256_HEX_LEN];
-	if (yb_read_file(rb->path, RB_MAX_FILE_BYTES, &content, &len, &err) < 0) {
+	if (rb->bytes) {
+		content = rb->bytes;
+		len = rb->n_bytes;
+		rb->bytes = NULL;
+		rb->n_bytes = 0;
+		memcpy(sha, rb->revision, sizeof(sha));
+	} else if (yb_read_file(rb->path, RB_MAX_FILE_BYTES, &content, &len, &err) < 0) {
 		yd_log("runbook '%s': %s (previous revision kept)", rb->name, err.msg);
 		return;
-	}
-	content = xrealloc(content, len + 1); /* kept until recorded: not the read buffer's size */
-	yb_sha256_hex(content, len, sha);
-	if (strcmp(sha, rb->revision)) {
-		yd_log("runbook '%s': '%s' changed while it was loaded; it is read again on the next reload",
-		       rb->name, rb->path);
-		free(content);
-		return;
+	} else {
+		content = xrealloc(content, len + 1); /* kept until recorded: not the read buffer's size */
+		yb_sha256_hex(content, len, sha);
+		if (strcmp(sha, rb->revision)) {
+			yd_log("runbook '%s': '%s' changed while it was loaded; it is read again on the next reload",
+			       rb->name, rb->path);
+			free(content);
+			return;
+		}
 	}
 	struct yd_entry *e = yd_entry_find(d, rb->name);
 	if (e && !strcmp(e->rev->sha256, sha)) {
@@ -563,7 +571,7 @@ void yd_reload(struct yd *d)
 {
 	struct rb_diags diags;
 	struct rb_set *set = NULL;
-	struct rb_load_opts o = { .config_path = d->config_path };
+	struct rb_load_opts o = { .config_path = d->config_path, .keep_bytes = true };
 	for (size_t i = 0; i < d->n_entries; i++)
 		d->entries[i]->seen = false;
 	rb_diags_init(&diags);
@@ -601,7 +609,8 @@ void yd_reload(struct yd *d)
 	for (size_t i = 0; i < n_files; i++) {
 		struct rb_set *one = NULL;
 		const char *paths[] = { files[i] };
-		struct rb_load_opts fo = { .config_path = d->config_path, .paths = paths, .n_paths = 1 };
+		struct rb_load_opts fo = { .config_path = d->config_path, .paths = paths, .n_paths = 1,
+					   .keep_bytes = true };
 		rb_diags_init(&diags);
 		if (rb_set_load(&fo, &one, &diags) == 0) {
 			struct yd_set *s = set_wrap(one);

@@ -705,6 +705,48 @@ START_TEST(plan_shows_fires_after_the_calendar)
 }
 END_TEST
 
+static struct rb_runbook *parse_named(const char *name, const char *cron)
+{
+	struct rb_diags d;
+	struct rb_runbook *rb = NULL;
+	rb_diags_init(&d);
+	char *text = xasprintf("version: 1\nname: %s\nkind: batch\ntargets: { hosts: [h] }\n"
+			       "schedule: { cron: \"%s\", timezone: UTC }\n"
+			       "steps:\n  - { name: a, run: \"true\" }\n", name, cron);
+	ck_assert_int_eq(rb_runbook_parse("t.yaml", text, strlen(text), &rb, &d), 0);
+	free(text);
+	rb_diags_release(&d);
+	return rb;
+}
+
+/* Runbooks with the same cron text share one parsed expression; 'H' depends on the name, so an
+ * expression with it is shared only under the same name; freeing one runbook leaves the others'
+ * schedules working. */
+START_TEST(cron_expressions_shared)
+{
+	struct rb_runbook *a = parse_named("a", "15 2 * * *"), *b = parse_named("b", "15 2 * * *");
+	struct rb_runbook *c = parse_named("c", "15 3 * * *");
+	ck_assert_ptr_eq(a->schedule.cron, b->schedule.cron);
+	ck_assert_ptr_ne(a->schedule.cron, c->schedule.cron);
+	struct rb_runbook *h1 = parse_named("nightly-x", "H H * * *");
+	struct rb_runbook *h2 = parse_named("nightly-y", "H H * * *");
+	struct rb_runbook *h3 = parse_named("nightly-x", "H H * * *");
+	ck_assert_ptr_ne(h1->schedule.cron, h2->schedule.cron);
+	ck_assert_ptr_eq(h1->schedule.cron, h3->schedule.cron);
+	rb_runbook_free(a);
+	rb_runbook_free(h1);
+	int64_t next = 0;
+	struct yb_err err = { 0 };
+	ck_assert_int_eq(sched_next(&b->schedule, 0, &next, &err), 0);
+	ck_assert_int_eq(next, 2 * 3600 + 15 * 60);
+	ck_assert_int_eq(sched_next(&h3->schedule, 0, &next, &err), 0);
+	rb_runbook_free(b);
+	rb_runbook_free(c);
+	rb_runbook_free(h2);
+	rb_runbook_free(h3);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("runbook");
@@ -728,6 +770,7 @@ int main(void)
 	tcase_add_test(tc, config_discovery);
 	tcase_add_test(tc, helpers);
 	tcase_add_test(tc, plan_shows_fires_after_the_calendar);
+	tcase_add_test(tc, cron_expressions_shared);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
