@@ -365,6 +365,7 @@ static int try_connect(struct yd *d)
 	size_t n;
 	bool owned = false;
 	if ((rc = db_exec(d->db, "SET statement_timeout = '15s'", 0, NULL, NULL, &err)) < 0 ||
+	    (rc = db_exec(d->lock_db, "SET statement_timeout = '5s'", 0, NULL, NULL, &err)) < 0 ||
 	    (rc = db_migrations_default(&m, &n, &owned, &err)) < 0)
 		goto fail;
 	rc = db_schema_check(d->db, m, n, &err);

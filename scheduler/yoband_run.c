@@ -198,73 +198,6 @@ static void move_apply(struct yd *d, const struct yd_move *m, int moved)
 		run->cancel_sent = false;
 }
 
-struct move_batch {
-	size_t n;
-	struct yd_move **m;
-};
-
-static void move_batch_free(void *ctx)
-{
-	struct move_batch *b = ctx;
-	for (size_t i = 0; i < b->n; i++)
-		free(b->m[i]);
-	free(b->m);
-	free(b);
-}
-
-static void moves_written(struct yd *d, void *ctx, struct db_result *r)
-{
-	struct move_batch *b = ctx;
-	bool ok = r && (size_t)db_result_rows(r) == b->n;
-	for (size_t i = 0; i < b->n; i++) {
-		const char *v = ok ? db_result_get(r, (int)i, 0) : NULL;
-		move_apply(d, b->m[i], !ok ? -1 : (v && !strcmp(v, "t")) ? 1 : 0);
-	}
-}
-
-/* Sends the transitions collected in this turn: one statement, so one transaction and one
- * commit for all of them (each still compare-and-set on its own run). */
-static void moves_flush(struct yd *d)
-{
-	if (!d->n_moves)
-		return;
-	struct move_batch *b = xcalloc(1, sizeof(*b));
-	b->n = d->n_moves;
-	b->m = d->moves;
-	d->moves = NULL;
-	d->n_moves = d->cap_moves = 0;
-	struct yb_buf ids, from, to, why;
-	yb_buf_init(&ids, 0);
-	yb_buf_init(&from, 0);
-	yb_buf_init(&to, 0);
-	yb_buf_init(&why, 0);
-	yb_buf_append(&ids, "{", 1);
-	yb_buf_append(&from, "{", 1);
-	yb_buf_append(&to, "{", 1);
-	yb_buf_append(&why, "{", 1);
-	for (size_t i = 0; i < b->n; i++) {
-		char num[24];
-		arr_add(&ids, idtext(num, b->m[i]->run_id));
-		arr_add(&from, state_names[b->m[i]->from]);
-		arr_add(&to, state_names[b->m[i]->to]);
-		arr_add(&why, b->m[i]->has_reason ? b->m[i]->reason : NULL);
-	}
-	yb_buf_append(&ids, "}", 1);
-	yb_buf_append(&from, "}", 1);
-	yb_buf_append(&to, "}", 1);
-	yb_buf_append(&why, "}", 1);
-	const char *p[] = { ids.data, from.data, to.data, why.data };
-	yd_decide(d, b->n == 1 ? "a run's transition" : "run transitions",
-		  "SELECT yoban.yoban_run_transition(f.id, f.from_state, f.to_state, f.reason) "
-		  "FROM unnest($1::bigint[], $2::yoban.run_state[], $3::yoban.run_state[], $4::text[]) "
-		  "WITH ORDINALITY AS f(id, from_state, to_state, reason, ord) ORDER BY f.ord",
-		  4, p, moves_written, b, move_batch_free);
-	yb_buf_release(&ids);
-	yb_buf_release(&from);
-	yb_buf_release(&to);
-	yb_buf_release(&why);
-}
-
 /* Collects the transition (compare-and-set); the run waits (busy) until it is written, and only
  * then is it acted on (move_apply). */
 static void run_move_ex(struct yd *d, struct yd_run *run, enum yd_run_state to, const char *reason,
@@ -602,9 +535,9 @@ static struct yd_job *job_ref_find(struct yd *d, const struct yd_job_ref *ref, s
 	return NULL;
 }
 
-/* The job row is written (id) or refused (id NULL): now START, unless the run is being
- * cancelled. */
-static void job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id)
+/* The job row is written (id), or not (id NULL: its run's transition in the same statement did
+ * not go through, or the statement was refused): now START, unless the run is being cancelled. */
+static void job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id, bool answered)
 {
 	struct yd_run *run;
 	struct yd_job *j = job_ref_find(d, ref, &run);
@@ -612,8 +545,18 @@ static void job_row_written(struct yd *d, const struct yd_job_ref *ref, const ch
 	if (!j)
 		return;
 	d->advance_wanted = true;
+	if (!id && (run->state != RS_RUNNING || run->busy)) {
+		/* The run did not move to running (refused, or someone else has it): no row was
+		 * written; the job is prepared again if the run goes on here. */
+		yb_json_free(j->spec);
+		j->spec = NULL;
+		j->phase = JP_WAIT;
+		j->retry_at_ms = 0;
+		return;
+	}
 	if (!id) {
-		job_fail_now(d, j, "failed", "the job row could not be written");
+		job_fail_now(d, j, "failed", answered ? "the job row was not written" :
+			     "the job row could not be written");
 		return;
 	}
 	j->id = strtoll(id, NULL, 10);
@@ -634,28 +577,37 @@ static void job_row_written(struct yd *d, const struct yd_job_ref *ref, const ch
 	       j->runner_id, (long long)run->id, run->runbook, step->name, j->attempt, j->host);
 }
 
-/* Queues the job row; START is sent once it is written (job_row_written). */
-static void job_start(struct yd *d, struct yd_job *j)
+/* Collects the job row; START is sent once it is written (job_row_written). Tentative (the
+ * run's move to running is not written yet): false when the job cannot start, and nothing is
+ * recorded (the run's own turn does that once it is running). */
+static bool job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 {
 	struct yd_run *run = j->run;
 	const struct rb_step *step = &run->rev->rb->steps[j->step_idx];
 	struct yb_err err = { 0 };
+	if (tentative) {
+		struct yb_json *spec = NULL;
+		if ((step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) || !yd_host(d, j->host) ||
+		    !(spec = job_spec(run, step, j, &err)))
+			return false;
+		yb_json_free(spec);
+	}
 	if (step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) {
 		char *msg = xasprintf("step kind '%s' is not supported by this runner yet",
 				      rb_step_kind_name(step->kind));
 		job_fail_now(d, j, "failed", msg);
 		free(msg);
-		return;
+		return false;
 	}
 	struct yd_conn *c = conn_get(d, j->host, &err);
 	if (!c) {
 		job_fail_now(d, j, "failed", err.msg);
-		return;
+		return false;
 	}
 	struct yb_json *spec = job_spec(run, step, j, &err);
 	if (!spec) {
 		job_fail_now(d, j, "failed", err.msg);
-		return;
+		return false;
 	}
 	yb_json_free(j->spec);
 	j->spec = spec;
@@ -668,91 +620,142 @@ static void job_start(struct yd *d, struct yd_job *j)
 		d->job_rows = xrealloc(d->job_rows, d->cap_job_rows * sizeof(*d->job_rows));
 	}
 	d->job_rows[d->n_job_rows++] = ref;
+	return true;
 }
 
-#define YD_JOB_ROWS_MAX 500 /* rows per INSERT (6 parameters each) */
+static void job_start(struct yd *d, struct yd_job *j)
+{
+	job_start_ex(d, j, false);
+}
 
-struct job_rows_batch {
-	size_t n;
-	struct yd_job_ref **refs;
+/* What one turn decided: its transitions and its job rows, written by one statement. */
+struct decisions {
+	size_t n_moves, n_jobs;
+	struct yd_move **moves;
+	struct yd_job_ref **jobs;
 };
 
-static void job_rows_free(void *ctx)
+static void decisions_free(void *ctx)
 {
-	struct job_rows_batch *b = ctx;
-	for (size_t i = 0; i < b->n; i++)
-		free(b->refs[i]);
-	free(b->refs);
+	struct decisions *b = ctx;
+	for (size_t i = 0; i < b->n_moves; i++)
+		free(b->moves[i]);
+	for (size_t i = 0; i < b->n_jobs; i++)
+		free(b->jobs[i]);
+	free(b->moves);
+	free(b->jobs);
 	free(b);
 }
 
-static void job_rows_written(struct yd *d, void *ctx, struct db_result *r)
+/* Rows: ('t', ord, moved) for each transition, ('j', id, runner id) for each job row inserted. */
+static void decisions_written(struct yd *d, void *ctx, struct db_result *r)
 {
-	struct job_rows_batch *b = ctx;
+	struct decisions *b = ctx;
 	int rows = r ? db_result_rows(r) : 0;
-	for (size_t i = 0; i < b->n; i++) {
+	int8_t *moved = xcalloc(b->n_moves ? b->n_moves : 1, sizeof(*moved));
+	for (size_t i = 0; i < b->n_moves; i++)
+		moved[i] = r ? 0 : -1;
+	for (int k = 0; k < rows; k++) {
+		const char *kind = db_result_get(r, k, 0);
+		if (strcmp(kind, "t"))
+			continue;
+		size_t ord = strtoull(db_result_get(r, k, 1), NULL, 10);
+		const char *v = db_result_get(r, k, 2);
+		if (ord >= 1 && ord <= b->n_moves)
+			moved[ord - 1] = v && !strcmp(v, "t");
+	}
+	/* The transitions first: a job row is acted on only in a run that is running. */
+	for (size_t i = 0; i < b->n_moves; i++)
+		move_apply(d, b->moves[i], moved[i]);
+	free(moved);
+	for (size_t i = 0; i < b->n_jobs; i++) {
 		const char *id = NULL;
 		for (int k = 0; k < rows && !id; k++)
-			if (db_result_get(r, k, 1) && !strcmp(db_result_get(r, k, 1), b->refs[i]->runner_id))
-				id = db_result_get(r, k, 0);
-		job_row_written(d, b->refs[i], id);
+			if (!strcmp(db_result_get(r, k, 0), "j") && db_result_get(r, k, 2) &&
+			    !strcmp(db_result_get(r, k, 2), b->jobs[i]->runner_id))
+				id = db_result_get(r, k, 1);
+		job_row_written(d, b->jobs[i], id, r != NULL);
 	}
 }
 
-/* Sends the job rows collected in this turn: one multi-row INSERT, one commit; START for each
- * follows when it is in (job_row_written). */
-static void job_rows_flush(struct yd *d)
+static void arr_open(struct yb_buf *b)
 {
-	size_t done = 0;
-	while (done < d->n_job_rows) {
-		struct job_rows_batch *b = xcalloc(1, sizeof(*b));
-		b->refs = xcalloc(YD_JOB_ROWS_MAX, sizeof(*b->refs));
-		struct yb_buf sql;
-		yb_buf_init(&sql, 0);
-		yb_buf_appendf(&sql, "INSERT INTO yoban.jobs (run_id, step, step_index, host, attempt, "
-				     "runner_job_id, state, started_at) VALUES ");
-		char **vals = xcalloc(6 * YD_JOB_ROWS_MAX, sizeof(*vals));
-		size_t n = 0;
-		for (; done < d->n_job_rows && b->n < YD_JOB_ROWS_MAX; done++) {
-			struct yd_job_ref *ref = d->job_rows[done];
-			struct yd_run *run;
-			struct yd_job *j = job_ref_find(d, ref, &run);
-			if (!j) {
-				free(ref);
-				continue;
-			}
-			b->refs[b->n++] = ref;
-			vals[6 * n] = xasprintf("%lld", (long long)run->id);
-			vals[6 * n + 1] = xstrdup(run->rev->rb->steps[j->step_idx].name);
-			vals[6 * n + 2] = xasprintf("%d", j->step_idx);
-			vals[6 * n + 3] = xstrdup(j->host);
-			vals[6 * n + 4] = xasprintf("%d", j->attempt);
-			vals[6 * n + 5] = xstrdup(j->runner_id);
-			yb_buf_appendf(&sql, "%s($%zu::bigint, $%zu, $%zu::integer, $%zu, $%zu::integer, $%zu, "
-					     "'dispatched', now())", n ? ", " : "", 6 * n + 1, 6 * n + 2,
-				       6 * n + 3, 6 * n + 4, 6 * n + 5, 6 * n + 6);
-			n++;
+	yb_buf_init(b, 0);
+	yb_buf_append(b, "{", 1);
+}
+
+/* Sends the transitions and job rows collected in this turn: one statement, so one transaction
+ * and one commit for all of them. Each transition is still compare-and-set on its own run, and a
+ * job row is inserted only when its run's transition in the same batch (if any) succeeded: the
+ * first jobs of a run ride with its move to running. */
+void yd_decisions_flush(struct yd *d)
+{
+	if (!d->n_moves && !d->n_job_rows)
+		return;
+	struct decisions *b = xcalloc(1, sizeof(*b));
+	b->n_moves = d->n_moves;
+	b->moves = d->moves;
+	d->moves = NULL;
+	d->n_moves = d->cap_moves = 0;
+	b->jobs = xcalloc(d->n_job_rows ? d->n_job_rows : 1, sizeof(*b->jobs));
+	enum { M_ID, M_FROM, M_TO, M_WHY, J_RUN, J_STEP, J_IDX, J_HOST, J_ATT, J_RID, N_ARR };
+	struct yb_buf a[N_ARR];
+	for (int i = 0; i < N_ARR; i++)
+		arr_open(&a[i]);
+	char num[24];
+	for (size_t i = 0; i < b->n_moves; i++) {
+		arr_add(&a[M_ID], idtext(num, b->moves[i]->run_id));
+		arr_add(&a[M_FROM], state_names[b->moves[i]->from]);
+		arr_add(&a[M_TO], state_names[b->moves[i]->to]);
+		arr_add(&a[M_WHY], b->moves[i]->has_reason ? b->moves[i]->reason : NULL);
+	}
+	for (size_t i = 0; i < d->n_job_rows; i++) {
+		struct yd_job_ref *ref = d->job_rows[i];
+		struct yd_run *run;
+		struct yd_job *j = job_ref_find(d, ref, &run);
+		if (!j) {
+			free(ref);
+			continue;
 		}
-		yb_buf_appendf(&sql, " RETURNING id, runner_job_id");
-		if (b->n)
-			yd_decide(d, b->n == 1 ? "a job's row" : "job rows", sql.data, (int)(6 * n),
-				  (const char *const *)vals, job_rows_written, b, job_rows_free);
-		else
-			job_rows_free(b);
-		for (size_t i = 0; i < 6 * n; i++)
-			free(vals[i]);
-		free(vals);
-		yb_buf_release(&sql);
+		b->jobs[b->n_jobs++] = ref;
+		arr_add(&a[J_RUN], idtext(num, run->id));
+		arr_add(&a[J_STEP], run->rev->rb->steps[j->step_idx].name);
+		snprintf(num, sizeof(num), "%d", j->step_idx);
+		arr_add(&a[J_IDX], num);
+		arr_add(&a[J_HOST], j->host);
+		snprintf(num, sizeof(num), "%d", j->attempt);
+		arr_add(&a[J_ATT], num);
+		arr_add(&a[J_RID], j->runner_id);
 	}
 	free(d->job_rows);
 	d->job_rows = NULL;
 	d->n_job_rows = d->cap_job_rows = 0;
-}
-
-void yd_decisions_flush(struct yd *d)
-{
-	moves_flush(d);
-	job_rows_flush(d);
+	const char *p[N_ARR];
+	for (int i = 0; i < N_ARR; i++) {
+		yb_buf_append(&a[i], "}", 1);
+		p[i] = a[i].data;
+	}
+	const char *what = b->n_jobs && b->n_moves ? "run transitions and job rows" :
+			   b->n_jobs ? "job rows" : "run transitions";
+	if (b->n_moves || b->n_jobs)
+		yd_decide(d, what,
+			  "WITH t AS (SELECT f.ord, f.id, yoban.yoban_run_transition(f.id, f.from_state, "
+			  "f.to_state, f.reason) AS moved FROM unnest($1::bigint[], $2::yoban.run_state[], "
+			  "$3::yoban.run_state[], $4::text[]) WITH ORDINALITY AS f(id, from_state, to_state, "
+			  "reason, ord)), "
+			  "j AS (INSERT INTO yoban.jobs (run_id, step, step_index, host, attempt, "
+			  "runner_job_id, state, started_at) SELECT g.run_id, g.step, g.step_index, g.host, "
+			  "g.attempt, g.rid, 'dispatched', now() FROM unnest($5::bigint[], $6::text[], "
+			  "$7::integer[], $8::text[], $9::integer[], $10::text[]) AS g(run_id, step, "
+			  "step_index, host, attempt, rid) WHERE g.run_id NOT IN (SELECT t.id FROM t WHERE "
+			  "NOT coalesce(t.moved, false)) RETURNING id, runner_job_id) "
+			  "SELECT 't', t.ord::text, CASE WHEN t.moved THEN 't' ELSE 'f' END FROM t "
+			  "UNION ALL SELECT 'j', j.id::text, j.runner_job_id FROM j",
+			  N_ARR, p, decisions_written, b, decisions_free);
+	else
+		decisions_free(b);
+	for (int i = 0; i < N_ARR; i++)
+		yb_buf_release(&a[i]);
 }
 
 /* ---- output and exits -------------------------------------------------------------------- */
@@ -1105,6 +1108,34 @@ static bool run_admit(struct yd *d, struct yd_run *run)
 	return false; /* goes on once the transition is written */
 }
 
+/* The run's move to running is on its way: its current step's first jobs go with it (their rows
+ * are written in the same statement, only if the move goes through), so START follows one commit
+ * after admission rather than two. Anything unusual is left to the run's own turn. */
+static void run_prepare_jobs(struct yd *d, struct yd_run *run)
+{
+	const struct rb_runbook *rb = run->rev->rb;
+	size_t n_hosts;
+	char **hosts = run_hosts(run, &n_hosts);
+	if ((size_t)run->step >= rb->n_steps || !n_hosts)
+		return;
+	int64_t now = yb_mono_ms();
+	for (size_t h = 0; h < n_hosts; h++) {
+		struct yd_job *last = NULL;
+		for (size_t i = 0; i < run->n_jobs; i++)
+			if (run->jobs[i]->host_idx == (int)h && (!last || run->jobs[i]->attempt > last->attempt))
+				last = run->jobs[i];
+		if (last && (last->phase != JP_WAIT || now < last->retry_at_ms))
+			continue;
+		bool added = !last;
+		if (added)
+			last = job_add(run, (int)h, hosts[h], 1);
+		if (!job_start_ex(d, last, true) && added) {
+			run->n_jobs--; /* the one just added: the run's own turn deals with it */
+			job_free(last);
+		}
+	}
+}
+
 /* Drives one run as far as it can go now. */
 static void run_advance(struct yd *d, struct yd_run *run)
 {
@@ -1119,8 +1150,11 @@ static void run_advance(struct yd *d, struct yd_run *run)
 			return;
 	}
 	if (run->state == RS_PENDING || run->state == RS_QUEUED) {
-		if (!run_admit(d, run))
+		if (!run_admit(d, run)) {
+			if (run->busy && run->moving_to == RS_RUNNING)
+				run_prepare_jobs(d, run);
 			return;
+		}
 	}
 	const struct rb_runbook *rb = run->rev->rb;
 	size_t n_hosts;
