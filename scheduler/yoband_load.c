@@ -322,6 +322,14 @@ static struct {
 	size_t n_slots;
 } index_;
 
+/* The fingerprint of the last clean full load (see "nothing changed" below). */
+static struct {
+	const struct yd *d;
+	bool valid;
+	uint64_t h;
+	int64_t at; /* when that load started, wall seconds */
+} last_;
+
 static size_t name_hash(const char *s)
 {
 	size_t h = 1469598103934665603ULL;
@@ -392,6 +400,8 @@ void yd_entries_free(struct yd *d)
 		free(index_.slots);
 		memset(&index_, 0, sizeof(index_));
 	}
+	if (last_.d == d)
+		memset(&last_, 0, sizeof(last_));
 }
 
 /* Writes a reload problem where `yoban status` can show it (when connected). */
@@ -567,11 +577,93 @@ static void log_diags(struct rb_diags *diags)
 	}
 }
 
+/* ---- nothing changed since the last reload? ------------------------------------------------
+ * A reload of 100,000 runbooks takes seconds and, for a moment, two sets of them in memory; the
+ * new leader reloads right after its own start. So a clean full load remembers a fingerprint of
+ * what it read (every file's and folder's inode, size, mtime and ctime under the runbooks and
+ * calendars folders, the site config, the inventory, the procedure documents), and a reload that
+ * finds the same fingerprint stops there. A file whose ctime is within a second of the load it
+ * would be compared with counts as changed (the clock's tick is coarser than a rewrite). */
+
+struct fingerprint {
+	uint64_t h;
+	bool racy;
+};
+
+static void fp_bytes(struct fingerprint *f, const void *data, size_t n)
+{
+	const unsigned char *b = data;
+	for (size_t i = 0; i < n; i++)
+		f->h = (f->h ^ b[i]) * 1099511628211ULL;
+}
+
+static void fp_path(struct fingerprint *f, const char *path, int64_t since, int depth)
+{
+	struct stat st;
+	fp_bytes(f, path, strlen(path) + 1);
+	if (stat(path, &st) < 0) {
+		fp_bytes(f, "-", 1);
+		return;
+	}
+	int64_t v[6] = { (int64_t)st.st_dev, (int64_t)st.st_ino, (int64_t)st.st_size,
+			 (int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec,
+			 (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec };
+	fp_bytes(f, v, sizeof(v));
+	if (st.st_ctim.tv_sec >= since - 1 || st.st_mtim.tv_sec >= since - 1)
+		f->racy = true;
+	if (!S_ISDIR(st.st_mode) || depth > 8)
+		return;
+	DIR *dh = opendir(path);
+	if (!dh) {
+		f->racy = true;
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *child = xasprintf("%s/%s", path, de->d_name);
+		fp_path(f, child, since, depth + 1);
+		free(child);
+	}
+	closedir(dh);
+}
+
+static struct fingerprint fp_take(struct yd *d, int64_t since)
+{
+	struct fingerprint f = { .h = 1469598103934665603ULL };
+	const struct rb_site *site = &d->base->set->site;
+	if (d->config_path)
+		fp_path(&f, d->config_path, since, 9);
+	if (site->inventory_path)
+		fp_path(&f, site->inventory_path, since, 9);
+	if (site->runbooks_dir)
+		fp_path(&f, site->runbooks_dir, since, 0);
+	if (site->calendars_dir)
+		fp_path(&f, site->calendars_dir, since, 0);
+	for (size_t i = 0; i < d->n_entries; i++) {
+		const struct rb_runbook *rb = d->entries[i]->rev->rb;
+		if (rb->procedure_path)
+			fp_path(&f, rb->procedure_path, since, 9);
+	}
+	return f;
+}
+
 void yd_reload(struct yd *d)
 {
 	struct rb_diags diags;
 	struct rb_set *set = NULL;
 	struct rb_load_opts o = { .config_path = d->config_path, .keep_bytes = true };
+	int64_t started = yb_wall_us() / 1000000;
+	if (last_.d == d && last_.valid && d->base) {
+		struct fingerprint f = fp_take(d, last_.at);
+		if (!f.racy && f.h == last_.h) {
+			yd_log("runbooks, calendars and site files unchanged since the last reload");
+			record_all(d);
+			return;
+		}
+	}
+	last_.valid = false;
 	for (size_t i = 0; i < d->n_entries; i++)
 		d->entries[i]->seen = false;
 	rb_diags_init(&diags);
@@ -583,6 +675,17 @@ void yd_reload(struct yd *d)
 		for (size_t i = 0; i < set->n_runbooks; i++)
 			adopt(d, s, set->runbooks[i]);
 		rb_diags_release(&diags);
+		/* every entry now holds a runbook of this set: a fingerprint of it can stand for it */
+		bool all_here = true;
+		for (size_t i = 0; i < d->n_entries && all_here; i++)
+			all_here = d->entries[i]->seen && d->entries[i]->rev->set == s;
+		if (all_here) {
+			struct fingerprint f = fp_take(d, started);
+			last_.d = d;
+			last_.valid = !f.racy;
+			last_.h = f.h;
+			last_.at = started;
+		}
 		goto prune;
 	}
 	/* Something does not validate: find what, file by file. */
