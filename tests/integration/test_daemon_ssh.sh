@@ -50,7 +50,7 @@ steps:
     run: echo never'
 
 yd_start
-yd_wait_sql "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'remote-tick' AND state = 'succeeded'" t 30
+yd_wait_sql "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'remote-tick' AND state = 'succeeded'" t 60
 check "scheduled runs over ssh" eq "$?" 0
 run=$(yd_sql "SELECT min(id) FROM yoban.runs WHERE runbook = 'remote-tick' AND state = 'succeeded'")
 job=$(yd_sql "SELECT id FROM yoban.jobs WHERE run_id = $run")
