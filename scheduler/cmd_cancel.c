@@ -71,11 +71,8 @@ static int run(int argc, char **argv)
 		struct yb_json *o = yb_json_object();
 		yb_json_set(o, "request_id", yb_json_int(strtoll(request_id, NULL, 10)));
 		yb_json_set(o, "run_id", yb_json_int(strtoll(run_id, NULL, 10)));
-		if (wait) {
-			yb_json_set(o, "handled", yb_json_bool(outcome.handled));
-			yb_json_set(o, "ok", outcome.handled ? yb_json_bool(outcome.ok) : yb_json_null());
-			yb_json_set(o, "error", yb_json_str(why));
-		}
+		if (wait)
+			opdb_outcome_json(o, &outcome, why, false);
 		yb_json_print(o, YB_JSON_PRETTY);
 		yb_json_free(o);
 	} else {

@@ -297,3 +297,14 @@ char *opdb_result_message(const char *result)
 	yb_json_free(j);
 	return msg;
 }
+
+void opdb_outcome_json(struct yb_json *o, const struct opdb_request_outcome *out, const char *why,
+		       bool with_run)
+{
+	yb_json_set(o, "handled", yb_json_bool(out->handled));
+	yb_json_set(o, "ok", out->handled ? yb_json_bool(out->ok) : yb_json_null());
+	if (with_run)
+		yb_json_set(o, "run_id", out->run_id[0] ? yb_json_int(strtoll(out->run_id, NULL, 10))
+							 : yb_json_null());
+	yb_json_set(o, "error", yb_json_str(why));
+}

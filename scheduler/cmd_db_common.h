@@ -57,6 +57,11 @@ struct opdb_request_outcome {
 int opdb_wait_request(struct db_conn *c, const char *request_id, bool want_run, int64_t timeout_ms,
 		      struct opdb_request_outcome *out);
 
+/* Adds what --wait learned to a command's JSON answer: "handled", "ok" (null when not handled),
+ * "error" (why, or null) and, with with_run, "run_id" (the run the request created, or null). */
+void opdb_outcome_json(struct yb_json *o, const struct opdb_request_outcome *out, const char *why,
+		       bool with_run);
+
 /* The message in a request's result JSON ("error", else "message"), or NULL. Caller frees. */
 char *opdb_result_message(const char *result);
 

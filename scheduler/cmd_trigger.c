@@ -118,13 +118,8 @@ static int run(int argc, char **argv)
 		yb_json_set(o, "runbook", yb_json_str(runbook));
 		yb_json_set(o, "mode", yb_json_str(staging ? "staging" : "production"));
 		yb_json_set(o, "params", yb_json_ref(params));
-		if (wait) {
-			yb_json_set(o, "handled", yb_json_bool(outcome.handled));
-			yb_json_set(o, "ok", outcome.handled ? yb_json_bool(outcome.ok) : yb_json_null());
-			yb_json_set(o, "run_id", outcome.run_id[0]
-				    ? yb_json_int(strtoll(outcome.run_id, NULL, 10)) : yb_json_null());
-			yb_json_set(o, "error", yb_json_str(why));
-		}
+		if (wait)
+			opdb_outcome_json(o, &outcome, why, true);
 		yb_json_print(o, YB_JSON_PRETTY);
 		yb_json_free(o);
 	} else {
