@@ -31,7 +31,7 @@ struct next_opts {
 	bool json;
 };
 
-/* Prints the fires, one per line or as JSON; `step` is sched_next or sched_prev. */
+/* Prints o->count fires after (or, with --prev, before) from, one per line or as JSON. */
 static int print_fires(const struct next_opts *o, const struct schedule *s, const char *what,
 		       int64_t from)
 {

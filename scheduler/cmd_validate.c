@@ -68,7 +68,8 @@ static int run(int argc, char **argv)
 	if (!config_path && !json)
 		fprintf(stderr, "yoban validate: note: no site config found (no --config, no "
 				"$YOBAN_CONFIG, no yoban.yaml beside the files or above them, no "
-				"/etc/yoban/yoban.yaml): hosts, calendars and channels are unknown\n");
+				"/etc/yoban/yoban.yaml): the site defaults apply, hosts and calendars come only from an "
+				"inventory.yaml and calendars/ beside the files, and no channel is known\n");
 	struct rb_diags diags;
 	rb_diags_init(&diags);
 	struct rb_load_opts lo = { .config_path = config_path, .paths = paths, .n_paths = n_paths };
