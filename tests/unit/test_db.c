@@ -7,7 +7,7 @@
  * yoban_trigger.
  */
 #define _GNU_SOURCE
-#include "db.h"
+#include "db_admin.h"
 
 #include "digest.h"
 

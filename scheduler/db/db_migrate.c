@@ -8,7 +8,7 @@
  * Each migration runs in its own transaction that also takes a transaction-scoped advisory lock,
  * so two `yoban db migrate` at once serialise and the second finds nothing left to do.
  */
-#include "db.h"
+#include "db_admin.h"
 
 #include "digest.h"
 

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "yoband.h"
+#include "db_admin.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -7,6 +7,7 @@
  * SQLSTATE into a sentence with the way out. The server's rules are the only rules.
  */
 #include "cmd_db_common.h"
+#include "db_admin.h"
 #include "runbook.h"
 
 #include <stdio.h>

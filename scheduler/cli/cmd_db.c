@@ -9,7 +9,7 @@
  * as written, so the role that migrates is whatever the operator chose (PGUSER works too).
  */
 #include "cli.h"
-#include "db.h"
+#include "db_admin.h"
 #include "json.h"
 #include "runbook.h"
 

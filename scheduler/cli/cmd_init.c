@@ -9,7 +9,7 @@
  * an existing database is kept and migrated, and only yoban.yaml is rewritten.
  */
 #include "cli.h"
-#include "db.h"
+#include "db_admin.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -18,7 +18,7 @@
  * limited to characters that are plain there.
  */
 #define _GNU_SOURCE
-#include "db.h"
+#include "db_admin.h"
 
 #include "buf.h"
 

@@ -8,7 +8,7 @@
  * and prints it: how many runbooks are scheduled and which files did not validate.
  */
 #include "cli.h"
-#include "db.h"
+#include "db_admin.h"
 #include "json.h"
 #include "runbook.h"
 
