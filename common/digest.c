@@ -6,6 +6,8 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 _Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((struct yb_sha256 *)0)->state),
 	       "struct yb_sha256 too small for libsodium's state");
@@ -60,6 +62,33 @@ void yb_base64_nopad(const unsigned char *bytes, size_t len, char *out, size_t o
 	if (out_size < sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING))
 		BUG("base64 output buffer too small");
 	sodium_bin2base64(out, out_size, bytes, len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+}
+
+char *yb_base64(const void *bytes, size_t len)
+{
+	ensure_init();
+	size_t size = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	char *out = xmalloc(size);
+	sodium_bin2base64(out, size, bytes, len, sodium_base64_VARIANT_ORIGINAL);
+	return out;
+}
+
+int yb_base64_decode(const char *text, unsigned char **out, size_t *len, struct yb_err *err)
+{
+	ensure_init();
+	size_t text_len = strlen(text);
+	unsigned char *bytes = xmalloc(text_len / 4 * 3 + 1);
+	size_t n = 0;
+	const char *end = NULL;
+	if (sodium_base642bin(bytes, text_len / 4 * 3 + 1, text, text_len, NULL, &n, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 || end != text + text_len) {
+		free(bytes);
+		return yb_err_set(err, YB_EINVAL, "not base64 (standard alphabet, with padding)");
+	}
+	bytes[n] = '\0';
+	*out = bytes;
+	*len = n;
+	return 0;
 }
 
 void yb_random_bytes(void *buf, size_t len)

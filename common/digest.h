@@ -24,6 +24,11 @@ void yb_hex(const unsigned char *bytes, size_t len, char *out /* 2*len+1 */);
 void yb_sha256_hex(const void *data, size_t len, char out[YB_SHA256_HEX_LEN]);
 /* Base64 without padding, as OpenSSH prints fingerprints ("SHA256:..."). out needs 4*len/3+4. */
 void yb_base64_nopad(const unsigned char *bytes, size_t len, char *out, size_t out_size);
+/* Standard base64 with padding (RFC 4648 section 4); the caller frees the result. */
+char *yb_base64(const void *bytes, size_t len);
+/* Decodes standard base64 (padding required, no white space) into a new buffer with a NUL after
+ * the bytes (not counted in *len); the caller frees it. YB_EINVAL when text is not base64. */
+int yb_base64_decode(const char *text, unsigned char **out, size_t *len, struct yb_err *err);
 /* Fills buf with random bytes. */
 void yb_random_bytes(void *buf, size_t len);
 

@@ -4,6 +4,9 @@
  */
 #include "json.h"
 
+#include "buf.h"
+#include "digest.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,19 +24,114 @@ static json_t *checked(json_t *v)
 
 struct yb_json *yb_json_object(void) { return Y(checked(json_object())); }
 struct yb_json *yb_json_array(void) { return Y(checked(json_array())); }
+bool yb_utf8_valid(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t need;
+		uint32_t cp;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i <= need)
+			return false;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		static const uint32_t min_for[4] = { 0, 0x80, 0x800, 0x10000 };
+		if (cp < min_for[need] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += need + 1;
+	}
+	return true;
+}
+
+/* The bytes with each byte of an invalid sequence (and NUL) replaced by U+FFFD. */
+static json_t *lossy_string(const char *s, size_t n)
+{
+	struct yb_buf b;
+	yb_buf_init(&b, 0);
+	size_t i = 0;
+	while (i < n) {
+		size_t len = 1;
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0xc0 && c < 0xf8)
+			len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		if (len <= n - i && yb_utf8_valid(s + i, len)) {
+			yb_buf_append(&b, s + i, len);
+		} else {
+			yb_buf_append(&b, "\xef\xbf\xbd", 3);
+			len = 1;
+		}
+		i += len;
+	}
+	json_t *v = checked(json_stringn(b.data ? b.data : "", b.len));
+	yb_buf_release(&b);
+	return v;
+}
+
 struct yb_json *yb_json_str(const char *s)
 {
 	if (!s)
 		return Y(json_null());
-	json_t *v = json_string(s);
-	/* not valid UTF-8: keep the bytes readable rather than lose the value */
-	return v ? Y(v) : Y(checked(json_stringn_nocheck(s, strlen(s))));
+	return yb_json_strn(s, strlen(s));
 }
 struct yb_json *yb_json_strn(const char *s, size_t n)
 {
 	json_t *v = json_stringn(s, n);
-	return v ? Y(v) : Y(checked(json_stringn_nocheck(s, n)));
+	return v ? Y(v) : Y(lossy_string(s, n));
 }
+
+struct yb_json *yb_json_bytes(const void *p, size_t n)
+{
+	if (yb_utf8_valid(p, n))
+		return Y(checked(json_stringn(p, n)));
+	struct yb_json *o = yb_json_object();
+	char *b64 = yb_base64(p, n);
+	yb_json_set(o, "base64", yb_json_str(b64));
+	free(b64);
+	return o;
+}
+
+int yb_json_bytes_value(const struct yb_json *v, unsigned char **out, size_t *n,
+			struct yb_err *err)
+{
+	if (v && json_is_string(J(v))) {
+		size_t len = json_string_length(J(v));
+		unsigned char *copy = xmalloc(len + 1);
+		memcpy(copy, json_string_value(J(v)), len);
+		copy[len] = '\0';
+		*out = copy;
+		*n = len;
+		return 0;
+	}
+	json_t *b64 = v && json_is_object(J(v)) && json_object_size(J(v)) == 1
+			      ? json_object_get(J(v), "base64") : NULL;
+	if (!b64 || !json_is_string(b64))
+		return yb_err_set(err, YB_EINVAL,
+				  "expected a string or {\"base64\": \"...\"} for bytes");
+	return yb_base64_decode(json_string_value(b64), out, n, err);
+}
+
 struct yb_json *yb_json_int(int64_t v) { return Y(checked(json_integer((json_int_t)v))); }
 struct yb_json *yb_json_real(double v) { return Y(checked(json_real(v))); }
 struct yb_json *yb_json_bool(bool v) { return Y(json_boolean(v)); }

@@ -15,8 +15,20 @@ struct yb_json;
 
 struct yb_json *yb_json_object(void);
 struct yb_json *yb_json_array(void);
-struct yb_json *yb_json_str(const char *s);          /* NULL s gives JSON null */
+/* Text for people. NULL s gives JSON null. Bytes that are not UTF-8 become U+FFFD each, so a
+ * dump never fails; where the exact bytes must come back, use yb_json_bytes. */
+struct yb_json *yb_json_str(const char *s);
 struct yb_json *yb_json_strn(const char *s, size_t n);
+/* Bytes, losslessly: a JSON string when they are UTF-8 without NUL, else {"base64": "..."}
+ * (standard base64 of the exact bytes). Argument vectors, environment values, parameters and
+ * output travel this way: Shift_JIS names and binary output are normal in this domain. */
+struct yb_json *yb_json_bytes(const void *p, size_t n);
+/* Reads what yb_json_bytes wrote (or any JSON string) into a new buffer with a NUL after the
+ * bytes (not counted in *n); the caller frees it. YB_EINVAL for any other value. */
+int yb_json_bytes_value(const struct yb_json *v, unsigned char **out, size_t *n,
+			struct yb_err *err);
+/* True when p[0..n) is valid UTF-8 (no overlongs, no surrogates) without NUL. */
+bool yb_utf8_valid(const void *p, size_t n);
 struct yb_json *yb_json_int(int64_t v);
 struct yb_json *yb_json_real(double v);
 struct yb_json *yb_json_bool(bool v);
