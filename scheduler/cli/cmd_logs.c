@@ -15,6 +15,7 @@
  */
 #include "cmd_db_common.h"
 #include "compress.h"
+#include "digest.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -87,59 +88,6 @@ static int bytea_decode(const char *text, struct yb_buf *z, struct yb_err *err)
 	return 0;
 }
 
-/* The length of the valid UTF-8 sequence at u[0..n) (RFC 3629: no overlong forms, no
- * surrogates, nothing past U+10FFFF), or 0 when it is not one. NUL counts as invalid. */
-static size_t utf8_seq(const unsigned char *u, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-	if (u[0] >= 0x01 && u[0] <= 0x7f)
-		return 1;
-	if (u[0] >= 0xc2 && u[0] <= 0xdf)
-		len = 2;
-	else if (u[0] >= 0xe0 && u[0] <= 0xef)
-		len = 3;
-	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (u[0] == 0xe0)
-		lo = 0xa0;
-	else if (u[0] == 0xed)
-		hi = 0x9f;
-	else if (u[0] == 0xf0)
-		lo = 0x90;
-	else if (u[0] == 0xf4)
-		hi = 0x8f;
-	if (len > n || u[1] < lo || u[1] > hi)
-		return 0;
-	for (size_t k = 2; k < len; k++)
-		if (u[k] < 0x80 || u[k] > 0xbf)
-			return 0;
-	return len;
-}
-
-/* Text for JSON: valid UTF-8 kept, each invalid byte (and NUL) replaced by U+FFFD. */
-static struct yb_json *json_text(const char *s, size_t n)
-{
-	struct yb_buf b;
-	yb_buf_init(&b, 0);
-	const unsigned char *u = (const unsigned char *)s;
-	for (size_t i = 0; i < n;) {
-		size_t len = utf8_seq(u + i, n - i);
-		if (len) {
-			yb_buf_append(&b, s + i, len);
-			i += len;
-		} else {
-			yb_buf_append(&b, "\xef\xbf\xbd", 3);
-			i++;
-		}
-	}
-	struct yb_json *v = yb_json_strn(b.data ? b.data : "", b.len);
-	yb_buf_release(&b);
-	return v;
-}
-
 /* Prints one page of new chunks of job j; returns the number printed, or YB_EXIT_FAIL negated. */
 static int job_page(struct logs_ctx *x, struct job_cursor *j)
 {
@@ -174,7 +122,13 @@ static int job_page(struct logs_ctx *x, struct job_cursor *j)
 			yb_json_set(o, "job", yb_json_str(j->label));
 			yb_json_set(o, "stream", yb_json_str(s ? "stderr" : "stdout"));
 			yb_json_set(o, "offset", yb_json_int(offset));
-			yb_json_set(o, "text", json_text(x->raw.data, x->raw.len));
+			/* text for people; base64 only when the bytes are not UTF-8, so nothing is lost */
+			yb_json_set(o, "text", yb_json_strn(x->raw.data ? x->raw.data : "", x->raw.len));
+			if (!yb_utf8_valid(x->raw.data ? x->raw.data : "", x->raw.len)) {
+				char *b64 = yb_base64(x->raw.data, x->raw.len);
+				yb_json_set(o, "base64", yb_json_str(b64));
+				free(b64);
+			}
 			char *line = yb_json_dump(o, 0);
 			printf("%s\n", line);
 			free(line);
@@ -346,8 +300,9 @@ const struct yb_cmd cmd_logs = {
 		"                 every 100 ms while output arrives, backing off to 1 s when idle)\n"
 		"  -q, --quiet    no job headers\n"
 		"  --config FILE  the site config (default $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
-		"  --format json  one JSON object per chunk and line: job_id, job, stream, offset, text\n"
-		"                 (invalid UTF-8 bytes shown as U+FFFD)\n"
+		"  --format json  one JSON object per chunk and line: job_id, job, stream, offset, text;\n"
+		"                 a chunk that is not UTF-8 (Shift_JIS, binary) shows each bad byte as\n"
+		"                 U+FFFD in text and carries its exact bytes in base64\n"
 		"\n"
 		"Exit status: 0 printed, 1 no such run, unreadable chunk or not allowed, 2 usage.\n",
 	.run = run,
