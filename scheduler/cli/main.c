@@ -1,7 +1,8 @@
 /*
- * yoban.c: the operator's command line. It finds the command in the table and hands it argv;
- * every command lives in its own scheduler/cmd_*.c. A command not linked into this build (its
- * file not written yet) is simply absent from the table: the weak references below are NULL.
+ * main.c (yoban): the operator's command line. It finds the command in the table and hands it
+ * argv; every command lives in its own scheduler/cli/cmd_*.c, linked from the yb_cli library. The
+ * references are strong: a command named here whose file is missing fails the link, it is never
+ * silently absent.
  */
 #include "cli.h"
 
@@ -12,7 +13,7 @@
 	X(validate) X(plan) X(next) X(calendar) X(exec) X(init) X(db) X(trigger) X(cancel) X(rerun)  \
 	X(status) X(runs) X(show) X(logs) X(reload)
 
-#define DECLARE(n) extern const struct yb_cmd cmd_##n __attribute__((weak));
+#define DECLARE(n) extern const struct yb_cmd cmd_##n;
 YB_COMMANDS(DECLARE)
 #undef DECLARE
 
@@ -26,8 +27,7 @@ static void print_help(FILE *out)
 		     "Yoban (夜番) runs the night's runbooks on city core systems: validated, scheduled\n"
 		     "by business calendars, dispatched to runners, and recorded.\n\ncommands:\n");
 	for (size_t i = 0; i < YB_ARRAY_LEN(commands); i++)
-		if (commands[i])
-			fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+		fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out, "\n`yoban COMMAND --help` tells more about each.\n");
 }
 
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < YB_ARRAY_LEN(commands); i++) {
 		const struct yb_cmd *cmd = commands[i];
-		if (!cmd || strcmp(cmd->name, argv[1]))
+		if (strcmp(cmd->name, argv[1]))
 			continue;
 		if (cli_wants_help(argc - 1, argv + 1)) {
 			fputs(cmd->help, stdout);
