@@ -163,6 +163,7 @@ int cli_request_run(const struct cli_request_opts *o, const struct cli_request *
 			rq->json_fields(json, rq->ctx);
 	} else {
 		printf("request %s\n", request_id);
+		fflush(stdout);
 	}
 	if (o->wait && outcome.handled && rq->answered)
 		answered = rq->answered(c, request_id, &outcome, json, rq->ctx);
@@ -211,7 +212,7 @@ int cli_request_run(const struct cli_request_opts *o, const struct cli_request *
 			  (long long)(o->timeout_ms / 1000), outcome.run_id);
 		status = YB_EXIT_FAIL;
 	} else if (rq->makes_run && did_not_start(&start)) {
-		cli_error("run %s did not start: it is %s%s%s", outcome.run_id, start.state,
+		cli_error("run %s ended without starting (%s)%s%s", outcome.run_id, start.state,
 			  start.reason ? ": " : "", start.reason ? start.reason : "");
 		status = YB_EXIT_FAIL;
 	}

@@ -54,10 +54,12 @@ const struct yb_cmd cmd_cancel = {
 		"with your name. yoband moves the run to 'cancelling', stops its jobs (the whole process\n"
 		"group of each step), then marks it 'cancelled'. Prints 'request ID'.\n"
 		"\n"
-		"  --wait         wait until yoband has handled the request (at most --timeout, 60s)\n"
+		"  --wait         wait until yoband has handled the request\n"
+		"  --timeout DUR  how long --wait waits (default 60s)\n"
 		"  --config FILE  the site config (default $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
 		"  --format json  one JSON object: request_id, run_id (with --wait: handled, ok, error)\n"
 		"\n"
-		"Exit status: 0 recorded, 1 refused (permission, unknown run, yoband said no), 2 usage.\n",
+		"Exit status: 0 recorded (with --wait: handled), 1 refused (permission, unknown run,\n"
+		"yoband said no) or no answer within --timeout, 2 usage.\n",
 	.run = run,
 };

@@ -81,12 +81,15 @@ const struct yb_cmd cmd_rerun = {
 		"yoban_operator or yoban_admin). Prints 'request ID'.\n"
 		"\n"
 		"  --from-step NAME  start at this step\n"
-		"  --wait            wait until yoband has created the new run and print 'run ID' too\n"
-		"                    (at most --timeout, default 60s)\n"
+		"  --wait            wait until yoband has created the new run and decided it; prints\n"
+		"                    'run ID', 'state STATE' and, when there is one, 'reason TEXT'\n"
+		"  --timeout DUR     how long --wait waits (default 60s)\n"
 		"  --config FILE     the site config (default $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
 		"  --format json     one JSON object: request_id, rerun_of, from_step (with --wait:\n"
-		"                    handled, ok, run_id, error)\n"
+		"                    handled, ok, run_id, state, started, reason, error)\n"
 		"\n"
-		"Exit status: 0 recorded, 1 refused (permission, unknown run, yoband said no), 2 usage.\n",
+		"Exit status: 0 recorded (with --wait: the new run started or is queued); 1 refused\n"
+		"(permission, unknown run, yoband said no), no answer within --timeout, or (with\n"
+		"--wait) the new run ended without starting (skipped, failed at once); 2 usage.\n",
 	.run = run,
 };

@@ -3,8 +3,9 @@
  *
  * The command does not start anything itself: it calls yoban.yoban_trigger() as the operator's
  * own role, which checks the role, writes a request row and an audit row naming session_user, and
- * NOTIFYs yoband. What it prints is the request id; with --wait it also waits (polling the request
- * row, never longer than --timeout) until yoband has created the run, and prints the run id.
+ * NOTIFYs yoband. What it prints is the request id; with --wait it also waits (never longer than
+ * --timeout) until yoband has created the run and decided it, and prints the run's id and state:
+ * a run that ended without starting (skipped, failed at once) is exit status 1 (cli_request.c).
  */
 #include "cli_request.h"
 
@@ -125,14 +126,19 @@ const struct yb_cmd cmd_trigger = {
 		"  --param NAME=VALUE  a runbook parameter (repeat for more); reaches the steps as\n"
 		"                      $YOBAN_PARAM_NAME, never spliced into a command line\n"
 		"  --staging           run in staging mode (the rehearsal), not production\n"
-		"  --wait              wait until yoband has created the run and print 'run ID' too;\n"
-		"                      gives up after --timeout (default 60s) with exit status 1\n"
+		"  --wait              wait until yoband has created the run and decided it (started,\n"
+		"                      queued, or ended without starting); prints 'run ID', 'state\n"
+		"                      STATE' and, when there is one, 'reason TEXT'; gives up after\n"
+		"                      --timeout (default 60s)\n"
+		"  --timeout DUR       how long --wait waits (e.g. 30s, 5m)\n"
 		"  --config FILE       the site config (default $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
 		"  --format json       one JSON object: request_id, runbook, mode, params (and with\n"
-		"                      --wait: handled, ok, run_id, error)\n"
+		"                      --wait: handled, ok, run_id, state, started, reason, error)\n"
 		"\n"
-		"Exit status: 0 recorded (and with --wait: the run exists), 1 refused (permission, bad\n"
-		"name, yoband said no or did not answer in time), 2 usage error.\n"
+		"Exit status: 0 recorded (with --wait: the run started or is queued); 1 refused\n"
+		"(permission, bad name, yoband said no), no answer within --timeout, or (with --wait)\n"
+		"the run ended without starting: skipped (e.g. concurrency: forbid) or failed at once\n"
+		"(e.g. no staging_hosts), its state and reason printed; 2 usage error.\n"
 		"\n"
 		"examples:\n"
 		"  yoban trigger nightly-resident-batch --param BATCH_DATE=2026-11-21 --wait\n"
