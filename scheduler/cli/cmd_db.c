@@ -197,6 +197,9 @@ static int do_status(const struct target *t, bool json)
 			printf("cluster:  embedded under %s, running (pid %ld)\n", t->state_dir, (long)pid);
 		else
 			printf("cluster:  embedded under %s, stopped\n", t->state_dir);
+		struct yb_err note = { 0 };
+		if (!json && db_cluster_stop_note(t->state_dir, &note) < 0)
+			printf("          %s\n", note.msg);
 	}
 	if (db_migrations_default(&m, &n, &owned, &err) < 0 || connect_target(t, &c, &err) < 0 ||
 	    db_migration_status(c, m, n, &st, &err) < 0) {
@@ -252,20 +255,23 @@ static int do_cluster(const struct target *t, bool start)
 		return YB_EXIT_FAIL;
 	}
 	int rc = start ? db_cluster_start(t->state_dir, NULL, &err)
-		       : db_cluster_stop(t->state_dir, NULL, &err);
+		       : db_cluster_stop_held(t->state_dir, NULL, &err);
+	const char *stays = start ? "" : " (and stays stopped, also for a running yoband, until "
+					 "'yoban db start')";
 	if (rc == YB_EEXIST || rc == YB_ENOENT) {
 		if (rc == YB_ENOENT && !db_cluster_exists(t->state_dir)) {
 			cli_error("%s", err.msg);
 			return YB_EXIT_FAIL;
 		}
-		printf("%s\n", err.msg); /* already in the state asked for */
+		printf("%s%s\n", err.msg, stays); /* already in the state asked for */
 		return YB_EXIT_OK;
 	}
 	if (rc < 0) {
 		cli_error("%s", err.msg);
 		return YB_EXIT_FAIL;
 	}
-	printf("the database cluster under %s is %s\n", t->state_dir, start ? "running" : "stopped");
+	printf("the database cluster under %s is %s%s\n", t->state_dir, start ? "running" : "stopped",
+	       stays);
 	return YB_EXIT_OK;
 }
 
@@ -344,7 +350,8 @@ const struct yb_cmd cmd_db = {
 		"            binary and an applied migration whose file changed\n"
 		"  status    list the migrations: applied (when, by whom), pending, unknown, changed\n"
 		"  start     start the embedded cluster (state_dir/pg) and wait until it is ready\n"
-		"  stop      stop the embedded cluster (fast shutdown)\n"
+		"  stop      stop the embedded cluster (fast shutdown); it stays stopped, even for a\n"
+		"            running yoband, until 'db start' (state_dir/db-stopped says by whom)\n"
 		"\n"
 		"The database is the one yoban.yaml names (database:), else the embedded cluster under\n"
 		"its state_dir. The config is --config FILE, else $YOBAN_CONFIG, else\n"

@@ -17,12 +17,24 @@
 
 int opdb_open(const char *config, struct db_conn **out)
 {
+	return opdb_connect(config, NULL, out);
+}
+
+int opdb_connect(const char *config, const char *database, struct db_conn **out)
+{
 	struct yb_err err = { 0 };
 	char *path = NULL, *conninfo = NULL;
 	struct rb_site *site = NULL;
 	struct db_conn *c = NULL;
 	int status = YB_EXIT_FAIL;
 
+	if (database) {
+		if (db_connect(database, &c, &err) < 0) {
+			cli_error("cannot connect to the yoban database: %s", err.msg);
+			goto out;
+		}
+		goto zone; /* the site's zone is not known: PGTZ, else the server's */
+	}
 	if (rb_config_find(config, NULL, &path, &err) < 0) {
 		cli_error("%s", err.msg);
 		status = YB_EXIT_USAGE;
@@ -45,7 +57,8 @@ int opdb_open(const char *config, struct db_conn **out)
 				"in as yourself (or $PGUSER)\n", path);
 		goto out;
 	}
-	if (!getenv("PGTZ") && site->default_timezone) {
+zone:
+	if (site && !getenv("PGTZ") && site->default_timezone) {
 		const char *p[] = { site->default_timezone };
 		if (db_exec(c, "SELECT pg_catalog.set_config('TimeZone', $1, false)", 1, p, NULL,
 			    &err) < 0) {

@@ -18,6 +18,8 @@
  * sets the session's time zone (the site's, unless $PGTZ is set). Prints what went wrong and
  * returns an exit status: 0 with *out, 2 when --config / $YOBAN_CONFIG names no file, 1 else. */
 int opdb_open(const char *config, struct db_conn **out);
+/* The same, or (database not NULL) connects with that conninfo instead of the site's. */
+int opdb_connect(const char *config, const char *database, struct db_conn **out);
 
 /* Prints a refused or failed statement for people and returns YB_EXIT_FAIL. need_role is the
  * yoban role the operation needs ("yoban_operator"), used for permission denials. */

@@ -202,6 +202,11 @@ static int run_init(int argc, char **argv)
 	bool had_config = access(config_path, F_OK) == 0;
 	char *login = NULL;
 
+	/* Run as root: a folder another user owns or may write is refused before anything. */
+	if (db_state_dir_check(state_dir, &err) < 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
 	if ((had_cluster || had_config) && !force) {
 		printf("'%s' is already initialised (%s%s%s): nothing done; 'yoban db status --config "
 		       "%s' shows its database, --force finishes or repairs it (never deletes data)\n",
@@ -224,7 +229,13 @@ static int run_init(int argc, char **argv)
 		if (db_cluster_create(state_dir, &copts, &err) < 0)
 			goto fail;
 	}
-	if (db_cluster_ensure_running(state_dir, &copts, &err) < 0)
+	/* Started even after 'yoban db stop': running init is asking for it. */
+	int started = db_cluster_start(state_dir, &copts, &err);
+	if (started < 0 && started != YB_EEXIST)
+		goto fail;
+	yb_err_clear(&err);
+	/* A cluster made by an older yoban gets today's peer map (docs/database.md). */
+	if (had_cluster && db_cluster_write_map(state_dir, &copts, &err) < 0)
 		goto fail;
 	printf("the cluster is running (socket in %s/run)\n", state_dir);
 	bool created = false;
@@ -284,9 +295,11 @@ const struct yb_cmd cmd_init = {
 		"(--stop stops it at the end).\n"
 		"\n"
 		"Run as root, the server runs as the system user 'yoban' (--server-user NAME), made with\n"
-		"useradd --system when absent; DIR and its parents must let that user pass (o+x).\n"
-		"A DIR already initialised is left alone; --force completes or repairs it and rewrites\n"
-		"the config, keeping any existing cluster and database.\n"
+		"useradd --system when absent; DIR and its parents must let that user pass (o+x), and\n"
+		"must be root's and writable by no one else (a sticky parent such as /tmp is fine).\n"
+		"A DIR already initialised is left alone; --force completes or repairs it (starts the\n"
+		"cluster, rewrites its peer map and the config), keeping any existing cluster and\n"
+		"database.\n"
 		"\n"
 		"Exit status: 0 done (or already initialised), 1 failed, 2 usage.\n",
 	.run = run_init,

@@ -5,6 +5,7 @@
  * silently absent.
  */
 #include "cli.h"
+#include "yb_version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
 		return YB_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("yoban 0.1.0\n");
+		printf("yoban " YB_VERSION "\n");
 		return YB_EXIT_OK;
 	}
 	for (size_t i = 0; i < YB_ARRAY_LEN(commands); i++) {

@@ -69,7 +69,7 @@ int db_schema_check(struct db_conn *c, const struct db_migration *m, size_t n, s
  * user (default "yoban", created with useradd --system when absent); otherwise as the caller.
  * Authentication is peer over the socket, with a map (pg_ident.conf) that lets the cluster's
  * creator and the server's OS user log in as the superuser and as the daemon's role, and
- * everyone else as their own name only.
+ * everyone else as their own name only, which is never "postgres" or "yoband".
  * These calls block (pg_ctl waits for the server) and wait for their own child processes: call
  * them before a loop that reaps every child with waitpid(-1, ...) or ignores SIGCHLD. */
 struct db_cluster_opts {
@@ -98,8 +98,29 @@ int db_cluster_status(const char *state_dir, const struct db_cluster_opts *o, bo
  * embedded one and the string names no user: yoband passes DB_DAEMON_LOGIN. */
 int db_site_conninfo(const char *database, const char *state_dir, const char *login, char **out,
 		     bool *embedded, struct yb_err *err);
-/* For yoband at start: starts the cluster unless it runs; 0 either way. */
+/* For yoband at start and on reconnect: starts the cluster unless it runs; 0 either way. But
+ * YB_ECLOSED, starting nothing, when `yoban db stop` stopped it on purpose (db_cluster_stop_held
+ * left STATE/db-stopped); err then says when, by whom, and that 'yoban db start' ends it. */
 int db_cluster_ensure_running(const char *state_dir, const struct db_cluster_opts *o,
 			      struct yb_err *err);
+
+#define DB_CLUSTER_STOP_MARKER "db-stopped"
+/* `yoban db stop`: records the stop in STATE/db-stopped (stopped_at, stopped_by) first, then
+ * stops the server (YB_ENOENT when it was not running: the record stays). db_cluster_start
+ * removes the record. Other stops (init --stop) leave none: yoband may start those again. */
+int db_cluster_stop_held(const char *state_dir, const struct db_cluster_opts *o, struct yb_err *err);
+/* YB_ECLOSED with ensure_running's message when the record is there, else 0. */
+int db_cluster_stop_note(const char *state_dir, struct yb_err *err);
+
+/* Rewrites STATE/pg/pg_ident.conf as db_cluster_create writes it (the creator: o->admin_user or
+ * the caller) and makes a running server read it again: `yoban init --force` repairs an older
+ * cluster's map with it. */
+int db_cluster_write_map(const char *state_dir, const struct db_cluster_opts *o, struct yb_err *err);
+
+/* Run as root (else 0 at once): YB_EPERM unless the state folder, when it exists, and each of
+ * its existing parents belong to root and no one else may write them (a sticky parent such as
+ * /tmp may be world-writable). The message names the folder, its owner and mode, and the way
+ * out. db_cluster_create calls it; `yoban init` calls it first. */
+int db_state_dir_check(const char *state_dir, struct yb_err *err);
 
 #endif

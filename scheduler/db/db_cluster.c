@@ -13,7 +13,10 @@
  *
  * Authentication is "peer" over the socket with the map "yoban" (pg_ident.conf): the cluster's
  * creator and the server's OS user may log in as the superuser "postgres" and as the daemon's
- * login "yoband"; every other local user only as the role of their own name.
+ * login "yoband"; every other local user only as the role of their own name, never as those two
+ * (Debian's OS user "postgres" is nobody special here). Run as root, the state folder must be one
+ * root alone controls (db_state_dir_check). A `yoban db stop` is remembered in STATE/db-stopped
+ * so that db_cluster_ensure_running (yoband) leaves the cluster stopped until `yoban db start`.
  * pg_ctl hands its -D and -l paths to /bin/sh inside double quotes, so the state folder is
  * limited to characters that are plain there.
  */
@@ -34,6 +37,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OUTPUT_MAX (64u << 10)
@@ -439,6 +443,35 @@ static int write_owned(const char *path, const char *text, struct yb_err *err)
 	return yb_write_file_atomic(path, text, strlen(text), 0600, err);
 }
 
+/* pg_ident.conf: the map "yoban". The creator and the server's OS user may be the superuser and
+ * the daemon's login; everyone else only the role of their own name, and never "postgres" or
+ * "yoband" by that rule: Debian's OS user "postgres" (or an OS user someone names "yoband") is
+ * nobody special here. PostgreSQL's regular expressions know (?!...); parentheses inside a
+ * lookahead do not capture, so \1 is the name. */
+static int write_ident(struct cluster *cl, const struct os_user *admin, struct yb_err *err)
+{
+	char *ident_path = xasprintf("%s/pg_ident.conf", cl->pg_dir);
+	struct yb_buf b;
+	yb_buf_init(&b, 0);
+	yb_buf_appendf(&b, "# yoban: who may log in as whom over the socket (peer authentication).\n"
+			   "# Written by yoban (scheduler/db/db_cluster.c); docs/database.md lists it.\n"
+			   "# MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n");
+	const struct os_user *admins[] = { admin, &cl->server };
+	for (size_t i = 0; i < YB_ARRAY_LEN(admins); i++) {
+		if (i == 1 && admins[1]->uid == admins[0]->uid)
+			break;
+		yb_buf_appendf(&b, "yoban  %s  %s\nyoban  %s  %s\n", admins[i]->name,
+			       DB_CLUSTER_SUPERUSER, admins[i]->name, DB_DAEMON_LOGIN);
+	}
+	yb_buf_appendf(&b, "# everyone else: only the role of their own name, never %s or %s\n"
+			   "yoban  /^(?!(%s|%s)$)(.*)$  \\1\n",
+		       DB_CLUSTER_SUPERUSER, DB_DAEMON_LOGIN, DB_CLUSTER_SUPERUSER, DB_DAEMON_LOGIN);
+	int rc = write_owned(ident_path, b.data, err);
+	yb_buf_release(&b);
+	free(ident_path);
+	return rc;
+}
+
 struct configure_args {
 	struct cluster *cl;
 	const struct os_user *admin;
@@ -451,7 +484,6 @@ static int configure(void *arg, struct yb_err *err)
 	const struct os_user *admin = a->admin;
 	char *conf_path = xasprintf("%s/postgresql.conf", cl->pg_dir);
 	char *hba_path = xasprintf("%s/pg_hba.conf", cl->pg_dir);
-	char *ident_path = xasprintf("%s/pg_ident.conf", cl->pg_dir);
 	char *conf = NULL;
 	size_t conf_len;
 	struct yb_buf b;
@@ -481,25 +513,88 @@ static int configure(void *arg, struct yb_err *err)
 	if ((rc = write_owned(hba_path, b.data, err)) < 0)
 		goto out;
 
-	yb_buf_reset(&b);
-	yb_buf_appendf(&b, "# yoban: who may log in as whom over the socket (peer authentication).\n"
-			   "# MAPNAME  SYSTEM-USERNAME  PG-USERNAME\n");
-	const struct os_user *admins[] = { admin, &cl->server };
-	for (size_t i = 0; i < YB_ARRAY_LEN(admins); i++) {
-		if (i == 1 && admins[1]->uid == admins[0]->uid)
-			break;
-		yb_buf_appendf(&b, "yoban  %s  %s\nyoban  %s  %s\n", admins[i]->name,
-			       DB_CLUSTER_SUPERUSER, admins[i]->name, DB_DAEMON_LOGIN);
-	}
-	yb_buf_appendf(&b, "# everyone else: only the role of their own name\n"
-			   "yoban  /^(.*)$  \\1\n");
-	rc = write_owned(ident_path, b.data, err);
+	rc = write_ident(cl, admin, err);
 out:
 	yb_buf_release(&b);
 	free(conf);
 	free(conf_path);
 	free(hba_path);
-	free(ident_path);
+	return rc;
+}
+
+/* ---- run as root: only a folder root alone controls ----------------------------------------
+ * Root writes yoban.yaml into the state folder and later reads it back (yoband, the CLI), and
+ * root-run commands act on what lies there. A folder another user owns or may write (or one of
+ * its parents: they could rename it away and put their own in its place) would let that user
+ * choose what root reads. A sticky parent (/tmp) is fine: others cannot rename what root made. */
+
+static int refuse_folder(const char *path, const char *state_dir, const struct stat *st,
+			 const char *problem, struct yb_err *err)
+{
+	struct os_user owner;
+	char who[96];
+	if (lookup_user_uid(st->st_uid, &owner, NULL) == 0)
+		snprintf(who, sizeof(who), "'%s'", owner.name);
+	else
+		snprintf(who, sizeof(who), "uid %u", (unsigned)st->st_uid);
+	bool self = !strcmp(path, state_dir);
+	return yb_err_set(err, YB_EPERM,
+			  "%s '%s'%s%s%s belongs to OS user %s, mode %04o: %s, so root will not keep a "
+			  "database and yoban.yaml there (make it root's and closed to others: chown "
+			  "root:root '%s' && chmod go-w '%s'; or choose a folder under one root owns, "
+			  "e.g. /var/lib/yoban)",
+			  self ? "the state folder" : "the folder", path,
+			  self ? "" : " (a parent of the state folder '", self ? "" : state_dir,
+			  self ? "" : "')", who,
+			  (unsigned)(st->st_mode & 07777), problem, path, path);
+}
+
+int db_state_dir_check(const char *state_dir, struct yb_err *err)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (state_dir[0] != '/')
+		return yb_err_set(err, YB_EINVAL, "state folder '%s' is not an absolute path", state_dir);
+	char *path = xstrdup(state_dir);
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	char *full = xstrdup(path);
+	int rc = 0;
+	/* From the folder itself up to "/"; parts that do not exist yet are made by root. */
+	for (;;) {
+		struct stat st;
+		bool self = !strcmp(path, full);
+		if (stat(path, &st) == 0) {
+			bool group_w = (st.st_mode & S_IWGRP) && st.st_gid != 0;
+			bool other_w = st.st_mode & S_IWOTH;
+			if (!S_ISDIR(st.st_mode)) {
+				rc = yb_err_set(err, YB_EINVAL, "'%s' is not a folder", path);
+				break;
+			}
+			if (st.st_uid != 0) {
+				rc = refuse_folder(path, full, &st, "another user owns it", err);
+				break;
+			}
+			if ((group_w || other_w) && (self || !(st.st_mode & S_ISVTX))) {
+				rc = refuse_folder(path, full, &st, other_w ? "every user may write it"
+									   : "its group may write it", err);
+				break;
+			}
+		} else if (errno != ENOENT) {
+			rc = yb_err_set(err, YB_EIO, "cannot inspect '%s': %s", path, strerror(errno));
+			break;
+		}
+		if (!strcmp(path, "/"))
+			break;
+		char *slash = strrchr(path, '/');
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	free(full);
+	free(path);
 	return rc;
 }
 
@@ -533,6 +628,8 @@ int db_cluster_create(const char *state_dir, const struct db_cluster_opts *o, st
 	} else if ((rc = lookup_user_uid(geteuid(), &cl.server, err)) < 0) {
 		goto out;
 	}
+	if ((rc = db_state_dir_check(cl.state_dir, err)) < 0)
+		goto out;
 	if (!name_is_plain(admin.name) || !name_is_plain(cl.server.name)) {
 		rc = yb_err_set(err, YB_EINVAL, "OS user names '%s', '%s' cannot go into pg_ident.conf",
 				admin.name, cl.server.name);
@@ -570,6 +667,71 @@ int db_cluster_create(const char *state_dir, const struct db_cluster_opts *o, st
 out:
 	yb_buf_release(&output);
 	cluster_release(&cl);
+	return rc;
+}
+
+/* ---- a deliberate stop stays stopped ------------------------------------------------------
+ * `yoban db stop` writes STATE/db-stopped (when, by whom) BEFORE it stops the server, so that a
+ * yoband that notices the stop and calls db_cluster_ensure_running finds the marker and waits
+ * instead of starting the cluster again; db_cluster_start removes it. */
+
+static char *marker_path(const struct cluster *cl)
+{
+	return xasprintf("%s/" DB_CLUSTER_STOP_MARKER, cl->state_dir);
+}
+
+/* The marker's "key: value" line for key, or "?". */
+static void marker_field(const char *text, const char *key, char *out, size_t out_size)
+{
+	size_t n = strlen(key);
+	snprintf(out, out_size, "?");
+	for (const char *line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, key, n) || line[n] != ':')
+			continue;
+		const char *v = line + n + 1;
+		while (*v == ' ')
+			v++;
+		size_t len = strcspn(v, "\n");
+		for (size_t i = 0; i < len; i++) /* the marker is ours, but a terminal reads this */
+			if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+				len = i;
+		snprintf(out, out_size, "%.*s", (int)len, v);
+		return;
+	}
+}
+
+/* YB_ECLOSED with the story when the marker is there; 0 when it is not. */
+static int marker_check(const struct cluster *cl, struct yb_err *err)
+{
+	char *path = marker_path(cl), *text = NULL;
+	size_t len;
+	int rc = 0;
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		char at[64], by[96];
+		if (!S_ISREG(st.st_mode) || yb_read_file(path, 4096, &text, &len, NULL) < 0)
+			text = xstrdup("");
+		marker_field(text, "stopped_at", at, sizeof(at));
+		marker_field(text, "stopped_by", by, sizeof(by));
+		rc = yb_err_set(err, YB_ECLOSED,
+				"the database cluster under '%s' was stopped by 'yoban db stop' at %s by OS "
+				"user '%s' and stays stopped until someone runs 'yoban db start' (which "
+				"removes %s)", cl->state_dir, at, by, path);
+	}
+	free(text);
+	free(path);
+	return rc;
+}
+
+static int marker_remove(const struct cluster *cl, struct yb_err *err)
+{
+	char *path = marker_path(cl);
+	int rc = 0;
+	if (unlink(path) != 0 && errno != ENOENT)
+		rc = yb_err_set(err, YB_EIO, "the cluster under '%s' runs, but '%s' cannot be removed "
+				"(%s): yoband will not start it again after a stop until it is gone",
+				cl->state_dir, path, strerror(errno));
+	free(path);
 	return rc;
 }
 
@@ -672,6 +834,11 @@ int db_cluster_start(const char *state_dir, const struct db_cluster_opts *o, str
 				*tail ? "; server.log: " : "", tail);
 	}
 out:
+	if (rc == 0 || rc == YB_EEXIST) { /* it runs: a stop marker is history */
+		struct yb_err merr = { 0 };
+		if (marker_remove(&cl, &merr) < 0 && rc == 0)
+			rc = yb_err_set(err, YB_EIO, "%s", merr.msg);
+	}
 	yb_buf_release(&output);
 	cluster_release(&cl);
 	return rc;
@@ -704,10 +871,118 @@ out:
 	return rc;
 }
 
+/* Rewrites pg_ident.conf (as the server's user) for a cluster made by an older yoban, and has a
+ * running server read it again. */
+struct ident_args {
+	struct cluster *cl;
+	const struct os_user *admin;
+};
+
+static int ident_in_child(void *arg, struct yb_err *err)
+{
+	struct ident_args *a = arg;
+	return write_ident(a->cl, a->admin, err);
+}
+
+int db_cluster_write_map(const char *state_dir, const struct db_cluster_opts *o, struct yb_err *err)
+{
+	struct cluster cl;
+	struct os_user admin;
+	bool running = false;
+	int rc = cluster_paths(&cl, state_dir, o, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = cluster_owner(&cl, err)) < 0)
+		goto out;
+	if (o && o->admin_user)
+		rc = lookup_user_name(o->admin_user, &admin, err);
+	else
+		rc = lookup_user_uid(getuid(), &admin, err);
+	if (rc < 0)
+		goto out;
+	if (!name_is_plain(admin.name) || !name_is_plain(cl.server.name)) {
+		rc = yb_err_set(err, YB_EINVAL, "OS user names '%s', '%s' cannot go into pg_ident.conf",
+				admin.name, cl.server.name);
+		goto out;
+	}
+	struct ident_args args = { &cl, &admin };
+	if ((rc = call_as(&cl.server, ident_in_child, &args, err)) < 0 ||
+	    (rc = status_of(&cl, &running, NULL, err)) < 0 || !running)
+		goto out;
+	char *const reload[] = { "-s", "reload", NULL };
+	rc = pg_ctl(&cl, reload, NULL, err);
+	if (rc > 0)
+		rc = yb_err_set(err, YB_EIO, "pg_ctl reload failed on '%s' (exit %d)", cl.pg_dir, rc);
+out:
+	cluster_release(&cl);
+	return rc;
+}
+
+int db_cluster_stop_note(const char *state_dir, struct yb_err *err)
+{
+	struct cluster cl = { 0 };
+	size_t n = strlen(state_dir);
+	while (n > 1 && state_dir[n - 1] == '/')
+		n--;
+	cl.state_dir = xstrndup(state_dir, n);
+	int rc = marker_check(&cl, err);
+	free(cl.state_dir);
+	return rc;
+}
+
+int db_cluster_stop_held(const char *state_dir, const struct db_cluster_opts *o, struct yb_err *err)
+{
+	struct cluster cl;
+	int rc = cluster_paths(&cl, state_dir, o, err);
+	if (rc < 0)
+		return rc;
+	if ((rc = cluster_owner(&cl, err)) < 0)
+		goto out;
+	struct os_user me;
+	char at[32], *path = marker_path(&cl);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (lookup_user_uid(getuid(), &me, NULL) < 0)
+		snprintf(me.name, sizeof(me.name), "uid %u", (unsigned)getuid());
+	char *text = xasprintf("# yoban: `yoban db stop` stopped this cluster on purpose; yoband leaves it\n"
+			       "# stopped until `yoban db start` (which removes this file).\n"
+			       "stopped_at: %s\nstopped_by: %s\n", at, me.name);
+	rc = yb_write_file_atomic(path, text, strlen(text), 0644, err);
+	free(text);
+	if (rc < 0) {
+		char why[YB_ERR_MSG_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		yb_err_set(err, rc, "cannot record the stop in '%s' (%s), so nothing was stopped: a "
+			   "running yoband would start the cluster again (run this as root or as the "
+			   "owner of '%s')", path, why, cl.state_dir);
+		free(path);
+		goto out;
+	}
+	free(path);
+	rc = db_cluster_stop(state_dir, o, err); /* YB_ENOENT (not running): the marker stays */
+	if (rc < 0 && rc != YB_ENOENT) {
+		struct yb_err ignored = { 0 };
+		marker_remove(&cl, &ignored); /* it still runs: no stop to remember */
+	}
+out:
+	cluster_release(&cl);
+	return rc;
+}
+
 int db_cluster_ensure_running(const char *state_dir, const struct db_cluster_opts *o,
 			      struct yb_err *err)
 {
-	int rc = db_cluster_start(state_dir, o, err);
+	struct cluster cl;
+	int rc = cluster_paths(&cl, state_dir, o, err);
+	if (rc < 0)
+		return rc;
+	rc = marker_check(&cl, err);
+	cluster_release(&cl);
+	if (rc < 0)
+		return rc;
+	rc = db_cluster_start(state_dir, o, err);
 	if (rc == YB_EEXIST) {
 		yb_err_clear(err);
 		return 0;
