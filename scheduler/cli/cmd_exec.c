@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 #include "json.h"
+#include "names.h"
 #include "rclient.h"
 #include "runbook.h"
 #include "transport.h"
@@ -139,47 +140,18 @@ static void cb_connected(void *ctx, bool reconnect)
 
 /* ---- the inventory ------------------------------------------------------------------------- */
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return 99;
-	size_t row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 static void unknown_host(const struct rb_set *set, const char *name)
 {
-	const char *best = NULL;
-	size_t best_d = 3;
-	for (size_t i = 0; i < set->inventory.n_hosts; i++) {
-		size_t d = edit_distance(name, set->inventory.hosts[i].name);
-		if (d < best_d) {
-			best_d = d;
-			best = set->inventory.hosts[i].name;
-		}
-	}
+	const char **names = xcalloc(set->inventory.n_hosts + 1, sizeof(*names));
+	for (size_t i = 0; i < set->inventory.n_hosts; i++)
+		names[i] = set->inventory.hosts[i].name;
+	const char *best = yb_closest(name, names, set->inventory.n_hosts);
 	const char *inv = set->inventory.path ? set->inventory.path : "(no inventory file)";
 	if (best)
 		cli_error("unknown host '%s' in the inventory '%s' (did you mean '%s'?)", name, inv, best);
 	else
 		cli_error("unknown host '%s' in the inventory '%s' (add it under 'hosts:')", name, inv);
+	free(names);
 }
 
 /* Fills target from the inventory's host and the site config; strings point into set or paths. */
@@ -211,21 +183,10 @@ static void fill_target(const struct rb_set *set, const struct rb_host *h, struc
 
 /* ---- the command ------------------------------------------------------------------------- */
 
-static bool env_name_valid(const char *s, size_t n)
-{
-	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9')))
-			return false;
-	return true;
-}
-
 static int add_env(struct yb_json *env, struct yb_json *secrets, const char *kv, const char *opt)
 {
 	const char *eq = strchr(kv, '=');
-	if (!eq || !env_name_valid(kv, (size_t)(eq - kv)))
+	if (!eq || !yb_env_name_valid_n(kv, (size_t)(eq - kv)))
 		return cli_usage_error(&cmd_exec, "%s '%s': expected NAME=VALUE with NAME of letters, "
 				       "digits and '_'", opt, kv);
 	char *name = xstrndup(kv, (size_t)(eq - kv));

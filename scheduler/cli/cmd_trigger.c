@@ -7,6 +7,7 @@
  * row, never longer than --timeout) until yoband has created the run, and prints the run id.
  */
 #include "cmd_db_common.h"
+#include "names.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -17,18 +18,6 @@ extern const struct yb_cmd cmd_trigger;
 
 #define MAX_PARAMS 256
 #define DEFAULT_WAIT_MS (60 * 1000)
-
-static bool param_name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 64 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
-				  s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
-}
 
 static int run(int argc, char **argv)
 {
@@ -53,9 +42,10 @@ static int run(int argc, char **argv)
 		switch (opt) {
 		case 'p': {
 			const char *eq = strchr(optarg, '=');
-			if (!eq || !param_name_ok(optarg, (size_t)(eq - optarg))) {
-				cli_usage_error(&cmd_trigger, "--param takes NAME=VALUE with a name of letters, "
-						"digits and '_', not '%s'", optarg);
+			if (!eq || !yb_param_name_valid_n(optarg, (size_t)(eq - optarg))) {
+				cli_usage_error(&cmd_trigger, "--param takes NAME=VALUE with NAME as the "
+						"runbook writes it (letters, digits, '_' and '-', starting with "
+						"a letter), not '%s'", optarg);
 				goto out;
 			}
 			if (++n_params > MAX_PARAMS) {

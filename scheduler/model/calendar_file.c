@@ -83,7 +83,7 @@ void rb_calendar_read(struct calendar **cals, size_t *n_cals, const char *path, 
 		yn_free(root);
 		return;
 	}
-	if (!rb_name_valid(name))
+	if (!yb_runbook_name_valid(name))
 		rbx_err(&x, v, "calendar name '%.60s' may use only a-z, 0-9 and '-'", name);
 	if (!strcmp(name, "jp") || defined(*cals, *n_cals, name)) {
 		rbx_err(&x, v, "calendar '%s' is already defined%s: choose another name", name,

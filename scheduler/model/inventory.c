@@ -49,7 +49,7 @@ static void parse_host(const struct rbx *x, struct rb_host *h, const struct yn_n
 	h->name = xstrdup(k->text);
 	h->port = RB_DEFAULT_SSH_PORT;
 	h->pos = (struct rb_pos){ NULL, k->line, k->col };
-	if (!rb_name_valid(h->name))
+	if (!yb_host_name_valid(h->name))
 		rbx_err(x, k, "host name '%.60s' may use only a-z, 0-9 and '-'", h->name);
 	if (!rbx_is_map(x, n, "host"))
 		return;

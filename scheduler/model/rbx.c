@@ -17,50 +17,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "names.h"
 #include "tz.h"
 
 /* ---- did you mean ------------------------------------------------------------------------ */
-
-int rb_edit_distance(const char *a, const char *b, int cap)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return cap + 1;
-	if ((la > lb ? la - lb : lb - la) > (size_t)cap)
-		return cap + 1;
-	int prev[65], cur[65];
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			int del = prev[j] + 1, ins = cur[j - 1] + 1;
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, sizeof(int) * (lb + 1));
-	}
-	return prev[lb] > cap ? cap + 1 : prev[lb];
-}
-
-const char *rb_closest(const char *word, const char *const *cands, size_t n)
-{
-	int limit = (int)strlen(word) / 3;
-	if (limit < 2)
-		limit = strlen(word) > 2 ? 2 : 1;
-	const char *best = NULL;
-	int best_d = limit + 1;
-	for (size_t i = 0; i < n; i++) {
-		if (!cands[i])
-			continue;
-		int d = rb_edit_distance(word, cands[i], limit);
-		if (d < best_d) {
-			best_d = d;
-			best = cands[i];
-		}
-	}
-	return best;
-}
 
 size_t rb_strv_len(const char *const *v)
 {
@@ -73,7 +33,7 @@ size_t rb_strv_len(const char *const *v)
 void rbx_did_you_mean(const char *word, const char *const *cands, size_t n, char *out,
 		      size_t out_size)
 {
-	const char *c = rb_closest(word, cands, n);
+	const char *c = yb_closest(word, cands, n);
 	if (c)
 		snprintf(out, out_size, " (did you mean '%s'?)", c);
 	else
@@ -114,7 +74,7 @@ void rbx_keys(const struct rbx *x, const struct yn_node *map, const char *const 
 			known = !strcmp(k->text, allowed[j]);
 		if (known)
 			continue;
-		const char *c = rb_closest(k->text, allowed, n_allowed);
+		const char *c = yb_closest(k->text, allowed, n_allowed);
 		if (c) {
 			rbx_err(x, k, "unknown key '%.80s'%s (did you mean '%s'?)", k->text, where, c);
 		} else {

@@ -11,6 +11,7 @@
 #define YB_RBX_H
 
 #include "diag.h"
+#include "names.h"
 #include "yaml_load.h"
 
 struct rbx {
@@ -44,11 +45,7 @@ bool rbx_strlist(const struct rbx *x, const struct yn_node *n, const char *what,
 /* "YYYY-MM-DD" -> days since 1970-01-01 */
 bool rbx_date(const struct rbx *x, const struct yn_node *n, const char *what, int64_t *out_days);
 
-/* Levenshtein distance, capped (returns cap+1 when larger). */
-int rb_edit_distance(const char *a, const char *b, int cap);
-/* The candidate closest to word if close enough to be a typo, else NULL. */
-const char *rb_closest(const char *word, const char *const *cands, size_t n);
-/* " (did you mean 'x'?)" into out, or "" */
+/* " (did you mean 'x'?)" into out, or "": the candidate of yb_closest (names.h). */
 void rbx_did_you_mean(const char *word, const char *const *cands, size_t n, char *out,
 		      size_t out_size);
 

@@ -56,57 +56,6 @@ int rb_effort_category_parse(const char *text, enum rb_effort_category *out)
 	return YB_EINVAL;
 }
 
-bool rb_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-	if (n == 0 || n > 63 || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '-'))
-			return false;
-	return true;
-}
-
-char *rb_param_env_name(const char *param)
-{
-	char *s = xasprintf("YOBAN_PARAM_%s", param);
-	for (char *p = s + 12; *p; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	return s;
-}
-
-static bool param_name_valid(const char *s)
-{
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) || strlen(s) > 63)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
-			return false;
-	return true;
-}
-
-static bool env_name_valid(const char *s)
-{
-	if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strlen(s) > 128)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_')
-			return false;
-	return true;
-}
-
-static bool step_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-			return false;
-	return true;
-}
-
 /* ---- the runbook -------------------------------------------------------------------------- */
 
 static const char *const top_keys[] = { "version",  "name",     "title",   "description",
@@ -434,7 +383,7 @@ static void parse_kv_map(const struct rbx *x, const struct yn_node *n, const cha
 	*out = xcalloc(n->n_pairs + 1, sizeof(**out));
 	for (size_t i = 0; i < n->n_pairs; i++) {
 		const struct yn_node *k = n->pairs[i].key, *v = n->pairs[i].value;
-		if (!env_name_valid(k->text)) {
+		if (!yb_env_name_valid(k->text)) {
 			rbx_err(x, k, "'%.60s' is not a variable name (letters, digits and '_', not "
 				      "starting with a digit)", k->text);
 			continue;
@@ -546,7 +495,7 @@ static void parse_step(const struct rbx *x, struct rb_runbook *rb, struct rb_ste
 	rbx_keys(x, n, step_keys, " in a step");
 	const struct yn_node *v;
 	if ((v = yn_get(n, "name"))) {
-		if (rbx_str(x, v, "name", &s->name) && !step_name_valid(s->name))
+		if (rbx_str(x, v, "name", &s->name) && !yb_step_name_valid(s->name))
 			rbx_err(x, v, "step name '%.60s' may use only letters, digits, '-', '_' and "
 				      "'.'", s->name);
 	} else {
@@ -627,7 +576,7 @@ static void parse_params(const struct rbx *x, struct rb_runbook *rb, const struc
 	rb->params = xcalloc(n->n_pairs + 1, sizeof(*rb->params));
 	for (size_t i = 0; i < n->n_pairs; i++) {
 		const struct yn_node *k = n->pairs[i].key, *v = n->pairs[i].value;
-		if (!param_name_valid(k->text)) {
+		if (!yb_param_name_valid(k->text)) {
 			rbx_err(x, k, "parameter name '%.60s' may use only letters, digits, '_' and "
 				      "'-', starting with a letter", k->text);
 			continue;
@@ -655,7 +604,14 @@ static void parse_params(const struct rbx *x, struct rb_runbook *rb, const struc
 			continue;
 		}
 		p->name = xstrdup(k->text);
-		p->env_name = rb_param_env_name(k->text);
+		p->env_name = yb_param_env_name(k->text);
+		for (size_t j = 0; j < rb->n_params; j++)
+			if (!strcmp(rb->params[j].env_name, p->env_name)) {
+				rbx_err(x, k, "parameters '%s' and '%s' would both reach the steps as %s: "
+					      "rename one of them", rb->params[j].name, p->name,
+					p->env_name);
+				break;
+			}
 		rb->n_params++;
 	}
 }
@@ -700,7 +656,7 @@ static void parse_top(const struct rbx *x, struct rb_runbook *rb, const struct y
 		rbx_err(x, root, "missing required key 'version' (write version: 1 first)");
 	}
 	if ((v = yn_get(root, "name"))) {
-		if (rbx_str(x, v, "name", &rb->name) && !rb_name_valid(rb->name))
+		if (rbx_str(x, v, "name", &rb->name) && !yb_runbook_name_valid(rb->name))
 			rbx_err(x, v, "runbook name '%.80s' may use only a-z, 0-9 and '-' (at most 63, "
 				      "not starting with '-')", rb->name);
 	} else {
@@ -793,7 +749,7 @@ static void parse_top(const struct rbx *x, struct rb_runbook *rb, const struct y
 			rbx_err(x, kind_node, "a rehearsal needs 'rehearse' (the name of the runbook "
 					      "it runs on staging)");
 		else if (rbx_str(x, rehearse, "rehearse", &rb->rehearse) &&
-			 !rb_name_valid(rb->rehearse))
+			 !yb_runbook_name_valid(rb->rehearse))
 			rbx_err(x, rehearse, "'%.80s' is not a runbook name", rb->rehearse);
 		if (steps)
 			rbx_err(x, yn_get_pair(root, "steps")->key,

@@ -374,9 +374,6 @@ const char *rb_environment_name(enum rb_environment v);
 const char *rb_effort_category_name(enum rb_effort_category v);
 int rb_effort_category_parse(const char *text, enum rb_effort_category *out);
 
-/* Is name a valid runbook name ([a-z0-9-]+, 1-63 characters, not starting with '-')? */
-bool rb_name_valid(const char *name);
-/* "business_date" -> "YOBAN_PARAM_BUSINESS_DATE" (caller frees). */
-char *rb_param_env_name(const char *param);
+/* The name rules (runbook, host, step, parameter, environment names) are common/names.h's. */
 
 #endif

@@ -227,7 +227,7 @@ static void unknown_ref(struct rb_diags *d, const char *file, const struct yn_no
 			const char *what, const char *name, const char *const *cands, size_t n,
 			const char *otherwise)
 {
-	const char *c = rb_closest(name, cands, n);
+	const char *c = yb_closest(name, cands, n);
 	if (c)
 		rb_diag_add(d, RB_SEV_ERROR, file, at->line, at->col,
 			    "unknown %s '%.80s' (did you mean '%s'?)", what, name, c);

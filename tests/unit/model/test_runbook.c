@@ -641,19 +641,7 @@ END_TEST
 
 START_TEST(helpers)
 {
-	ck_assert_int_eq(rb_edit_distance("shedule", "schedule", 3), 1);
-	ck_assert_int_eq(rb_edit_distance("abc", "xyzuvw", 2), 3);
-	const char *cands[] = { "timeout", "timezone", "retry" };
-	ck_assert_str_eq(rb_closest("timout", cands, 3), "timeout");
-	ck_assert_ptr_null(rb_closest("zzzzzz", cands, 3));
-	char *env = rb_param_env_name("business-date");
-	ck_assert_str_eq(env, "YOBAN_PARAM_BUSINESS_DATE");
-	free(env);
-	ck_assert(rb_name_valid("nightly-resident-batch"));
-	ck_assert(!rb_name_valid("-x"));
-	ck_assert(!rb_name_valid("Nightly"));
-	ck_assert(!rb_name_valid(""));
-
+	/* the name rules themselves are tests/unit/common/test_names.c's */
 	struct rb_diags d;
 	rb_diags_init(&d);
 	rb_diag_add(&d, RB_SEV_ERROR, "b.yaml", 2, 1, "second");
@@ -672,6 +660,50 @@ START_TEST(helpers)
 	ck_assert_int_eq(rb_diags_to_err(&d, &err), YB_EINVAL);
 	ck_assert_str_eq(err.msg, "a.yaml:9:3: first (and 1 more)");
 	rb_diags_release(&d);
+}
+END_TEST
+
+START_TEST(parameter_names_and_their_variables)
+{
+	const char *head = "version: 1\nname: p\nkind: batch\ntargets: { hosts: [h] }\n";
+	char *text = xasprintf("%sparams:\n  batch-date: x\n  Region_Code: y\nsteps:\n"
+			       "  - { name: s, run: 'true' }\n", head);
+	struct rb_diags d;
+	struct rb_runbook *rb = NULL;
+	rb_diags_init(&d);
+	ck_assert_int_eq(rb_runbook_parse("t.yaml", text, strlen(text), &rb, &d), 0);
+	ck_assert_uint_eq(rb->n_params, 2);
+	ck_assert_str_eq(rb->params[0].name, "batch-date");
+	ck_assert_str_eq(rb->params[0].env_name, "YOBAN_PARAM_BATCH_DATE");
+	ck_assert_str_eq(rb->params[1].env_name, "YOBAN_PARAM_REGION_CODE");
+	rb_runbook_free(rb);
+	rb_diags_release(&d);
+	free(text);
+
+	/* two names, one variable: refused at the second, naming both and the variable */
+	int rc;
+	char *lines;
+	text = xasprintf("%sparams:\n  batch-date: x\n  batch_date: y\n  Batch_Date: z\n"
+			 "steps:\n  - { name: s, run: 'true' }\n", head);
+	lines = diag_lines(text, &rc);
+	ck_assert_int_eq(rc, YB_EINVAL);
+	ck_assert_str_eq(lines,
+			 "7:3: parameters 'batch-date' and 'batch_date' would both reach the steps as "
+			 "YOBAN_PARAM_BATCH_DATE: rename one of them\n"
+			 "8:3: parameters 'batch-date' and 'Batch_Date' would both reach the steps as "
+			 "YOBAN_PARAM_BATCH_DATE: rename one of them\n");
+	free(lines);
+	free(text);
+
+	/* what trigger refuses, the loader refuses too */
+	text = xasprintf("%sparams:\n  _date: x\n  9lives: y\nsteps:\n"
+			 "  - { name: s, run: 'true' }\n", head);
+	lines = diag_lines(text, &rc);
+	ck_assert_int_eq(rc, YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(lines, "6:3: parameter name '_date' may use only"));
+	ck_assert_ptr_nonnull(strstr(lines, "7:3: parameter name '9lives' may use only"));
+	free(lines);
+	free(text);
 }
 END_TEST
 
@@ -769,6 +801,7 @@ int main(void)
 	tcase_add_test(tc, site_files_checked);
 	tcase_add_test(tc, config_discovery);
 	tcase_add_test(tc, helpers);
+	tcase_add_test(tc, parameter_names_and_their_variables);
 	tcase_add_test(tc, plan_shows_fires_after_the_calendar);
 	tcase_add_test(tc, cron_expressions_shared);
 	suite_add_tcase(s, tc);
