@@ -290,7 +290,7 @@ bool rbx_date(const struct rbx *x, const struct yn_node *n, const char *what, in
 int rb_read_file(const char *path, char **out, size_t *out_len, struct rb_diags *d)
 {
 	struct yb_err err = { 0 };
-	int rc = yb_read_file(path, RB_MAX_FILE_BYTES, out, out_len, &err);
+	int rc = yb_read_regular(path, RB_MAX_FILE_BYTES, 0, out, out_len, &err);
 	if (rc == YB_ENOMEM)
 		rb_diag_add(d, RB_SEV_ERROR, path, 0, 0, "file is larger than %u bytes: split it",
 			    RB_MAX_FILE_BYTES);

@@ -23,6 +23,8 @@
 #define MAX_WALK_DEPTH 16
 /* A site with more files than this is refused with an error, never silently cut short. */
 #define MAX_FILES 1000000
+/* A procedure document (作業手順書) larger than this is refused. */
+#define RB_MAX_PROCEDURE_BYTES (16u << 20)
 
 /* ---- the set ------------------------------------------------------------------------------ */
 
@@ -360,10 +362,11 @@ static void check_runbook(struct rb_set *set, struct rb_runbook *rb, const struc
 		char *text = NULL;
 		size_t len = 0;
 		struct yb_err err = { 0 };
-		if (yb_read_file(path, 16u << 20, &text, &len, &err) < 0) {
+		if (yb_read_regular(path, RB_MAX_PROCEDURE_BYTES, 0, &text, &len, &err) < 0) {
 			rb_diag_add(d, RB_SEV_ERROR, rb->path, proc->line, proc->col,
-				    "procedure document '%s' cannot be read (%s): paths are relative "
-				    "to the runbook's folder", rb->procedure, err.msg);
+				    "procedure document '%s' cannot be read (%s)%s", rb->procedure,
+				    err.msg, err.code == YB_ENOENT ? ": paths are relative to the "
+								     "runbook's folder" : "");
 			free(path);
 		} else {
 			yb_sha256_hex(text, len, rb->procedure_sha256);
@@ -503,7 +506,7 @@ static void load_context(struct rb_set *set, const struct rb_load_opts *opts,
 			continue;
 		char *data = NULL;
 		size_t len = 0;
-		if (yb_read_file(cands.display[i], RB_MAX_FILE_BYTES, &data, &len, NULL) < 0)
+		if (yb_read_regular(cands.display[i], RB_MAX_FILE_BYTES, 0, &data, &len, NULL) < 0)
 			continue;
 		struct rb_runbook *rb = NULL;
 		/* all of them: the wanted ones are found, the others offered as "did you mean" */
@@ -551,7 +554,8 @@ int rb_set_load(const struct rb_load_opts *opts, struct rb_set **out, struct rb_
 	}
 
 	/* 3. the inventory and calendars named by the site, then those among the files */
-	if (set->site.inventory_path && realpath(set->site.inventory_path, real) && rb_is_file(real)) {
+	/* one that is there but not a regular file (a FIFO) is read, and refused, not skipped */
+	if (set->site.inventory_path && realpath(set->site.inventory_path, real) && !rb_is_dir(real)) {
 		file_list_add(&done, set->site.inventory_path, real);
 		load_inventory(set, set->site.inventory_path, NULL, 0, diags);
 	} else if (set->site.path && set->site.inventory_path && opts->config_path) {

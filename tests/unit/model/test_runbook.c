@@ -546,6 +546,74 @@ START_TEST(rehearsal_and_procedure)
 }
 END_TEST
 
+/* A FIFO (or any file that is not a regular file) among the files the loader reads is refused
+ * at once, naming it: opening a FIFO for reading would otherwise wait for a writer forever. */
+START_TEST(fifos_are_refused_at_once)
+{
+	alarm(20); /* a hang fails the test instead of holding it */
+	char *dir = make_tree(site_files[0], site_files[1], site_files[2], site_files[3], "p.yaml",
+			      "version: 1\nname: p\nkind: data-patch\n"
+			      "approval: { approvers: 2, procedure: docs/proc.md }\n"
+			      "targets: { hosts: [batch-01] }\n"
+			      "steps:\n  - { name: s, sql: { dsn: x, patch: y } }\n",
+			      NULL);
+	char *docs = xasprintf("%s/docs", dir), *proc = xasprintf("%s/docs/proc.md", dir);
+	char *fifo_rb = xasprintf("%s/f.yaml", dir);
+	ck_assert_int_eq(mkdir(docs, 0755), 0);
+	ck_assert_int_eq(mkfifo(proc, 0644), 0);
+	ck_assert_int_eq(mkfifo(fifo_rb, 0644), 0);
+	char *got = set_diags(dir, true);
+	ck_assert_ptr_nonnull(strstr(got, "f.yaml:0:0: not a regular file or folder"));
+	char *want = xasprintf("p.yaml:4:38: procedure document 'docs/proc.md' cannot be read ('%s' "
+			       "is a FIFO, not a regular file: Yoban reads only regular files)", proc);
+	ck_assert_ptr_nonnull(strstr(got, want));
+	free(want);
+	free(got);
+
+	/* the inventory named by the site, a FIFO: refused, not skipped */
+	char *inv = xasprintf("%s/inventory.yaml", dir);
+	ck_assert_int_eq(unlink(inv), 0);
+	ck_assert_int_eq(mkfifo(inv, 0644), 0);
+	struct rb_diags d;
+	struct rb_set *set = NULL;
+	rb_diags_init(&d);
+	char *config = xasprintf("%s/yoban.yaml", dir);
+	struct rb_load_opts lo = { .config_path = config, .no_runbooks = true };
+	ck_assert_int_eq(rb_set_load(&lo, &set, &d), YB_EINVAL);
+	struct yb_err err;
+	rb_diags_to_err(&d, &err);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a FIFO, not a regular file: Yoban reads only "
+					      "regular files"));
+	rb_diags_release(&d);
+
+	/* the reader itself: a FIFO, a folder, a character device, too large, a link with NOFOLLOW */
+	char *data = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(yb_read_regular(proc, 100, 0, &data, &len, &err), YB_EINVAL);
+	ck_assert_int_eq(yb_read_regular(docs, 100, 0, &data, &len, &err), YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a folder, not a regular file"));
+	ck_assert_int_eq(yb_read_regular("/dev/zero", 100, 0, &data, &len, &err), YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'/dev/zero' is a character device"));
+	ck_assert_int_eq(yb_read_regular(config, 10, 0, &data, &len, &err), YB_ENOMEM);
+	char *link = xasprintf("%s/link.yaml", dir);
+	ck_assert_int_eq(symlink(config, link), 0);
+	ck_assert_int_eq(yb_read_regular(link, 1 << 20, YB_READ_NOFOLLOW, &data, &len, &err),
+			 YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
+	ck_assert_int_eq(yb_read_regular(link, 1 << 20, 0, &data, &len, &err), 0);
+	ck_assert_ptr_nonnull(strstr(data, "ops-mail"));
+	free(data);
+	alarm(0);
+	free(link);
+	free(config);
+	free(inv);
+	free(docs);
+	free(proc);
+	free(fifo_rb);
+	remove_tree(dir);
+}
+END_TEST
+
 START_TEST(warnings_do_not_fail)
 {
 	char *dir = make_tree(site_files[0], site_files[1], site_files[2], site_files[3], "a.yaml",
@@ -797,6 +865,7 @@ int main(void)
 	tcase_add_test(tc, cross_file_references);
 	tcase_add_test(tc, duplicate_names_name_both_places);
 	tcase_add_test(tc, rehearsal_and_procedure);
+	tcase_add_test(tc, fifos_are_refused_at_once);
 	tcase_add_test(tc, warnings_do_not_fail);
 	tcase_add_test(tc, site_files_checked);
 	tcase_add_test(tc, config_discovery);
