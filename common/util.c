@@ -331,6 +331,17 @@ int yb_read_regular(const char *path, size_t max_bytes, unsigned flags, char **o
 				"regular files", path, yb_file_type_name(st.st_mode));
 		goto out;
 	}
+	if ((flags & YB_READ_PRIVATE) && st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = yb_err_set(err, YB_EPERM, "'%s' is owned by uid %u: a private file must be owned by "
+				"root or by the user reading it (uid %u)", path, (unsigned)st.st_uid,
+				(unsigned)geteuid());
+		goto out;
+	}
+	if ((flags & YB_READ_PRIVATE) && (st.st_mode & 077)) {
+		rc = yb_err_set(err, YB_EPERM, "'%s' has mode %04o: a private file must give group and "
+				"others no access (chmod 600)", path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
 	if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
 		rc = yb_err_set(err, YB_ENOMEM, "'%s' is larger than %zu bytes", path, max_bytes);
 		goto out;

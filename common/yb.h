@@ -87,6 +87,9 @@ int yb_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len
  * is YB_EPERM. Every file Yoban reads from a site (runbooks, site files, procedure documents,
  * secrets) goes through here. The result is NUL-terminated. */
 #define YB_READ_NOFOLLOW 1u
+/* ...and, with YB_READ_PRIVATE, a file owned by anyone but root or the effective user, or with
+ * any permission for group or others, is YB_EPERM (for secrets and keys). */
+#define YB_READ_PRIVATE 2u
 int yb_read_regular(const char *path, size_t max_bytes, unsigned flags, char **out,
 		    size_t *out_len, struct yb_err *err);
 /* "a regular file", "a folder", "a FIFO", "a socket", ... for a stat mode. */

@@ -127,6 +127,7 @@ struct rb_site {
 	char *runbooks_dir;   /* default <dir>/runbooks, else /etc/yoban/runbooks */
 	char *inventory_path; /* default <dir>/inventory.yaml */
 	char *calendars_dir;  /* default <dir>/calendars */
+	char *secrets_dir;    /* default /etc/yoban/secrets: the only folder secrets are read from */
 	char *ssh_key;        /* the scheduler's private key, or NULL */
 	char *ssh_known_hosts; /* optional site-wide known_hosts, or NULL */
 	char *default_timezone; /* for runbooks without one; default "Asia/Tokyo" */
@@ -136,6 +137,18 @@ struct rb_site {
 	struct rb_maintenance *maintenance;
 	size_t n_maintenance;
 };
+
+#define RB_DEFAULT_SECRETS_DIR "/etc/yoban/secrets"
+/* A secret is at most this long (the runner masks values up to this length). */
+#define RB_MAX_SECRET_BYTES 4096
+
+/* Reads a step's secret file (rb_step.secrets[].value, as the loaded set resolved it) by the
+ * site's rule, checked again on the file opened: inside site->secrets_dir (no '..', no symbolic
+ * link leading out), a regular file (never blocking on a FIFO), owned by root or the user
+ * reading it, no access for group or others, at most max_bytes. Anything else is an error that
+ * names the file and the rule. The result is NUL-terminated; the caller wipes and frees it. */
+int rb_secret_read(const struct rb_site *site, const char *path, size_t max_bytes, char **out,
+		   size_t *out_len, struct yb_err *err);
 
 /* ---- runbooks ---------------------------------------------------------------------------- */
 
@@ -215,7 +228,9 @@ struct rb_step {
 	struct rb_kv *env;   /* extra environment, name=value */
 	size_t n_env;
 	struct rb_kv *secrets; /* name=path of a file on the scheduler host whose content becomes
-				* the variable; masked in stored output */
+				* the variable; masked in stored output. As written in a runbook
+				* parsed alone; in a loaded set, the absolute path inside the
+				* site's secrets_dir (read it with rb_secret_read) */
 	size_t n_secrets;
 	char *workdir;       /* or NULL: the runner's default */
 	enum rb_on_failure on_failure;

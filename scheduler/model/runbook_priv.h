@@ -22,6 +22,16 @@ void rb_site_read(const char *path, const char *data, size_t len, struct rb_site
 		  struct rb_diags *d);
 void rb_site_release(struct rb_site *s);
 
+/* secrets.c: a secret path as written in a runbook -> the absolute path inside the site's
+ * secrets folder (relative paths are relative to it; '..' and paths outside it are refused);
+ * and the file's check at load (rb_secret_read, the content thrown away). A file this user cannot
+ * see (it does not exist, or permission is denied) cannot be checked here: *unverifiable is set
+ * and 0 returned; yoband checks it again when it reads it. */
+int rb_secret_resolve(const struct rb_site *site, const char *written, char **out,
+		      struct yb_err *err);
+int rb_secret_check(const struct rb_site *site, const char *path, bool *unverifiable,
+		    struct yb_err *err);
+
 /* inventory.c: the hosts of one inventory file added to inv (a host defined twice is an error);
  * the host of that name; freeing. */
 void rb_inventory_read(struct rb_inventory *inv, const char *path, const char *data, size_t len,

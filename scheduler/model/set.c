@@ -284,6 +284,33 @@ static char *dir_of(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
+/* Each step's secret files: resolved into the site's secrets folder (the step keeps the absolute
+ * path) and checked by the folder's rule. */
+static void check_secrets(struct rb_set *set, struct rb_runbook *rb, const struct yn_node *tree,
+			  struct rb_diags *d)
+{
+	const struct yn_node *steps = yn_get(tree, "steps");
+	for (size_t i = 0; i < rb->n_steps && steps && i < steps->n_items; i++) {
+		struct rb_step *s = &rb->steps[i];
+		const struct yn_node *map = yn_get(steps->items[i], "secrets");
+		for (size_t k = 0; k < s->n_secrets; k++) {
+			const struct yn_node *at = yn_get(map, s->secrets[k].name);
+			int line = at ? at->line : s->pos.line, col = at ? at->col : s->pos.col;
+			struct yb_err err = { 0 };
+			char *path = NULL;
+			bool unverifiable = false;
+			if (rb_secret_resolve(&set->site, s->secrets[k].value, &path, &err) < 0) {
+				rb_diag_add(d, RB_SEV_ERROR, rb->path, line, col, "%s", err.msg);
+				continue;
+			}
+			free(s->secrets[k].value);
+			s->secrets[k].value = path;
+			if (rb_secret_check(&set->site, path, &unverifiable, &err) < 0)
+				rb_diag_add(d, RB_SEV_ERROR, rb->path, line, col, "%s", err.msg);
+		}
+	}
+}
+
 static void check_runbook(struct rb_set *set, struct rb_runbook *rb, const struct yn_node *tree,
 			  struct rb_diags *d)
 {
@@ -353,6 +380,8 @@ static void check_runbook(struct rb_set *set, struct rb_runbook *rb, const struc
 			free(names);
 		}
 	}
+
+	check_secrets(set, rb, tree, d);
 
 	const struct yn_node *proc = yn_get(yn_get(tree, "approval"), "procedure");
 	if (rb->procedure && proc) {

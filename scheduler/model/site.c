@@ -54,8 +54,8 @@ int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 /* ---- the site config ---------------------------------------------------------------------- */
 
 static const char *const site_keys[] = { "database", "state_dir", "runbooks", "inventory",
-					 "calendars", "ssh", "timezone", "notify", "contract",
-					 "maintenance", NULL };
+					 "calendars", "secrets_dir", "ssh", "timezone", "notify",
+					 "contract", "maintenance", NULL };
 static const char *const ssh_keys[] = { "key", "known_hosts", NULL };
 static const char *const site_notify_keys[] = { "channels", NULL };
 static const char *const channel_keys[] = { "smtp", "command", "webhook", NULL };
@@ -76,6 +76,7 @@ void rb_site_defaults(struct rb_site *s, const char *dir)
 	s->runbooks_dir = dir ? rb_path_join(dir, "runbooks") : xstrdup("/etc/yoban/runbooks");
 	s->inventory_path = dir ? rb_path_join(dir, "inventory.yaml") : NULL;
 	s->calendars_dir = dir ? rb_path_join(dir, "calendars") : NULL;
+	s->secrets_dir = xstrdup(RB_DEFAULT_SECRETS_DIR);
 	s->default_timezone = xstrdup("Asia/Tokyo");
 	s->contract.hours_per_day = 8;
 	s->contract.days_per_month = 20;
@@ -92,6 +93,7 @@ void rb_site_release(struct rb_site *s)
 	free(s->runbooks_dir);
 	free(s->inventory_path);
 	free(s->calendars_dir);
+	free(s->secrets_dir);
 	free(s->ssh_key);
 	free(s->ssh_known_hosts);
 	free(s->default_timezone);
@@ -284,6 +286,8 @@ static void parse_site(const struct rbx *x, struct rb_site *s, const struct yn_n
 		site_path(x, s, v, "inventory", &s->inventory_path);
 	if ((v = yn_get(root, "calendars")))
 		site_path(x, s, v, "calendars", &s->calendars_dir);
+	if ((v = yn_get(root, "secrets_dir")))
+		site_path(x, s, v, "secrets_dir", &s->secrets_dir);
 	if ((v = yn_get(root, "timezone"))) {
 		char *name = NULL;
 		const struct tz *zone;

@@ -78,5 +78,75 @@ check "a FIFO as the inventory: exit 1, at once (not skipped)" 1 "$rc"
 contains "  named, with the rule" "is a FIFO, not a regular file: Yoban reads only regular files" "$out"
 rm "$site/inventory.yaml"; mv "$tmp/inventory.yaml" "$site/inventory.yaml"
 
+# ---- secrets: only from the site's secrets folder, by its rule --------------------------------
+mkdir -m 700 "$site/secrets" "$tmp/elsewhere"
+printf 'secrets_dir: secrets\nrunbooks: runbooks\n' >"$site/yoban.yaml"
+printf 's3cret\n' >"$site/secrets/db.pass"; chmod 600 "$site/secrets/db.pass"
+printf 'other\n' >"$tmp/elsewhere/x.pass"; chmod 600 "$tmp/elsewhere/x.pass"
+secret_case() { # name value -> validate output (exit status in $rc)
+  cat >"$site/runbooks/sec.yaml" <<YAML
+version: 1
+name: sec
+kind: batch
+targets: { hosts: [local] }
+steps:
+  - name: s
+    run: "true"
+    secrets: { DB_PASSWORD: $1 }
+YAML
+  out=$(validate --config "$site/yoban.yaml"); rc=$?
+}
+secret_case db.pass
+check "a secret relative to the secrets folder: valid" 0 "$rc"
+secret_case "$site/secrets/db.pass"
+check "a secret named absolutely inside the folder: valid" 0 "$rc"
+plan=$(timeout 10 "$yoban" plan --config "$site/yoban.yaml" "$site/runbooks/sec.yaml" 2>&1)
+contains "plan shows the resolved file" "secret DB_PASSWORD=<content of $site/secrets/db.pass" "$plan"
+
+secret_case /etc/shadow
+check "/etc/shadow as a secret: exit 1" 1 "$rc"
+contains "  named, with the rule" "sec.yaml:8:29: error: secret file '/etc/shadow' is outside the secrets folder '$site/secrets': secrets are read only from there (yoban.yaml: secrets_dir)" "$out"
+secret_case ../inventory.yaml
+check "'..' in a secret: exit 1" 1 "$rc"
+contains "  named, with the rule" "error: secret file '../inventory.yaml' must not contain '..': name a file inside the secrets folder '$site/secrets'" "$out"
+ln -s "$tmp/elsewhere/x.pass" "$site/secrets/link.pass"
+secret_case link.pass
+check "a symbolic link out of the folder: exit 1" 1 "$rc"
+contains "  named, with the rule" "error: secret file '$site/secrets/link.pass' leads outside the secrets folder '$site/secrets' (through a symbolic link, to '$tmp/elsewhere/x.pass')" "$out"
+ln -s db.pass "$site/secrets/alias.pass"
+secret_case alias.pass
+check "a symbolic link inside the folder: valid" 0 "$rc"
+mkfifo -m 600 "$site/secrets/fifo.pass"
+secret_case fifo.pass
+check "a FIFO as a secret: exit 1, at once" 1 "$rc"
+contains "  named, with the rule" "error: secret file '$site/secrets/fifo.pass' is refused: '$site/secrets/fifo.pass' is a FIFO, not a regular file: Yoban reads only regular files" "$out"
+printf 'x\n' >"$site/secrets/open.pass"; chmod 644 "$site/secrets/open.pass"
+secret_case open.pass
+check "a secret others can read: exit 1" 1 "$rc"
+contains "  named, with the rule" "is refused: '$site/secrets/open.pass' has mode 0644: a private file must give group and others no access (chmod 600)" "$out"
+chmod 640 "$site/secrets/open.pass"
+secret_case open.pass
+check "a secret its group can read: exit 1" 1 "$rc"
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+  printf 'x\n' >"$site/secrets/theirs.pass"; chmod 600 "$site/secrets/theirs.pass"
+  chown nobody "$site/secrets/theirs.pass"
+  secret_case theirs.pass
+  check "a secret owned by another user: exit 1" 1 "$rc"
+  contains "  named, with the rule" "is refused: '$site/secrets/theirs.pass' is owned by uid $(id -u nobody): a private file must be owned by root or by the user reading it (uid 0)" "$out"
+else
+  echo "skip a secret owned by another user (needs root)"
+fi
+head -c 5000 /dev/zero | tr '\0' x >"$site/secrets/big.pass"; chmod 600 "$site/secrets/big.pass"
+secret_case big.pass
+check "a secret over 4096 bytes: exit 1" 1 "$rc"
+contains "  named" "'$site/secrets/big.pass' is larger than 4096 bytes" "$out"
+secret_case not-yet.pass
+check "a secret not installed yet: valid (yoband checks it when it reads it)" 0 "$rc"
+printf 'runbooks: runbooks\n' >"$site/yoban.yaml"
+secret_case "$site/secrets/db.pass"
+check "no secrets_dir: /etc/yoban/secrets, and a file elsewhere is refused" 1 "$rc"
+contains "  named, with the default folder" "secret file '$site/secrets/db.pass' is outside the secrets folder '/etc/yoban/secrets'" "$out"
+rm "$site/runbooks/sec.yaml"
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

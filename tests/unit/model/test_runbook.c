@@ -614,6 +614,51 @@ START_TEST(fifos_are_refused_at_once)
 }
 END_TEST
 
+/* What yoband calls when it dispatches a step: the secrets folder's rule, checked on the file it
+ * opens (a file that passed at load may have changed since). */
+START_TEST(secrets_read_by_the_folder_rule)
+{
+	alarm(20);
+	char *dir = make_tree("secrets/db.pass", "s3cret\n", "outside.pass", "x\n", NULL);
+	char *sdir = xasprintf("%s/secrets", dir), *db = xasprintf("%s/db.pass", sdir);
+	char *outside = xasprintf("%s/outside.pass", dir), *link = xasprintf("%s/link.pass", sdir);
+	char *fifo = xasprintf("%s/fifo.pass", sdir);
+	struct rb_site site = { .secrets_dir = sdir };
+	struct yb_err err;
+	char *data = NULL;
+	size_t len = 0;
+	chmod(db, 0600);
+	ck_assert_int_eq(rb_secret_read(&site, "db.pass", RB_MAX_SECRET_BYTES, &data, &len, &err), 0);
+	ck_assert_str_eq(data, "s3cret\n");
+	free(data);
+	ck_assert_int_eq(rb_secret_read(&site, db, RB_MAX_SECRET_BYTES, &data, &len, &err), 0);
+	free(data);
+	ck_assert_int_eq(rb_secret_read(&site, db, 3, &data, &len, &err), YB_ENOMEM);
+	chmod(db, 0604);
+	ck_assert_int_eq(rb_secret_read(&site, db, RB_MAX_SECRET_BYTES, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "has mode 0604: a private file must give group and "
+					      "others no access (chmod 600)"));
+	ck_assert_int_eq(rb_secret_read(&site, "../outside.pass", 64, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "must not contain '..'"));
+	ck_assert_int_eq(rb_secret_read(&site, "/etc/passwd", 64, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is outside the secrets folder"));
+	ck_assert_int_eq(symlink(outside, link), 0);
+	ck_assert_int_eq(rb_secret_read(&site, "link.pass", 64, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "leads outside the secrets folder"));
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(rb_secret_read(&site, "fifo.pass", 64, &data, &len, &err), YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a FIFO, not a regular file"));
+	ck_assert_int_eq(rb_secret_read(&site, "none.pass", 64, &data, &len, &err), YB_ENOENT);
+	alarm(0);
+	free(sdir);
+	free(db);
+	free(outside);
+	free(link);
+	free(fifo);
+	remove_tree(dir);
+}
+END_TEST
+
 START_TEST(warnings_do_not_fail)
 {
 	char *dir = make_tree(site_files[0], site_files[1], site_files[2], site_files[3], "a.yaml",
@@ -866,6 +911,7 @@ int main(void)
 	tcase_add_test(tc, duplicate_names_name_both_places);
 	tcase_add_test(tc, rehearsal_and_procedure);
 	tcase_add_test(tc, fifos_are_refused_at_once);
+	tcase_add_test(tc, secrets_read_by_the_folder_rule);
 	tcase_add_test(tc, warnings_do_not_fail);
 	tcase_add_test(tc, site_files_checked);
 	tcase_add_test(tc, config_discovery);
