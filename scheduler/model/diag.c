@@ -4,11 +4,13 @@
  *
  * The one idea: a diagnostic is made where the problem is seen and printed much later, so it
  * owns copies of its file name and message; a path under the current folder is kept as the
- * user would type it.
+ * user would type it. Both quote text from files, so both are escaped when they are made:
+ * control characters and broken UTF-8 never reach a terminal or a JSON document raw.
  */
 #include "diag.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,6 +51,65 @@ static const char *display_path(const char *file)
 	return file;
 }
 
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Text from a file, made safe to print: control characters (C0, DEL and C1, which a terminal
+ * would obey: ESC [ 2 J clears the screen) are shown as \x1b or \u009b, and a byte that is not
+ * part of valid UTF-8 (a cut or foreign sequence) as \xHH, so a diagnostic never drives the
+ * terminal and is always valid UTF-8 (for --format json). Caller frees. */
+static char *escape_text(const char *text)
+{
+	size_t n = strlen(text);
+	const unsigned char *s = (const unsigned char *)text;
+	char *out = xmalloc(6 * n + 1), *o = out;
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t len;
+		if (s[i] < 0x20 || s[i] == 0x7f) {
+			o += sprintf(o, "\\x%02x", s[i]);
+			i++;
+		} else if (s[i] < 0x80) {
+			*o++ = (char)s[i++];
+		} else if (!(len = utf8_len(s + i, n - i, &cp))) {
+			o += sprintf(o, "\\x%02x", s[i]);
+			i++;
+		} else if (cp <= 0x9f) {
+			o += sprintf(o, "\\u%04x", (unsigned)cp);
+			i += len;
+		} else {
+			memcpy(o, s + i, len);
+			o += len;
+			i += len;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
 void rb_diag_add(struct rb_diags *d, enum rb_severity sev, const char *file, int line, int col,
 		 const char *fmt, ...)
 {
@@ -67,11 +128,11 @@ void rb_diag_add(struct rb_diags *d, enum rb_severity sev, const char *file, int
 		d->cap = d->cap ? 2 * d->cap : 16;
 		d->items = xrealloc(d->items, d->cap * sizeof(*d->items));
 	}
-	d->items[d->n] = (struct rb_diag){ .file = xstrdup(display_path(file)),
+	d->items[d->n] = (struct rb_diag){ .file = escape_text(display_path(file)),
 					   .line = line,
 					   .col = col,
 					   .severity = sev,
-					   .msg = xstrdup(msg),
+					   .msg = escape_text(msg),
 					   .seq = d->n };
 	d->n++;
 }

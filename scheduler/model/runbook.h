@@ -351,7 +351,8 @@ void rb_site_free(struct rb_site *site);
 /* Where is yoban.yaml? explicit (--config) wins, then $YOBAN_CONFIG, then the nearest yoban.yaml
  * in near_path's folder or a parent (near_path may be NULL, a file or a folder), then
  * /etc/yoban/yoban.yaml if it exists. *out (caller frees) is NULL when none was found (the
- * defaults apply). An explicit or $YOBAN_CONFIG file that does not exist is an error. */
+ * defaults apply). An explicit or $YOBAN_CONFIG file that does not exist, or that is not a
+ * regular file (--config /dev/null), is an error. */
 int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 		   struct yb_err *err);
 

@@ -8,9 +8,11 @@
  */
 #include "runbook_priv.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tz.h"
 
@@ -20,9 +22,17 @@ int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 	const char *env = getenv("YOBAN_CONFIG");
 	if (explicit_path || (env && *env)) {
 		const char *p = explicit_path ? explicit_path : env;
-		if (!rb_is_file(p))
-			return yb_err_set(err, YB_ENOENT, "config file '%s'%s does not exist", p,
-					  explicit_path ? "" : " (from $YOBAN_CONFIG)");
+		struct stat st;
+		if (stat(p, &st) < 0)
+			return yb_err_set(err, errno == ENOENT ? YB_ENOENT : YB_EIO,
+					  "config file '%s'%s %s", p,
+					  explicit_path ? "" : " (from $YOBAN_CONFIG)",
+					  errno == ENOENT ? "does not exist" : strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return yb_err_set(err, YB_EINVAL, "config file '%s'%s is %s, not a regular file: "
+					  "give the path of a yoban.yaml", p,
+					  explicit_path ? "" : " (from $YOBAN_CONFIG)",
+					  yb_file_type_name(st.st_mode));
 		*out = xstrdup(p);
 		return 0;
 	}

@@ -148,5 +148,40 @@ check "no secrets_dir: /etc/yoban/secrets, and a file elsewhere is refused" 1 "$
 contains "  named, with the default folder" "secret file '$site/secrets/db.pass' is outside the secrets folder '/etc/yoban/secrets'" "$out"
 rm "$site/runbooks/sec.yaml"
 
+# ---- what the loader echoes, and --config that is not a file ---------------------------------
+cat >"$tmp/evil.yaml" <<'YAML'
+version: 1
+name: evil
+kind: batch
+targets: { hosts: [local] }
+steps:
+  - { name: s, run: x }
+"clear\e[2J\e]0;owned\a": 1
+YAML
+out=$(validate --config "$site/yoban.yaml" "$tmp/evil.yaml"); rc=$?
+check "a key with terminal escapes: exit 1" 1 "$rc"
+check "  no control character reaches the terminal" 0 "$(tr -d '\n' <<<"$out" | LC_ALL=C grep -c '[[:cntrl:]]')"
+contains "  shown escaped" "error: unknown key 'clear\x1b[2J\x1b]0;owned\x07'" "$out"
+{ printf 'version: 1\nname: cut\nkind: batch\ntargets: { hosts: [local] }\nsteps:\n  - { name: s, run: x }\n'
+  for _ in $(seq 40); do printf '夜'; done; printf ': 1\n'; } >"$tmp/cut.yaml"
+json=$(timeout 10 "$yoban" validate --format json --config "$site/yoban.yaml" "$tmp/cut.yaml" 2>/dev/null); rc=$?
+check "a long key cut inside a character: --format json exits 1 (no abort)" 1 "$rc"
+if python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$json" 2>/dev/null; then ok "  and its JSON parses"
+else bad "  and its JSON parses"; fi
+
+out=$(timeout 10 "$yoban" validate --config /dev/null "$site/runbooks" 2>&1); rc=$?
+check "--config /dev/null: usage error (exit 2)" 2 "$rc"
+contains "  says what it is" "config file '/dev/null' is a character device, not a regular file: give the path of a yoban.yaml" "$out"
+if grep -q 'does not exist' <<<"$out"; then bad "  not 'does not exist'"; else ok "  not 'does not exist'"; fi
+out=$(YOBAN_CONFIG=$site timeout 10 "$yoban" validate "$site/runbooks" 2>&1); rc=$?
+check "YOBAN_CONFIG naming a folder: exit 2" 2 "$rc"
+contains "  says so" "config file '$site' (from \$YOBAN_CONFIG) is a folder, not a regular file" "$out"
+out=$(timeout 10 "$yoban" validate --config "$tmp/nothing.yaml" "$site/runbooks" 2>&1); rc=$?
+contains "a missing config still says it does not exist" "config file '$tmp/nothing.yaml' does not exist" "$out"
+mkfifo "$tmp/fifo-config.yaml"
+out=$(timeout 10 "$yoban" validate --config "$tmp/fifo-config.yaml" "$site/runbooks" 2>&1); rc=$?
+check "a FIFO as --config: exit 2, at once" 2 "$rc"
+contains "  says it is a FIFO" "is a FIFO, not a regular file" "$out"
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -659,6 +659,38 @@ START_TEST(secrets_read_by_the_folder_rule)
 }
 END_TEST
 
+/* Text from a file reaches a terminal only escaped: control characters (here an ESC sequence
+ * that would clear the screen, and the one-character CSI U+009B) show as \x1b and \u009b; a
+ * multibyte character cut by a length limit shows as \xHH bytes, so the message stays UTF-8. */
+START_TEST(diagnostics_escape_what_they_echo)
+{
+	expect_diags(HEAD "steps:\n  - { name: s, run: x }\n\"evil\\e[2J\\x9b\": 1\n",
+		     "7:1: unknown key 'evil\\x1b[2J\\u009b' (known keys: version, name, title, "
+		     "description, kind, schedule, concurrency, locks, targets, timeout, retry, notify, "
+		     "effort, params, approval, staging, rehearse, steps)\n");
+	/* 27 three-byte characters: '%.80s' cuts the last one after two of its bytes */
+	char key[27 * 3 + 1] = "";
+	for (int i = 0; i < 27; i++)
+		strcat(key, "夜");
+	char *text = xasprintf(HEAD "steps:\n  - { name: s, run: x }\n%s: 1\n", key);
+	int rc;
+	char *got = diag_lines(text, &rc);
+	ck_assert_int_eq(rc, YB_EINVAL);
+	char *want = xasprintf("7:1: unknown key '%.78s\\xe5\\xa4' (known keys:", key);
+	ck_assert_ptr_nonnull(strstr(got, want));
+	free(want);
+	free(got);
+	free(text);
+	/* the file name too */
+	struct rb_diags d;
+	rb_diags_init(&d);
+	rb_diag_add(&d, RB_SEV_ERROR, "a\033]0;x\007.yaml", 1, 1, "m\tn");
+	ck_assert_str_eq(d.items[0].file, "a\\x1b]0;x\\x07.yaml");
+	ck_assert_str_eq(d.items[0].msg, "m\\x09n");
+	rb_diags_release(&d);
+}
+END_TEST
+
 START_TEST(warnings_do_not_fail)
 {
 	char *dir = make_tree(site_files[0], site_files[1], site_files[2], site_files[3], "a.yaml",
@@ -911,6 +943,7 @@ int main(void)
 	tcase_add_test(tc, duplicate_names_name_both_places);
 	tcase_add_test(tc, rehearsal_and_procedure);
 	tcase_add_test(tc, fifos_are_refused_at_once);
+	tcase_add_test(tc, diagnostics_escape_what_they_echo);
 	tcase_add_test(tc, secrets_read_by_the_folder_rule);
 	tcase_add_test(tc, warnings_do_not_fail);
 	tcase_add_test(tc, site_files_checked);
