@@ -95,7 +95,7 @@ static int real_inside(const struct rb_site *site, const char *path, char real[P
 				"be opened: %s", dir, strerror(e));
 		goto out;
 	}
-	if (!inside(real, real_dir))
+	if (!inside(real, real_dir) && strcmp(real, real_dir)) /* the folder itself: "a folder" */
 		rc = yb_err_set(err, YB_EPERM, "secret file '%s' leads outside the secrets folder "
 				"'%s' (through a symbolic link, to '%s'): secrets are read only from "
 				"there", path, dir, real);
