@@ -233,12 +233,10 @@ void yb_format_duration(int64_t ms, char *out, size_t out_size)
 	}
 }
 
-int yb_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, struct yb_err *err)
+/* Reads fd to its end, at most max_bytes (one byte more proves the file too large). */
+static int read_fd(int fd, const char *path, size_t max_bytes, char **out, size_t *out_len,
+		   struct yb_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return yb_err_set(err, errno == ENOENT ? YB_ENOENT : YB_EIO, "cannot open '%s': %s", path,
-				  strerror(errno));
 	/* Room for max_bytes + 1, so that reading one byte past the cap proves the file too large. */
 	size_t limit = max_bytes + 1, cap = limit < 4096 ? limit : 4096, len = 0;
 	char *data = xmalloc(cap + 1);
@@ -272,6 +270,84 @@ int yb_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len
 	data = NULL;
 out:
 	free(data);
+	return rc;
+}
+
+int yb_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, struct yb_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return yb_err_set(err, errno == ENOENT ? YB_ENOENT : YB_EIO, "cannot open '%s': %s", path,
+				  strerror(errno));
+	int rc = read_fd(fd, path, max_bytes, out, out_len, err);
+	close(fd);
+	return rc;
+}
+
+const char *yb_file_type_name(unsigned mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a folder";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return "not a file";
+}
+
+int yb_read_regular(const char *path, size_t max_bytes, unsigned flags, char **out,
+		    size_t *out_len, struct yb_err *err)
+{
+	/* O_NONBLOCK: opening a FIFO or a device never waits for a writer or a carrier; the type
+	 * is then checked on what was opened (fstat), so it cannot change in between. */
+	int oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	if (flags & YB_READ_NOFOLLOW)
+		oflags |= O_NOFOLLOW;
+	int fd = open(path, oflags);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ELOOP && (flags & YB_READ_NOFOLLOW))
+			return yb_err_set(err, YB_EPERM, "'%s' is a symbolic link: Yoban reads only "
+					  "regular files here, not links to them", path);
+		return yb_err_set(err, e == ENOENT ? YB_ENOENT : e == EACCES ? YB_EPERM : YB_EIO,
+				  "cannot open '%s': %s", path, strerror(e));
+	}
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0) {
+		rc = yb_err_set(err, YB_EIO, "cannot examine '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = yb_err_set(err, YB_EINVAL, "'%s' is %s, not a regular file: Yoban reads only "
+				"regular files", path, yb_file_type_name(st.st_mode));
+		goto out;
+	}
+	if ((flags & YB_READ_PRIVATE) && st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = yb_err_set(err, YB_EPERM, "'%s' is owned by uid %u: a private file must be owned by "
+				"root or by the user reading it (uid %u)", path, (unsigned)st.st_uid,
+				(unsigned)geteuid());
+		goto out;
+	}
+	if ((flags & YB_READ_PRIVATE) && (st.st_mode & 077)) {
+		rc = yb_err_set(err, YB_EPERM, "'%s' has mode %04o: a private file must give group and "
+				"others no access (chmod 600)", path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
+		rc = yb_err_set(err, YB_ENOMEM, "'%s' is larger than %zu bytes", path, max_bytes);
+		goto out;
+	}
+	rc = read_fd(fd, path, max_bytes, out, out_len, err);
+out:
 	close(fd);
 	return rc;
 }

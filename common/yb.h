@@ -80,6 +80,20 @@ void yb_format_duration(int64_t ms, char *out, size_t out_size);
 
 /* Reads a whole file, at most max_bytes; YB_ENOMEM if larger. The result is NUL-terminated. */
 int yb_read_file(const char *path, size_t max_bytes, char **out, size_t *out_len, struct yb_err *err);
+/* Reads a whole regular file, at most max_bytes, without ever blocking on what the path names:
+ * opened with O_NONBLOCK (and O_NOFOLLOW with YB_READ_NOFOLLOW), then fstat. Anything but a
+ * regular file (a FIFO, a device, a socket, a folder) is YB_EINVAL with a message naming the
+ * file and the rule; larger than max_bytes is YB_ENOMEM; a symbolic link with YB_READ_NOFOLLOW
+ * is YB_EPERM. Every file Yoban reads from a site (runbooks, site files, procedure documents,
+ * secrets) goes through here. The result is NUL-terminated. */
+#define YB_READ_NOFOLLOW 1u
+/* ...and, with YB_READ_PRIVATE, a file owned by anyone but root or the effective user, or with
+ * any permission for group or others, is YB_EPERM (for secrets and keys). */
+#define YB_READ_PRIVATE 2u
+int yb_read_regular(const char *path, size_t max_bytes, unsigned flags, char **out,
+		    size_t *out_len, struct yb_err *err);
+/* "a regular file", "a folder", "a FIFO", "a socket", ... for a stat mode. */
+const char *yb_file_type_name(unsigned mode);
 /* Writes a file atomically: temp file in the same folder, fsync, rename, fsync of the folder. */
 int yb_write_file_atomic(const char *path, const void *data, size_t len, int mode, struct yb_err *err);
 

@@ -6,10 +6,13 @@
  * FORGOTten on the runner once its exit has been shown, unless --keep or --detach.
  *
  * Arguments and values never touch a shell: the command goes as argv, --env and --secret-env as
- * START's environment, secret values as START's "secrets" (masked by the runner).
+ * START's environment, secret values as START's "secrets" (masked by the runner). A secret value
+ * is never taken from our own command line (ps shows it to every local user): it comes from our
+ * environment, a file or standard input.
  */
 #include "cli.h"
 #include "json.h"
+#include "names.h"
 #include "rclient.h"
 #include "runbook.h"
 #include "transport.h"
@@ -139,47 +142,18 @@ static void cb_connected(void *ctx, bool reconnect)
 
 /* ---- the inventory ------------------------------------------------------------------------- */
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return 99;
-	size_t row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 static void unknown_host(const struct rb_set *set, const char *name)
 {
-	const char *best = NULL;
-	size_t best_d = 3;
-	for (size_t i = 0; i < set->inventory.n_hosts; i++) {
-		size_t d = edit_distance(name, set->inventory.hosts[i].name);
-		if (d < best_d) {
-			best_d = d;
-			best = set->inventory.hosts[i].name;
-		}
-	}
+	const char **names = xcalloc(set->inventory.n_hosts + 1, sizeof(*names));
+	for (size_t i = 0; i < set->inventory.n_hosts; i++)
+		names[i] = set->inventory.hosts[i].name;
+	const char *best = yb_closest(name, names, set->inventory.n_hosts);
 	const char *inv = set->inventory.path ? set->inventory.path : "(no inventory file)";
 	if (best)
 		cli_error("unknown host '%s' in the inventory '%s' (did you mean '%s'?)", name, inv, best);
 	else
 		cli_error("unknown host '%s' in the inventory '%s' (add it under 'hosts:')", name, inv);
+	free(names);
 }
 
 /* Fills target from the inventory's host and the site config; strings point into set or paths. */
@@ -211,29 +185,81 @@ static void fill_target(const struct rb_set *set, const struct rb_host *h, struc
 
 /* ---- the command ------------------------------------------------------------------------- */
 
-static bool env_name_valid(const char *s, size_t n)
-{
-	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9')))
-			return false;
-	return true;
-}
-
-static int add_env(struct yb_json *env, struct yb_json *secrets, const char *kv, const char *opt)
+static int add_env(struct yb_json *env, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
-	if (!eq || !env_name_valid(kv, (size_t)(eq - kv)))
-		return cli_usage_error(&cmd_exec, "%s '%s': expected NAME=VALUE with NAME of letters, "
-				       "digits and '_'", opt, kv);
+	if (!eq || !yb_env_name_valid_n(kv, (size_t)(eq - kv)))
+		return cli_usage_error(&cmd_exec, "--env '%s': expected NAME=VALUE with NAME of letters, "
+				       "digits and '_'", kv);
 	char *name = xstrndup(kv, (size_t)(eq - kv));
 	yb_json_set(env, name, yb_json_str(eq + 1));
 	free(name);
-	if (secrets && eq[1])
-		yb_json_push(secrets, yb_json_str(eq + 1));
 	return 0;
+}
+
+/* --secret-env: the value never comes from the command line (every local user sees that in
+ * ps): NAME takes $NAME from our environment, NAME=@FILE a file's content, NAME=- standard
+ * input (once). A final newline is not part of the value. */
+static int add_secret(struct yb_json *env, struct yb_json *secrets, const char *arg,
+		      bool *stdin_taken)
+{
+	const char *eq = strchr(arg, '=');
+	size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+	char *name = NULL, *value = NULL;
+	size_t len = 0;
+	struct yb_err err = { 0 };
+	int rc = 0;
+	if (!yb_env_name_valid_n(arg, name_len)) {
+		rc = cli_usage_error(&cmd_exec, "--secret-env '%.*s': NAME is letters, digits and '_'",
+				     (int)name_len, arg);
+		goto out;
+	}
+	name = xstrndup(arg, name_len);
+	if (!eq) {
+		const char *v = getenv(name);
+		if (!v) {
+			rc = cli_usage_error(&cmd_exec, "--secret-env %s takes the value of $%s from "
+					     "yoban's environment, and it is not set", name, name);
+			goto out;
+		}
+		value = xstrdup(v);
+		len = strlen(value);
+	} else if (eq[1] == '@') {
+		if (yb_read_file(eq + 2, RB_MAX_SECRET_BYTES, &value, &len, &err) < 0) {
+			rc = cli_usage_error(&cmd_exec, "--secret-env %s=@FILE: %s", name, err.msg);
+			goto out;
+		}
+	} else if (!strcmp(eq + 1, "-")) {
+		if (*stdin_taken) {
+			rc = cli_usage_error(&cmd_exec, "--secret-env %s=-: standard input holds one "
+					     "value only (take the others from a file or the "
+					     "environment)", name);
+			goto out;
+		}
+		*stdin_taken = true;
+		if (yb_read_file("/dev/stdin", RB_MAX_SECRET_BYTES, &value, &len, &err) < 0) {
+			rc = cli_usage_error(&cmd_exec, "--secret-env %s=-: %s", name, err.msg);
+			goto out;
+		}
+	} else {
+		rc = cli_usage_error(&cmd_exec, "--secret-env %s=VALUE would show the value to every "
+				     "local user (ps): write --secret-env %s (the value of $%s in "
+				     "yoban's environment), %s=@FILE or %s=- (standard input)", name,
+				     name, name, name, name);
+		goto out;
+	}
+	while (len && (value[len - 1] == '\n' || value[len - 1] == '\r'))
+		value[--len] = 0;
+	yb_json_set(env, name, yb_json_str(value));
+	if (len)
+		yb_json_push(secrets, yb_json_str(value));
+out:
+	if (value) {
+		memset(value, 0, len);
+		free(value);
+	}
+	free(name);
+	return rc;
 }
 
 static void make_job_id(char *out, size_t size)
@@ -269,7 +295,7 @@ static int exec_run(int argc, char **argv)
 	};
 	const char *config = NULL, *host = NULL, *cwd = NULL, *attach = NULL, *job_opt = NULL;
 	int64_t timeout_ms = 0;
-	bool detach = false, keep = false;
+	bool detach = false, keep = false, stdin_taken = false;
 	struct yb_json *env = yb_json_object(), *secrets = yb_json_array(), *spec = NULL;
 	struct rb_set *set = NULL;
 	struct rclient *rc = NULL;
@@ -296,11 +322,11 @@ static int exec_run(int argc, char **argv)
 			}
 			break;
 		case OPT_ENV:
-			if (add_env(env, NULL, optarg, "--env"))
+			if (add_env(env, optarg))
 				goto out;
 			break;
 		case OPT_SECRET_ENV:
-			if (add_env(env, secrets, optarg, "--secret-env"))
+			if (add_secret(env, secrets, optarg, &stdin_taken))
 				goto out;
 			break;
 		default:
@@ -475,8 +501,8 @@ const struct yb_cmd cmd_exec = {
 	.summary = "run one command on an inventory host through its runner, output live",
 	.help =
 		"usage: yoban exec [--config FILE] --host NAME [--timeout D] [--env K=V]...\n"
-		"                  [--secret-env K=V]... [--cwd DIR] [--job-id ID] [--detach] [--keep]\n"
-		"                  -- COMMAND [ARG...]\n"
+		"                  [--secret-env K|K=@FILE|K=-]... [--cwd DIR] [--job-id ID] [--detach]\n"
+		"                  [--keep] -- COMMAND [ARG...]\n"
 		"       yoban exec [--config FILE] --host NAME --attach JOB [--keep]\n"
 		"\n"
 		"Runs COMMAND (as argv, no shell; write `sh -c '...'` for one) on the host through its\n"
@@ -487,7 +513,12 @@ const struct yb_cmd cmd_exec = {
 		"\n"
 		"  --timeout D        kill the job after D (90s, 5m, 1h30m)\n"
 		"  --env K=V          set an environment variable for the job (repeatable)\n"
-		"  --secret-env K=V   the same, and mask the value as ******** in the output\n"
+		"  --secret-env K     the same with the value of $K in yoban's environment, and the\n"
+		"                     value masked as ******** in the output (repeatable)\n"
+		"  --secret-env K=@FILE  ... with the content of FILE (a final newline dropped)\n"
+		"  --secret-env K=-   ... with standard input (one of them only)\n"
+		"                     A secret is never given on the command line (K=VALUE is\n"
+		"                     refused): every local user can read that with ps.\n"
 		"  --cwd DIR          working folder on the host\n"
 		"  --job-id ID        the job's id (default exec-<UTC time>-<random>)\n"
 		"  --detach           print the job id once the runner has it, and return\n"

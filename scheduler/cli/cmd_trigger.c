@@ -8,6 +8,7 @@
  * a run that ended without starting (skipped, failed at once) is exit status 1 (cli_request.c).
  */
 #include "cli_request.h"
+#include "names.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -17,18 +18,6 @@
 extern const struct yb_cmd cmd_trigger;
 
 #define MAX_PARAMS 256
-
-static bool param_name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 64 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z') ||
-				  s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
-}
 
 struct trigger {
 	struct yb_json *params;
@@ -43,9 +32,10 @@ static int on_opt(int opt, const char *arg, void *ctx)
 	switch (opt) {
 	case 'p': {
 		const char *eq = strchr(arg, '=');
-		if (!eq || !param_name_ok(arg, (size_t)(eq - arg)))
-			return cli_usage_error(&cmd_trigger, "--param takes NAME=VALUE with a name of "
-					       "letters, digits and '_', not '%s'", arg);
+		if (!eq || !yb_param_name_valid_n(arg, (size_t)(eq - arg)))
+			return cli_usage_error(&cmd_trigger, "--param takes NAME=VALUE with NAME as the "
+					       "runbook writes it (letters, digits, '_' and '-', starting "
+					       "with a letter), not '%s'", arg);
 		if (++t->n_params > MAX_PARAMS)
 			return cli_usage_error(&cmd_trigger, "at most %d --param", MAX_PARAMS);
 		char *name = xstrndup(arg, (size_t)(eq - arg));
@@ -123,8 +113,9 @@ const struct yb_cmd cmd_trigger = {
 		"must be a member of yoban_operator or yoban_admin) and recorded with your name; yoband\n"
 		"is woken by NOTIFY and creates the run. Prints 'request ID'.\n"
 		"\n"
-		"  --param NAME=VALUE  a runbook parameter (repeat for more); reaches the steps as\n"
-		"                      $YOBAN_PARAM_NAME, never spliced into a command line\n"
+		"  --param NAME=VALUE  a runbook parameter, NAME as the runbook writes it (repeat for\n"
+		"                      more); reaches the steps as $YOBAN_PARAM_NAME (upper case, '-'\n"
+		"                      as '_'), never spliced into a command line\n"
 		"  --staging           run in staging mode (the rehearsal), not production\n"
 		"  --wait              wait until yoband has created the run and decided it (started,\n"
 		"                      queued, or ended without starting); prints 'run ID', 'state\n"
@@ -141,7 +132,7 @@ const struct yb_cmd cmd_trigger = {
 		"(e.g. no staging_hosts), its state and reason printed; 2 usage error.\n"
 		"\n"
 		"examples:\n"
-		"  yoban trigger nightly-resident-batch --param BATCH_DATE=2026-11-21 --wait\n"
+		"  yoban trigger nightly-resident-batch --param business_date=2026-11-21 --wait\n"
 		"  yoban trigger hello-local --staging --format json\n",
 	.run = run,
 };

@@ -1,162 +1,23 @@
 /*
- * runbook.c: one runbook file -> a checked struct rb_runbook, and the checks that need the whole
- * set (hosts, calendars, channels, rehearsals, procedure documents, unique names).
+ * runbook.c: one runbook file -> a checked struct rb_runbook: every key, type, value and
+ * combination a single file can get wrong, each reported at its line and column. The checks that
+ * need the rest of the site (hosts, calendars, channels, rehearsals, procedure documents, unique
+ * names) are set.c's.
  *
  * The one idea: a loader for people, not for machines. It never stops at the first problem; each
- * getter reports "'timeout' must be a duration like '30m', not a list" at the node's line and
- * column and leaves the default in place, so one pass over a file finds everything wrong with it.
- * Unknown keys come with the nearest known key ("did you mean"), found by edit distance.
+ * getter (rbx.c) reports at the node and leaves the default in place, so one pass over a file
+ * finds everything wrong with it. Unknown keys come with the nearest known key ("did you mean").
  */
 #include "runbook_priv.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cron.h"
-#include "json.h"
 #include "tz.h"
-
-/* ---- diagnostics ------------------------------------------------------------------------- */
-
-void rb_diags_init(struct rb_diags *d)
-{
-	memset(d, 0, sizeof(*d));
-}
-
-void rb_diags_release(struct rb_diags *d)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		free(d->items[i].file);
-		free(d->items[i].msg);
-	}
-	free(d->items);
-	memset(d, 0, sizeof(*d));
-}
-
-/* An absolute path under the current folder is shown relative to it, as the user would type it. */
-static const char *display_path(const char *file)
-{
-	static char cwd[4096];
-	static size_t cwd_len;
-	if (!file)
-		return "-";
-	if (file[0] != '/')
-		return file;
-	if (!cwd_len) {
-		if (!getcwd(cwd, sizeof(cwd) - 1))
-			return file;
-		cwd_len = strlen(cwd);
-	}
-	if (cwd_len > 1 && !strncmp(file, cwd, cwd_len) && file[cwd_len] == '/')
-		return file + cwd_len + 1;
-	return file;
-}
-
-void rb_diag_add(struct rb_diags *d, enum rb_severity sev, const char *file, int line, int col,
-		 const char *fmt, ...)
-{
-	if (sev == RB_SEV_ERROR)
-		d->n_errors++;
-	if (d->n >= RB_MAX_DIAGS) {
-		d->n_dropped++;
-		return;
-	}
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (d->n == d->cap) {
-		d->cap = d->cap ? 2 * d->cap : 16;
-		d->items = xrealloc(d->items, d->cap * sizeof(*d->items));
-	}
-	d->items[d->n] = (struct rb_diag){ .file = xstrdup(display_path(file)),
-					   .line = line,
-					   .col = col,
-					   .severity = sev,
-					   .msg = xstrdup(msg),
-					   .seq = d->n };
-	d->n++;
-}
-
-static int diag_cmp(const void *a, const void *b)
-{
-	const struct rb_diag *x = a, *y = b;
-	int c = strcmp(x->file, y->file);
-	if (c)
-		return c;
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	if (x->col != y->col)
-		return x->col < y->col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-void rb_diags_sort(struct rb_diags *d)
-{
-	if (d->n > 1)
-		qsort(d->items, d->n, sizeof(*d->items), diag_cmp);
-}
-
-static const char *sev_name(enum rb_severity s)
-{
-	return s == RB_SEV_WARNING ? "warning" : "error";
-}
-
-void rb_diags_print(const struct rb_diags *d, FILE *out)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		const struct rb_diag *g = &d->items[i];
-		if (g->line > 0)
-			fprintf(out, "%s:%d:%d: %s: %s\n", g->file, g->line, g->col,
-				sev_name(g->severity), g->msg);
-		else
-			fprintf(out, "%s: %s: %s\n", g->file, sev_name(g->severity), g->msg);
-	}
-	if (d->n_dropped)
-		fprintf(out, "yoban: %zu more problems not shown: fix the ones above first\n",
-			d->n_dropped);
-}
-
-struct yb_json *rb_diags_json(const struct rb_diags *d)
-{
-	struct yb_json *arr = yb_json_array();
-	for (size_t i = 0; i < d->n; i++) {
-		const struct rb_diag *g = &d->items[i];
-		struct yb_json *o = yb_json_object();
-		yb_json_set(o, "file", yb_json_str(g->file));
-		yb_json_set(o, "line", yb_json_int(g->line));
-		yb_json_set(o, "column", yb_json_int(g->col));
-		yb_json_set(o, "severity", yb_json_str(sev_name(g->severity)));
-		yb_json_set(o, "message", yb_json_str(g->msg));
-		yb_json_push(arr, o);
-	}
-	return arr;
-}
-
-int rb_diags_to_err(const struct rb_diags *d, struct yb_err *err)
-{
-	const struct rb_diag *first = NULL;
-	for (size_t i = 0; i < d->n && !first; i++)
-		if (d->items[i].severity == RB_SEV_ERROR)
-			first = &d->items[i];
-	if (!first)
-		return yb_err_set(err, YB_EINVAL, "invalid input");
-	char more[64] = "";
-	if (d->n_errors > 1)
-		snprintf(more, sizeof(more), " (and %zu more)", d->n_errors - 1);
-	if (first->line > 0)
-		return yb_err_set(err, YB_EINVAL, "%s:%d:%d: %s%s", first->file, first->line,
-				  first->col, first->msg, more);
-	return yb_err_set(err, YB_EINVAL, "%s: %s%s", first->file, first->msg, more);
-}
 
 /* ---- names -------------------------------------------------------------------------------- */
 
@@ -193,365 +54,6 @@ int rb_effort_category_parse(const char *text, enum rb_effort_category *out)
 			return 0;
 		}
 	return YB_EINVAL;
-}
-
-bool rb_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-	if (n == 0 || n > 63 || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
-		      name[i] == '-'))
-			return false;
-	return true;
-}
-
-char *rb_param_env_name(const char *param)
-{
-	char *s = xasprintf("YOBAN_PARAM_%s", param);
-	for (char *p = s + 12; *p; p++)
-		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
-	return s;
-}
-
-static bool param_name_valid(const char *s)
-{
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')) || strlen(s) > 63)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
-			return false;
-	return true;
-}
-
-static bool env_name_valid(const char *s)
-{
-	if (!(isalpha((unsigned char)s[0]) || s[0] == '_') || strlen(s) > 128)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_')
-			return false;
-	return true;
-}
-
-static bool step_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-			return false;
-	return true;
-}
-
-/* ---- edit distance ------------------------------------------------------------------------ */
-
-int rb_edit_distance(const char *a, const char *b, int cap)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return cap + 1;
-	if ((la > lb ? la - lb : lb - la) > (size_t)cap)
-		return cap + 1;
-	int prev[65], cur[65];
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			int del = prev[j] + 1, ins = cur[j - 1] + 1;
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, sizeof(int) * (lb + 1));
-	}
-	return prev[lb] > cap ? cap + 1 : prev[lb];
-}
-
-const char *rb_closest(const char *word, const char *const *cands, size_t n)
-{
-	int limit = (int)strlen(word) / 3;
-	if (limit < 2)
-		limit = strlen(word) > 2 ? 2 : 1;
-	const char *best = NULL;
-	int best_d = limit + 1;
-	for (size_t i = 0; i < n; i++) {
-		if (!cands[i])
-			continue;
-		int d = rb_edit_distance(word, cands[i], limit);
-		if (d < best_d) {
-			best_d = d;
-			best = cands[i];
-		}
-	}
-	return best;
-}
-
-static size_t strv_len(const char *const *v)
-{
-	size_t n = 0;
-	while (v[n])
-		n++;
-	return n;
-}
-
-/* ", did you mean 'x'?" into out, or "" */
-static void did_you_mean(const char *word, const char *const *cands, size_t n, char *out,
-			 size_t out_size)
-{
-	const char *c = rb_closest(word, cands, n);
-	if (c)
-		snprintf(out, out_size, " (did you mean '%s'?)", c);
-	else
-		out[0] = 0;
-}
-
-void rb_strv_free(char **v, size_t n)
-{
-	if (!v)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* ---- checking helpers --------------------------------------------------------------------- */
-
-void rbx_err(const struct rbx *x, const struct yn_node *at, const char *fmt, ...)
-{
-	char msg[900];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	rb_diag_add(x->d, RB_SEV_ERROR, x->file, at ? at->line : 0, at ? at->col : 0, "%s", msg);
-}
-
-void rbx_keys(const struct rbx *x, const struct yn_node *map, const char *const *allowed,
-	      const char *where)
-{
-	if (!map || map->type != YN_MAP)
-		return;
-	size_t n_allowed = strv_len(allowed);
-	for (size_t i = 0; i < map->n_pairs; i++) {
-		const struct yn_node *k = map->pairs[i].key;
-		bool known = false;
-		for (size_t j = 0; j < n_allowed && !known; j++)
-			known = !strcmp(k->text, allowed[j]);
-		if (known)
-			continue;
-		const char *c = rb_closest(k->text, allowed, n_allowed);
-		if (c) {
-			rbx_err(x, k, "unknown key '%.80s'%s (did you mean '%s'?)", k->text, where, c);
-		} else {
-			char list[400] = "";
-			size_t used = 0;
-			for (size_t j = 0; j < n_allowed && used + 40 < sizeof(list); j++)
-				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-							 j ? ", " : "", allowed[j]);
-			rbx_err(x, k, "unknown key '%.80s'%s (known keys: %s)", k->text, where, list);
-		}
-	}
-}
-
-bool rbx_require(const struct rbx *x, const struct yn_node *map, const char *key,
-		 const char *where, const char *hint)
-{
-	if (yn_get_pair(map, key))
-		return true;
-	rbx_err(x, map, "missing required key '%s'%s%s", key, where, hint ? hint : "");
-	return false;
-}
-
-bool rbx_is_map(const struct rbx *x, const struct yn_node *n, const char *what)
-{
-	if (n && n->type == YN_MAP)
-		return true;
-	rbx_err(x, n, "'%s' must be a mapping (key: value lines), not %s", what, yn_type_phrase(n));
-	return false;
-}
-
-bool rbx_str(const struct rbx *x, const struct yn_node *n, const char *what, char **out)
-{
-	if (!n || n->type != YN_SCALAR) {
-		rbx_err(x, n, "'%s' must be a string, not %s", what, yn_type_phrase(n));
-		return false;
-	}
-	if (yn_is_null(n)) {
-		rbx_err(x, n, "'%s' is empty: give it a value", what);
-		return false;
-	}
-	free(*out);
-	*out = xstrdup(n->text);
-	return true;
-}
-
-static bool scalar_or_complain(const struct rbx *x, const struct yn_node *n, const char *what,
-			       const char *kind)
-{
-	if (n && n->type == YN_SCALAR && !yn_is_null(n))
-		return true;
-	rbx_err(x, n, "'%s' must be %s, not %s", what, kind, yn_type_phrase(n));
-	return false;
-}
-
-bool rbx_int(const struct rbx *x, const struct yn_node *n, const char *what, int64_t min,
-	     int64_t max, int64_t *out)
-{
-	if (!scalar_or_complain(x, n, what, "a whole number"))
-		return false;
-	char *end;
-	errno = 0;
-	long long v = strtoll(n->text, &end, 10);
-	if (errno || end == n->text || *end || !n->plain) {
-		rbx_err(x, n, "'%s' must be a whole number, not '%.60s'", what, n->text);
-		return false;
-	}
-	if (v < min || v > max) {
-		rbx_err(x, n, "'%s' must be between %lld and %lld, not %lld", what, (long long)min,
-			(long long)max, v);
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
-bool rbx_num(const struct rbx *x, const struct yn_node *n, const char *what, double min,
-	     double max, double *out)
-{
-	if (!scalar_or_complain(x, n, what, "a number"))
-		return false;
-	char *end;
-	errno = 0;
-	double v = strtod(n->text, &end);
-	if (errno || end == n->text || *end || !n->plain || !isfinite(v) ||
-	    strpbrk(n->text, "xXnNiI")) {
-		rbx_err(x, n, "'%s' must be a number, not '%.60s'", what, n->text);
-		return false;
-	}
-	if (v < min || v > max) {
-		rbx_err(x, n, "'%s' must be between %g and %g, not %g", what, min, max, v);
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
-bool rbx_bool(const struct rbx *x, const struct yn_node *n, const char *what, bool *out)
-{
-	if (n && n->type == YN_SCALAR && n->plain) {
-		if (!strcmp(n->text, "true")) {
-			*out = true;
-			return true;
-		}
-		if (!strcmp(n->text, "false")) {
-			*out = false;
-			return true;
-		}
-	}
-	if (n && n->type == YN_SCALAR && !yn_is_null(n))
-		rbx_err(x, n, "'%s' must be true or false, not '%.60s'", what, n->text);
-	else
-		rbx_err(x, n, "'%s' must be true or false, not %s", what, yn_type_phrase(n));
-	return false;
-}
-
-bool rbx_duration(const struct rbx *x, const struct yn_node *n, const char *what, int64_t *out)
-{
-	if (!scalar_or_complain(x, n, what, "a duration like '30m'"))
-		return false;
-	int64_t ms;
-	if (yb_parse_duration_ms(n->text, &ms, NULL) < 0) {
-		rbx_err(x, n, "'%s': '%.60s' is not a duration (write it like '90s', '30m', '2h' or "
-			      "'7d')", what, n->text);
-		return false;
-	}
-	*out = ms;
-	return true;
-}
-
-bool rbx_enum(const struct rbx *x, const struct yn_node *n, const char *what,
-	      const char *const *names, int *out)
-{
-	size_t count = strv_len(names);
-	char list[300] = "";
-	size_t used = 0;
-	for (size_t i = 0; i < count && used + 40 < sizeof(list); i++)
-		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
-					 i ? (i + 1 == count ? " or " : ", ") : "", names[i]);
-	if (!n || n->type != YN_SCALAR || yn_is_null(n)) {
-		rbx_err(x, n, "'%s' must be one of %s, not %s", what, list, yn_type_phrase(n));
-		return false;
-	}
-	for (size_t i = 0; i < count; i++)
-		if (!strcmp(n->text, names[i])) {
-			*out = (int)i;
-			return true;
-		}
-	char hint[120];
-	did_you_mean(n->text, names, count, hint, sizeof(hint));
-	rbx_err(x, n, "'%s' must be %s, not '%.60s'%s", what, list, n->text, hint);
-	return false;
-}
-
-bool rbx_strlist(const struct rbx *x, const struct yn_node *n, const char *what, char ***out,
-		 size_t *n_out)
-{
-	if (!n || n->type != YN_SEQ) {
-		rbx_err(x, n, "'%s' must be a list like [a, b], not %s", what, yn_type_phrase(n));
-		return false;
-	}
-	bool ok = true;
-	char **v = xcalloc(n->n_items + 1, sizeof(*v));
-	size_t k = 0;
-	for (size_t i = 0; i < n->n_items; i++) {
-		const struct yn_node *it = n->items[i];
-		if (it->type != YN_SCALAR || yn_is_null(it)) {
-			rbx_err(x, it, "each entry of '%s' must be a string, not %s", what,
-				yn_type_phrase(it));
-			ok = false;
-			continue;
-		}
-		v[k++] = xstrdup(it->text);
-	}
-	if (!ok) {
-		rb_strv_free(v, k);
-		return false;
-	}
-	rb_strv_free(*out, *n_out);
-	*out = v;
-	*n_out = k;
-	return true;
-}
-
-static bool parse_ymd(const char *s, int *y, int *m, int *d)
-{
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return false;
-	for (int i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-			return false;
-	*y = atoi(s);
-	*m = atoi(s + 5);
-	*d = atoi(s + 8);
-	return *y >= 1900 && *y <= 9999 && *m >= 1 && *m <= 12 && *d >= 1 &&
-	       *d <= yb_days_in_month(*y, *m);
-}
-
-bool rbx_date(const struct rbx *x, const struct yn_node *n, const char *what, int64_t *out_days)
-{
-	if (!scalar_or_complain(x, n, what, "a date like 2026-08-14"))
-		return false;
-	int y, m, d;
-	if (!parse_ymd(n->text, &y, &m, &d)) {
-		rbx_err(x, n, "'%s': '%.60s' is not a date (write it as YYYY-MM-DD, e.g. 2026-08-14)",
-			what, n->text);
-		return false;
-	}
-	*out_days = yb_days_from_civil(y, m, d);
-	return true;
 }
 
 /* ---- the runbook -------------------------------------------------------------------------- */
@@ -811,7 +313,7 @@ static void parse_schedule(const struct rbx *x, struct rb_runbook *rb, const str
 		if (!at) {
 			rbx_err(x, bday, "'business_day' needs 'at' (the local time, e.g. at: "
 					 "\"22:00\")");
-		} else if (scalar_or_complain(x, at, "at", "a time like \"22:00\"")) {
+		} else if (rbx_scalar(x, at, "at", "a time like \"22:00\"")) {
 			int h, m, s;
 			if (parse_hhmm(at->text, &h, &m, &s)) {
 				rb->schedule.at_hour = h;
@@ -831,7 +333,7 @@ static void parse_schedule(const struct rbx *x, struct rb_runbook *rb, const str
 			struct yb_err err = { 0 };
 			if (tz_load(zone_name, &zone, &err) < 0) {
 				char hint[120];
-				did_you_mean(zone_name, common_zones, strv_len(common_zones), hint,
+				rbx_did_you_mean(zone_name, common_zones, rb_strv_len(common_zones), hint,
 					     sizeof(hint));
 				if (!hint[0])
 					snprintf(hint, sizeof(hint),
@@ -881,7 +383,7 @@ static void parse_kv_map(const struct rbx *x, const struct yn_node *n, const cha
 	*out = xcalloc(n->n_pairs + 1, sizeof(**out));
 	for (size_t i = 0; i < n->n_pairs; i++) {
 		const struct yn_node *k = n->pairs[i].key, *v = n->pairs[i].value;
-		if (!env_name_valid(k->text)) {
+		if (!yb_env_name_valid(k->text)) {
 			rbx_err(x, k, "'%.60s' is not a variable name (letters, digits and '_', not "
 				      "starting with a digit)", k->text);
 			continue;
@@ -993,7 +495,7 @@ static void parse_step(const struct rbx *x, struct rb_runbook *rb, struct rb_ste
 	rbx_keys(x, n, step_keys, " in a step");
 	const struct yn_node *v;
 	if ((v = yn_get(n, "name"))) {
-		if (rbx_str(x, v, "name", &s->name) && !step_name_valid(s->name))
+		if (rbx_str(x, v, "name", &s->name) && !yb_step_name_valid(s->name))
 			rbx_err(x, v, "step name '%.60s' may use only letters, digits, '-', '_' and "
 				      "'.'", s->name);
 	} else {
@@ -1074,7 +576,7 @@ static void parse_params(const struct rbx *x, struct rb_runbook *rb, const struc
 	rb->params = xcalloc(n->n_pairs + 1, sizeof(*rb->params));
 	for (size_t i = 0; i < n->n_pairs; i++) {
 		const struct yn_node *k = n->pairs[i].key, *v = n->pairs[i].value;
-		if (!param_name_valid(k->text)) {
+		if (!yb_param_name_valid(k->text)) {
 			rbx_err(x, k, "parameter name '%.60s' may use only letters, digits, '_' and "
 				      "'-', starting with a letter", k->text);
 			continue;
@@ -1102,7 +604,14 @@ static void parse_params(const struct rbx *x, struct rb_runbook *rb, const struc
 			continue;
 		}
 		p->name = xstrdup(k->text);
-		p->env_name = rb_param_env_name(k->text);
+		p->env_name = yb_param_env_name(k->text);
+		for (size_t j = 0; j < rb->n_params; j++)
+			if (!strcmp(rb->params[j].env_name, p->env_name)) {
+				rbx_err(x, k, "parameters '%s' and '%s' would both reach the steps as %s: "
+					      "rename one of them", rb->params[j].name, p->name,
+					p->env_name);
+				break;
+			}
 		rb->n_params++;
 	}
 }
@@ -1147,7 +656,7 @@ static void parse_top(const struct rbx *x, struct rb_runbook *rb, const struct y
 		rbx_err(x, root, "missing required key 'version' (write version: 1 first)");
 	}
 	if ((v = yn_get(root, "name"))) {
-		if (rbx_str(x, v, "name", &rb->name) && !rb_name_valid(rb->name))
+		if (rbx_str(x, v, "name", &rb->name) && !yb_runbook_name_valid(rb->name))
 			rbx_err(x, v, "runbook name '%.80s' may use only a-z, 0-9 and '-' (at most 63, "
 				      "not starting with '-')", rb->name);
 	} else {
@@ -1240,7 +749,7 @@ static void parse_top(const struct rbx *x, struct rb_runbook *rb, const struct y
 			rbx_err(x, kind_node, "a rehearsal needs 'rehearse' (the name of the runbook "
 					      "it runs on staging)");
 		else if (rbx_str(x, rehearse, "rehearse", &rb->rehearse) &&
-			 !rb_name_valid(rb->rehearse))
+			 !yb_runbook_name_valid(rb->rehearse))
 			rbx_err(x, rehearse, "'%.80s' is not a runbook name", rb->rehearse);
 		if (steps)
 			rbx_err(x, yn_get_pair(root, "steps")->key,
@@ -1344,227 +853,4 @@ int rb_runbook_parse(const char *display_name, const char *data, size_t len,
 		     struct rb_runbook **out, struct rb_diags *diags)
 {
 	return rb_runbook_parse_tree(display_name, data, len, out, NULL, diags);
-}
-
-/* ---- checks across the set ---------------------------------------------------------------- */
-
-static void unknown_ref(struct rb_diags *d, const char *file, const struct yn_node *at,
-			const char *what, const char *name, const char *const *cands, size_t n,
-			const char *otherwise)
-{
-	const char *c = rb_closest(name, cands, n);
-	if (c)
-		rb_diag_add(d, RB_SEV_ERROR, file, at->line, at->col,
-			    "unknown %s '%.80s' (did you mean '%s'?)", what, name, c);
-	else
-		rb_diag_add(d, RB_SEV_ERROR, file, at->line, at->col, "unknown %s '%.80s' (%s)",
-			    what, name, otherwise);
-}
-
-static void check_hosts(struct rb_set *set, struct rb_runbook *rb, const struct yn_node *list,
-			bool staging, struct rb_diags *d)
-{
-	if (!list || list->type != YN_SEQ)
-		return;
-	const char **names = xcalloc(set->inventory.n_hosts + 1, sizeof(*names));
-	for (size_t i = 0; i < set->inventory.n_hosts; i++)
-		names[i] = set->inventory.hosts[i].name;
-	char otherwise[300];
-	if (set->inventory.path)
-		snprintf(otherwise, sizeof(otherwise), "add it to %s", set->inventory.path);
-	else
-		snprintf(otherwise, sizeof(otherwise),
-			 "no inventory was loaded: give --config or put inventory.yaml beside "
-			 "yoban.yaml");
-	for (size_t i = 0; i < list->n_items; i++) {
-		const struct yn_node *it = list->items[i];
-		if (it->type != YN_SCALAR)
-			continue;
-		const struct rb_host *h = rb_set_host(set, it->text);
-		if (!h) {
-			unknown_ref(d, rb->path, it, "host", it->text, names, set->inventory.n_hosts,
-				    otherwise);
-		} else if (staging && h->environment != RB_ENV_STAGING) {
-			rb_diag_add(d, RB_SEV_ERROR, rb->path, it->line, it->col,
-				    "host '%s' is a production host: 'staging_hosts' takes hosts with "
-				    "environment: staging", it->text);
-		} else if (!staging && h->environment == RB_ENV_STAGING) {
-			rb_diag_add(d, RB_SEV_ERROR, rb->path, it->line, it->col,
-				    "host '%s' is a staging host: list it under 'staging_hosts'",
-				    it->text);
-		}
-	}
-	free(names);
-}
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return xstrdup(".");
-	if (slash == path)
-		return xstrdup("/");
-	return xstrndup(path, (size_t)(slash - path));
-}
-
-void rb_runbook_check_set(struct rb_set *set, struct rb_runbook *rb, const struct yn_node *tree,
-			  struct rb_diags *d)
-{
-	const struct yn_node *t = yn_get(tree, "targets");
-	check_hosts(set, rb, yn_get(t, "hosts"), false, d);
-	check_hosts(set, rb, yn_get(t, "staging_hosts"), true, d);
-
-	const struct yn_node *sched = yn_get(tree, "schedule");
-	const struct yn_node *cal = yn_get(sched, "calendar");
-	if (rb->calendar_name && cal) {
-		const struct calendar *c = rb_set_calendar(set, rb->calendar_name);
-		if (c) {
-			rb->schedule.cal = c;
-		} else {
-			const char **names = xcalloc(set->n_calendars + 2, sizeof(*names));
-			for (size_t i = 0; i < set->n_calendars; i++)
-				names[i] = set->calendars[i].name;
-			names[set->n_calendars] = "jp";
-			unknown_ref(d, rb->path, cal, "calendar", rb->calendar_name, names,
-				    set->n_calendars + 1,
-				    "site calendars live in calendars/*.yaml beside yoban.yaml; 'jp' is "
-				    "the built-in national one");
-			free(names);
-		}
-	}
-	if (rb->timezone_defaulted && set->site.default_timezone &&
-	    strcmp(set->site.default_timezone, rb->timezone)) {
-		const struct tz *zone;
-		if (tz_load(set->site.default_timezone, &zone, NULL) == 0) {
-			free(rb->timezone);
-			rb->timezone = xstrdup(set->site.default_timezone);
-			rb->schedule.zone = zone;
-		}
-	}
-
-	const struct yn_pair *sp = yn_get_pair(tree, "schedule");
-	if (sp && rb->n_channels == 0)
-		rb_diag_add(d, RB_SEV_WARNING, rb->path, sp->key->line, sp->key->col,
-			    "'%s' runs unattended but notifies nobody: add notify.channels so that a "
-			    "failure reaches a person", rb->name);
-
-	const struct yn_node *ch = yn_get(yn_get(tree, "notify"), "channels");
-	if (ch && ch->type == YN_SEQ) {
-		const char **names = xcalloc(set->site.n_channels + 1, sizeof(*names));
-		for (size_t i = 0; i < set->site.n_channels; i++)
-			names[i] = set->site.channels[i].name;
-		for (size_t i = 0; i < ch->n_items; i++) {
-			const struct yn_node *it = ch->items[i];
-			if (it->type == YN_SCALAR && !rb_set_channel(set, it->text))
-				unknown_ref(d, rb->path, it, "notify channel", it->text, names,
-					    set->site.n_channels,
-					    "define it under notify.channels in yoban.yaml");
-		}
-		free(names);
-	}
-
-	const struct yn_node *steps = yn_get(tree, "steps");
-	for (size_t i = 0; steps && steps->type == YN_SEQ && i < steps->n_items; i++) {
-		const struct yn_node *dest = yn_get(yn_get(steps->items[i], "offsite"), "destination");
-		const struct yn_node *host = yn_get(dest, "host");
-		if (host && host->type == YN_SCALAR && !rb_set_host(set, host->text)) {
-			const char **names = xcalloc(set->inventory.n_hosts + 1, sizeof(*names));
-			for (size_t k = 0; k < set->inventory.n_hosts; k++)
-				names[k] = set->inventory.hosts[k].name;
-			unknown_ref(d, rb->path, host, "host", host->text, names,
-				    set->inventory.n_hosts, "add the off-site host to the inventory");
-			free(names);
-		}
-	}
-
-	const struct yn_node *proc = yn_get(yn_get(tree, "approval"), "procedure");
-	if (rb->procedure && proc) {
-		char *dir = dir_of(rb->path);
-		char *path = rb->procedure[0] == '/' ? xstrdup(rb->procedure)
-						     : xasprintf("%s/%s", dir, rb->procedure);
-		char *text = NULL;
-		size_t len = 0;
-		struct yb_err err = { 0 };
-		if (yb_read_file(path, 16u << 20, &text, &len, &err) < 0) {
-			rb_diag_add(d, RB_SEV_ERROR, rb->path, proc->line, proc->col,
-				    "procedure document '%s' cannot be read (%s): paths are relative "
-				    "to the runbook's folder", rb->procedure, err.msg);
-			free(path);
-		} else {
-			yb_sha256_hex(text, len, rb->procedure_sha256);
-			free(rb->procedure_path);
-			rb->procedure_path = path;
-			if (len == 0)
-				rb_diag_add(d, RB_SEV_ERROR, rb->path, proc->line, proc->col,
-					    "procedure document '%s' is empty: write the procedure "
-					    "(作業手順書) first", rb->procedure);
-		}
-		free(text);
-		free(dir);
-	}
-}
-
-struct named_at {
-	const struct rb_runbook *rb;
-	size_t index; /* place in load order */
-};
-
-static int named_at_cmp(const void *a, const void *b)
-{
-	const struct named_at *x = a, *y = b;
-	int c = strcmp(x->rb->name, y->rb->name);
-	if (c)
-		return c;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-void rb_set_check_names(struct rb_set *set, struct yn_node *const *trees, struct rb_diags *d)
-{
-	size_t n_names = set->n_runbooks + set->n_context;
-	const char **names = xcalloc(n_names + 1, sizeof(*names));
-	for (size_t i = 0; i < set->n_runbooks; i++)
-		names[i] = set->runbooks[i]->name;
-	for (size_t i = 0; i < set->n_context; i++)
-		names[set->n_runbooks + i] = set->context[i]->name;
-	/* Duplicate names: sorted by (name, load order), each later one points at the first. */
-	struct named_at *by_name = xcalloc(set->n_runbooks + 1, sizeof(*by_name));
-	for (size_t i = 0; i < set->n_runbooks; i++)
-		by_name[i] = (struct named_at){ set->runbooks[i], i };
-	qsort(by_name, set->n_runbooks, sizeof(*by_name), named_at_cmp);
-	for (size_t i = 1, first = 0; i < set->n_runbooks; i++) {
-		const struct rb_runbook *o = by_name[first].rb, *rb = by_name[i].rb;
-		if (strcmp(o->name, rb->name)) {
-			first = i;
-			continue;
-		}
-		rb_diag_add(d, RB_SEV_ERROR, rb->path, rb->pos.line, rb->pos.col,
-			    "runbook name '%s' is already used by %s:%d:%d: names must be "
-			    "unique, rename one of them", rb->name, o->path, o->pos.line, o->pos.col);
-	}
-	free(by_name);
-	for (size_t i = 0; i < set->n_runbooks; i++) {
-		struct rb_runbook *rb = set->runbooks[i];
-		if (rb->kind != RB_KIND_REHEARSAL || !rb->rehearse)
-			continue;
-		const struct yn_node *at = yn_get(trees[i], "rehearse");
-		const struct rb_runbook *target = rb_set_runbook(set, rb->rehearse);
-		if (!target) {
-			names[i] = NULL; /* never suggest itself */
-			unknown_ref(d, rb->path, at, "runbook", rb->rehearse, names, n_names,
-				    "'rehearse' names a runbook beside it or in the site's runbooks "
-				    "folder");
-			names[i] = rb->name;
-		} else if (target->kind == RB_KIND_REHEARSAL) {
-			rb_diag_add(d, RB_SEV_ERROR, rb->path, at->line, at->col,
-				    "'%s' is itself a rehearsal: rehearse the runbook it rehearses",
-				    rb->rehearse);
-		} else if (target->n_staging_hosts == 0) {
-			rb_diag_add(d, RB_SEV_ERROR, rb->path, at->line, at->col,
-				    "'%s' has no staging hosts to rehearse on: add "
-				    "targets.staging_hosts to %s", rb->rehearse, target->path);
-		} else {
-			rb->rehearse_target = target;
-		}
-	}
-	free(names);
 }

@@ -7,10 +7,14 @@
  * bytes; a *step* is one action in it; a *host* is an inventory entry the steps run on.
  *
  * Loading never stops at the first problem: every problem of every file is collected into a
- * struct rb_diags as `FILE:LINE:COL: error: MESSAGE`, and a load that found any error fails
- * (YB_EINVAL) without handing out a set. Cross-file checks (unknown hosts, calendars, channels,
- * duplicate runbook names, rehearsals of missing runbooks, procedure documents) are made by
- * rb_set_load.
+ * struct rb_diags (diag.h) as `FILE:LINE:COL: error: MESSAGE`, and a load that found any error
+ * fails (YB_EINVAL) without handing out a set. Cross-file checks (unknown hosts, calendars,
+ * channels, duplicate runbook names, rehearsals of missing runbooks, procedure documents) are made
+ * by rb_set_load.
+ *
+ * This header is the model's whole public face; behind it each file builds only on those before
+ * it: diag.c <- yaml_load.c <- rbx.c <- runbook.c, site.c, inventory.c, calendar_file.c <- set.c
+ * <- plan.c (runbook_priv.h is what they hand each other).
  *
  * Lifetimes: a struct rb_set owns everything reachable from it (strings, hosts, calendars,
  * runbooks, parsed cron expressions); every pointer into it stays valid until rb_set_free. A
@@ -23,50 +27,13 @@
 #include <stdio.h>
 
 #include "calendar.h"
+#include "diag.h"
 #include "digest.h"
 #include "sched.h"
+#include "yaml_load.h" /* the caps: RB_MAX_FILE_BYTES */
 #include "yb.h"
 
 struct yb_json;
-
-/* Caps: a YAML file larger than this, or nested deeper, is refused with a diagnostic. */
-#define RB_MAX_FILE_BYTES (4u << 20)
-#define RB_MAX_DEPTH 64
-#define RB_MAX_NODES 200000
-
-/* ---- diagnostics ------------------------------------------------------------------------- */
-
-enum rb_severity { RB_SEV_ERROR = 0, RB_SEV_WARNING = 1 };
-
-struct rb_diag {
-	char *file;    /* as the user named it */
-	int line, col; /* 1-based; 0 when unknown (a whole-file problem) */
-	enum rb_severity severity;
-	char *msg;     /* lowercase, no final period, with the way out when there is one */
-	size_t seq;    /* insertion order, keeps the sort stable */
-};
-
-struct rb_diags {
-	struct rb_diag *items;
-	size_t n, cap;
-	size_t n_errors;
-	size_t n_dropped; /* past RB_MAX_DIAGS, only counted */
-};
-
-#define RB_MAX_DIAGS 500
-
-void rb_diags_init(struct rb_diags *d);
-void rb_diags_release(struct rb_diags *d);
-void rb_diag_add(struct rb_diags *d, enum rb_severity sev, const char *file, int line, int col,
-		 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* Sorts by file, line, column (stable for equal positions). */
-void rb_diags_sort(struct rb_diags *d);
-/* "FILE:LINE:COL: error: MESSAGE" lines (or "FILE: error: ..." without a position). */
-void rb_diags_print(const struct rb_diags *d, FILE *out);
-/* [{"file":..,"line":..,"column":..,"severity":"error","message":..}, ...] */
-struct yb_json *rb_diags_json(const struct rb_diags *d);
-/* The first error as one line, with "(and N more)" appended, into err; returns YB_EINVAL. */
-int rb_diags_to_err(const struct rb_diags *d, struct yb_err *err);
 
 /* A place in a file, for messages made after loading. */
 struct rb_pos {
@@ -101,6 +68,9 @@ struct rb_inventory {
 	char *path; /* NULL when there is no inventory file */
 	struct rb_host *hosts;
 	size_t n_hosts;
+	/* private: the file names the hosts' positions point at */
+	char **files;
+	size_t n_files;
 };
 
 /* ---- site config (yoban.yaml) ------------------------------------------------------------- */
@@ -157,6 +127,7 @@ struct rb_site {
 	char *runbooks_dir;   /* default <dir>/runbooks, else /etc/yoban/runbooks */
 	char *inventory_path; /* default <dir>/inventory.yaml */
 	char *calendars_dir;  /* default <dir>/calendars */
+	char *secrets_dir;    /* default /etc/yoban/secrets: the only folder secrets are read from */
 	char *ssh_key;        /* the scheduler's private key, or NULL */
 	char *ssh_known_hosts; /* optional site-wide known_hosts, or NULL */
 	char *default_timezone; /* for runbooks without one; default "Asia/Tokyo" */
@@ -166,6 +137,18 @@ struct rb_site {
 	struct rb_maintenance *maintenance;
 	size_t n_maintenance;
 };
+
+#define RB_DEFAULT_SECRETS_DIR "/etc/yoban/secrets"
+/* A secret is at most this long (the runner masks values up to this length). */
+#define RB_MAX_SECRET_BYTES 4096
+
+/* Reads a step's secret file (rb_step.secrets[].value, as the loaded set resolved it) by the
+ * site's rule, checked again on the file opened: inside site->secrets_dir (no '..', no symbolic
+ * link leading out), a regular file (never blocking on a FIFO), owned by root or the user
+ * reading it, no access for group or others, at most max_bytes. Anything else is an error that
+ * names the file and the rule. The result is NUL-terminated; the caller wipes and frees it. */
+int rb_secret_read(const struct rb_site *site, const char *path, size_t max_bytes, char **out,
+		   size_t *out_len, struct yb_err *err);
 
 /* ---- runbooks ---------------------------------------------------------------------------- */
 
@@ -245,7 +228,9 @@ struct rb_step {
 	struct rb_kv *env;   /* extra environment, name=value */
 	size_t n_env;
 	struct rb_kv *secrets; /* name=path of a file on the scheduler host whose content becomes
-				* the variable; masked in stored output */
+				* the variable; masked in stored output. As written in a runbook
+				* parsed alone; in a loaded set, the absolute path inside the
+				* site's secrets_dir (read it with rb_secret_read) */
 	size_t n_secrets;
 	char *workdir;       /* or NULL: the runner's default */
 	enum rb_on_failure on_failure;
@@ -338,11 +323,8 @@ struct rb_set {
 	size_t n_runbooks;
 	/* what was read, for summaries */
 	size_t n_site_files, n_inventory_files, n_calendar_files;
-	/* private: strings positions point at; runbooks loaded only because a rehearsal given
-	 * among the paths may name them (found by rb_set_runbook, offered as "did you mean", not
-	 * counted, not checked) */
-	char **owned_strings;
-	size_t n_owned_strings;
+	/* private: runbooks loaded only because a rehearsal given among the paths may name them
+	 * (found by rb_set_runbook, offered as "did you mean", not counted, not checked) */
 	struct rb_runbook **context;
 	size_t n_context;
 	/* private: runbooks by name (index + 1 in open-addressing slots), built once loaded */
@@ -369,7 +351,8 @@ void rb_site_free(struct rb_site *site);
 /* Where is yoban.yaml? explicit (--config) wins, then $YOBAN_CONFIG, then the nearest yoban.yaml
  * in near_path's folder or a parent (near_path may be NULL, a file or a folder), then
  * /etc/yoban/yoban.yaml if it exists. *out (caller frees) is NULL when none was found (the
- * defaults apply). An explicit or $YOBAN_CONFIG file that does not exist is an error. */
+ * defaults apply). An explicit or $YOBAN_CONFIG file that does not exist, or that is not a
+ * regular file (--config /dev/null), is an error. */
 int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 		   struct yb_err *err);
 
@@ -407,9 +390,6 @@ const char *rb_environment_name(enum rb_environment v);
 const char *rb_effort_category_name(enum rb_effort_category v);
 int rb_effort_category_parse(const char *text, enum rb_effort_category *out);
 
-/* Is name a valid runbook name ([a-z0-9-]+, 1-63 characters, not starting with '-')? */
-bool rb_name_valid(const char *name);
-/* "business_date" -> "YOBAN_PARAM_BUSINESS_DATE" (caller frees). */
-char *rb_param_env_name(const char *param);
+/* The name rules (runbook, host, step, parameter, environment names) are common/names.h's. */
 
 #endif

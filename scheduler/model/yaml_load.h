@@ -1,7 +1,7 @@
 /*
  * yaml_load.h: a small YAML node tree with the line and column of every node, for the runbook
- * loader. scheduler/yaml_load.c is the only file that includes yaml.h; the rest of the code sees
- * these plain structs.
+ * loader. yaml_load.c is the only file that includes yaml.h; the rest of the code sees
+ * these plain structs. It needs only the diagnostics (diag.h), nothing of the runbook model.
  *
  * What is refused, each with a diagnostic naming file:line:col: syntax errors (libyaml's problem
  * mark), aliases (no "billion laughs": write the value out), more than one document, nesting
@@ -15,7 +15,12 @@
 #ifndef YB_YAML_LOAD_H
 #define YB_YAML_LOAD_H
 
-#include "runbook.h"
+#include "diag.h"
+
+/* Caps: a YAML file larger than this, or nested deeper, is refused with a diagnostic. */
+#define RB_MAX_FILE_BYTES (4u << 20)
+#define RB_MAX_DEPTH 64
+#define RB_MAX_NODES 200000
 
 enum yn_type { YN_SCALAR = 0, YN_SEQ, YN_MAP };
 

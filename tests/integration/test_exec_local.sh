@@ -46,7 +46,7 @@ if kill -0 "$child" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$child/status" 
 else ok "timeout: the whole process tree is gone"; fi
 
 hostile='a b; touch '"$tmp"'/pwned; $(id) `id` "q"'
-out=$(x --host batch-local --env "YOBAN_PARAM_X=$hostile" --secret-env 'DB_PASSWORD=s3cr3t-pw' \
+out=$(DB_PASSWORD=s3cr3t-pw x --host batch-local --env "YOBAN_PARAM_X=$hostile" --secret-env DB_PASSWORD \
       -- sh -c 'printf "%s\n" "$YOBAN_PARAM_X"; echo "pw=$DB_PASSWORD"' 2>/dev/null)
 check "parameters arrive as data" "$(head -1 <<<"$out")" "$hostile"
 [ ! -e "$tmp/pwned" ] && ok "no parameter was executed" || bad "a parameter was executed"

@@ -546,6 +546,151 @@ START_TEST(rehearsal_and_procedure)
 }
 END_TEST
 
+/* A FIFO (or any file that is not a regular file) among the files the loader reads is refused
+ * at once, naming it: opening a FIFO for reading would otherwise wait for a writer forever. */
+START_TEST(fifos_are_refused_at_once)
+{
+	alarm(20); /* a hang fails the test instead of holding it */
+	char *dir = make_tree(site_files[0], site_files[1], site_files[2], site_files[3], "p.yaml",
+			      "version: 1\nname: p\nkind: data-patch\n"
+			      "approval: { approvers: 2, procedure: docs/proc.md }\n"
+			      "targets: { hosts: [batch-01] }\n"
+			      "steps:\n  - { name: s, sql: { dsn: x, patch: y } }\n",
+			      NULL);
+	char *docs = xasprintf("%s/docs", dir), *proc = xasprintf("%s/docs/proc.md", dir);
+	char *fifo_rb = xasprintf("%s/f.yaml", dir);
+	ck_assert_int_eq(mkdir(docs, 0755), 0);
+	ck_assert_int_eq(mkfifo(proc, 0644), 0);
+	ck_assert_int_eq(mkfifo(fifo_rb, 0644), 0);
+	char *got = set_diags(dir, true);
+	ck_assert_ptr_nonnull(strstr(got, "f.yaml:0:0: not a regular file or folder"));
+	char *want = xasprintf("p.yaml:4:38: procedure document 'docs/proc.md' cannot be read ('%s' "
+			       "is a FIFO, not a regular file: Yoban reads only regular files)", proc);
+	ck_assert_ptr_nonnull(strstr(got, want));
+	free(want);
+	free(got);
+
+	/* the inventory named by the site, a FIFO: refused, not skipped */
+	char *inv = xasprintf("%s/inventory.yaml", dir);
+	ck_assert_int_eq(unlink(inv), 0);
+	ck_assert_int_eq(mkfifo(inv, 0644), 0);
+	struct rb_diags d;
+	struct rb_set *set = NULL;
+	rb_diags_init(&d);
+	char *config = xasprintf("%s/yoban.yaml", dir);
+	struct rb_load_opts lo = { .config_path = config, .no_runbooks = true };
+	ck_assert_int_eq(rb_set_load(&lo, &set, &d), YB_EINVAL);
+	struct yb_err err;
+	rb_diags_to_err(&d, &err);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a FIFO, not a regular file: Yoban reads only "
+					      "regular files"));
+	rb_diags_release(&d);
+
+	/* the reader itself: a FIFO, a folder, a character device, too large, a link with NOFOLLOW */
+	char *data = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(yb_read_regular(proc, 100, 0, &data, &len, &err), YB_EINVAL);
+	ck_assert_int_eq(yb_read_regular(docs, 100, 0, &data, &len, &err), YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a folder, not a regular file"));
+	ck_assert_int_eq(yb_read_regular("/dev/zero", 100, 0, &data, &len, &err), YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'/dev/zero' is a character device"));
+	ck_assert_int_eq(yb_read_regular(config, 10, 0, &data, &len, &err), YB_ENOMEM);
+	char *link = xasprintf("%s/link.yaml", dir);
+	ck_assert_int_eq(symlink(config, link), 0);
+	ck_assert_int_eq(yb_read_regular(link, 1 << 20, YB_READ_NOFOLLOW, &data, &len, &err),
+			 YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a symbolic link"));
+	ck_assert_int_eq(yb_read_regular(link, 1 << 20, 0, &data, &len, &err), 0);
+	ck_assert_ptr_nonnull(strstr(data, "ops-mail"));
+	free(data);
+	alarm(0);
+	free(link);
+	free(config);
+	free(inv);
+	free(docs);
+	free(proc);
+	free(fifo_rb);
+	remove_tree(dir);
+}
+END_TEST
+
+/* What yoband calls when it dispatches a step: the secrets folder's rule, checked on the file it
+ * opens (a file that passed at load may have changed since). */
+START_TEST(secrets_read_by_the_folder_rule)
+{
+	alarm(20);
+	char *dir = make_tree("secrets/db.pass", "s3cret\n", "outside.pass", "x\n", NULL);
+	char *sdir = xasprintf("%s/secrets", dir), *db = xasprintf("%s/db.pass", sdir);
+	char *outside = xasprintf("%s/outside.pass", dir), *link = xasprintf("%s/link.pass", sdir);
+	char *fifo = xasprintf("%s/fifo.pass", sdir);
+	struct rb_site site = { .secrets_dir = sdir };
+	struct yb_err err;
+	char *data = NULL;
+	size_t len = 0;
+	chmod(db, 0600);
+	ck_assert_int_eq(rb_secret_read(&site, "db.pass", RB_MAX_SECRET_BYTES, &data, &len, &err), 0);
+	ck_assert_str_eq(data, "s3cret\n");
+	free(data);
+	ck_assert_int_eq(rb_secret_read(&site, db, RB_MAX_SECRET_BYTES, &data, &len, &err), 0);
+	free(data);
+	ck_assert_int_eq(rb_secret_read(&site, db, 3, &data, &len, &err), YB_ENOMEM);
+	chmod(db, 0604);
+	ck_assert_int_eq(rb_secret_read(&site, db, RB_MAX_SECRET_BYTES, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "has mode 0604: a private file must give group and "
+					      "others no access (chmod 600)"));
+	ck_assert_int_eq(rb_secret_read(&site, "../outside.pass", 64, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "must not contain '..'"));
+	ck_assert_int_eq(rb_secret_read(&site, "/etc/passwd", 64, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is outside the secrets folder"));
+	ck_assert_int_eq(symlink(outside, link), 0);
+	ck_assert_int_eq(rb_secret_read(&site, "link.pass", 64, &data, &len, &err), YB_EPERM);
+	ck_assert_ptr_nonnull(strstr(err.msg, "leads outside the secrets folder"));
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(rb_secret_read(&site, "fifo.pass", 64, &data, &len, &err), YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is a FIFO, not a regular file"));
+	ck_assert_int_eq(rb_secret_read(&site, "none.pass", 64, &data, &len, &err), YB_ENOENT);
+	alarm(0);
+	free(sdir);
+	free(db);
+	free(outside);
+	free(link);
+	free(fifo);
+	remove_tree(dir);
+}
+END_TEST
+
+/* Text from a file reaches a terminal only escaped: control characters (here an ESC sequence
+ * that would clear the screen, and the one-character CSI U+009B) show as \x1b and \u009b; a
+ * multibyte character cut by a length limit shows as \xHH bytes, so the message stays UTF-8. */
+START_TEST(diagnostics_escape_what_they_echo)
+{
+	expect_diags(HEAD "steps:\n  - { name: s, run: x }\n\"evil\\e[2J\\x9b\": 1\n",
+		     "7:1: unknown key 'evil\\x1b[2J\\u009b' (known keys: version, name, title, "
+		     "description, kind, schedule, concurrency, locks, targets, timeout, retry, notify, "
+		     "effort, params, approval, staging, rehearse, steps)\n");
+	/* 27 three-byte characters: '%.80s' cuts the last one after two of its bytes */
+	char key[27 * 3 + 1] = "";
+	for (int i = 0; i < 27; i++)
+		strcat(key, "夜");
+	char *text = xasprintf(HEAD "steps:\n  - { name: s, run: x }\n%s: 1\n", key);
+	int rc;
+	char *got = diag_lines(text, &rc);
+	ck_assert_int_eq(rc, YB_EINVAL);
+	char *want = xasprintf("7:1: unknown key '%.78s\\xe5\\xa4' (known keys:", key);
+	ck_assert_ptr_nonnull(strstr(got, want));
+	free(want);
+	free(got);
+	free(text);
+	/* the file name too */
+	struct rb_diags d;
+	rb_diags_init(&d);
+	rb_diag_add(&d, RB_SEV_ERROR, "a\033]0;x\007.yaml", 1, 1, "m\tn");
+	ck_assert_str_eq(d.items[0].file, "a\\x1b]0;x\\x07.yaml");
+	ck_assert_str_eq(d.items[0].msg, "m\\x09n");
+	rb_diags_release(&d);
+}
+END_TEST
+
 START_TEST(warnings_do_not_fail)
 {
 	char *dir = make_tree(site_files[0], site_files[1], site_files[2], site_files[3], "a.yaml",
@@ -641,19 +786,7 @@ END_TEST
 
 START_TEST(helpers)
 {
-	ck_assert_int_eq(rb_edit_distance("shedule", "schedule", 3), 1);
-	ck_assert_int_eq(rb_edit_distance("abc", "xyzuvw", 2), 3);
-	const char *cands[] = { "timeout", "timezone", "retry" };
-	ck_assert_str_eq(rb_closest("timout", cands, 3), "timeout");
-	ck_assert_ptr_null(rb_closest("zzzzzz", cands, 3));
-	char *env = rb_param_env_name("business-date");
-	ck_assert_str_eq(env, "YOBAN_PARAM_BUSINESS_DATE");
-	free(env);
-	ck_assert(rb_name_valid("nightly-resident-batch"));
-	ck_assert(!rb_name_valid("-x"));
-	ck_assert(!rb_name_valid("Nightly"));
-	ck_assert(!rb_name_valid(""));
-
+	/* the name rules themselves are tests/unit/common/test_names.c's */
 	struct rb_diags d;
 	rb_diags_init(&d);
 	rb_diag_add(&d, RB_SEV_ERROR, "b.yaml", 2, 1, "second");
@@ -672,6 +805,50 @@ START_TEST(helpers)
 	ck_assert_int_eq(rb_diags_to_err(&d, &err), YB_EINVAL);
 	ck_assert_str_eq(err.msg, "a.yaml:9:3: first (and 1 more)");
 	rb_diags_release(&d);
+}
+END_TEST
+
+START_TEST(parameter_names_and_their_variables)
+{
+	const char *head = "version: 1\nname: p\nkind: batch\ntargets: { hosts: [h] }\n";
+	char *text = xasprintf("%sparams:\n  batch-date: x\n  Region_Code: y\nsteps:\n"
+			       "  - { name: s, run: 'true' }\n", head);
+	struct rb_diags d;
+	struct rb_runbook *rb = NULL;
+	rb_diags_init(&d);
+	ck_assert_int_eq(rb_runbook_parse("t.yaml", text, strlen(text), &rb, &d), 0);
+	ck_assert_uint_eq(rb->n_params, 2);
+	ck_assert_str_eq(rb->params[0].name, "batch-date");
+	ck_assert_str_eq(rb->params[0].env_name, "YOBAN_PARAM_BATCH_DATE");
+	ck_assert_str_eq(rb->params[1].env_name, "YOBAN_PARAM_REGION_CODE");
+	rb_runbook_free(rb);
+	rb_diags_release(&d);
+	free(text);
+
+	/* two names, one variable: refused at the second, naming both and the variable */
+	int rc;
+	char *lines;
+	text = xasprintf("%sparams:\n  batch-date: x\n  batch_date: y\n  Batch_Date: z\n"
+			 "steps:\n  - { name: s, run: 'true' }\n", head);
+	lines = diag_lines(text, &rc);
+	ck_assert_int_eq(rc, YB_EINVAL);
+	ck_assert_str_eq(lines,
+			 "7:3: parameters 'batch-date' and 'batch_date' would both reach the steps as "
+			 "YOBAN_PARAM_BATCH_DATE: rename one of them\n"
+			 "8:3: parameters 'batch-date' and 'Batch_Date' would both reach the steps as "
+			 "YOBAN_PARAM_BATCH_DATE: rename one of them\n");
+	free(lines);
+	free(text);
+
+	/* what trigger refuses, the loader refuses too */
+	text = xasprintf("%sparams:\n  _date: x\n  9lives: y\nsteps:\n"
+			 "  - { name: s, run: 'true' }\n", head);
+	lines = diag_lines(text, &rc);
+	ck_assert_int_eq(rc, YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(lines, "6:3: parameter name '_date' may use only"));
+	ck_assert_ptr_nonnull(strstr(lines, "7:3: parameter name '9lives' may use only"));
+	free(lines);
+	free(text);
 }
 END_TEST
 
@@ -765,10 +942,14 @@ int main(void)
 	tcase_add_test(tc, cross_file_references);
 	tcase_add_test(tc, duplicate_names_name_both_places);
 	tcase_add_test(tc, rehearsal_and_procedure);
+	tcase_add_test(tc, fifos_are_refused_at_once);
+	tcase_add_test(tc, diagnostics_escape_what_they_echo);
+	tcase_add_test(tc, secrets_read_by_the_folder_rule);
 	tcase_add_test(tc, warnings_do_not_fail);
 	tcase_add_test(tc, site_files_checked);
 	tcase_add_test(tc, config_discovery);
 	tcase_add_test(tc, helpers);
+	tcase_add_test(tc, parameter_names_and_their_variables);
 	tcase_add_test(tc, plan_shows_fires_after_the_calendar);
 	tcase_add_test(tc, cron_expressions_shared);
 	suite_add_tcase(s, tc);
