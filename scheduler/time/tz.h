@@ -1,5 +1,5 @@
 /*
- * tz.h: time zones from the system's TZif files (RFC 8536), and civil-date arithmetic.
+ * tz.h: time zones from the system's TZif files (RFC 8536). Civil-date arithmetic is civil.h.
  *
  * A zone is read once per process (tz_load caches it by name and never frees it) and never by
  * switching the TZ environment variable. Instants are int64 seconds since the Unix epoch (UTC).
@@ -10,15 +10,10 @@
 #ifndef YB_TZ_H
 #define YB_TZ_H
 
+#include "civil.h"
 #include "yb.h"
 
 struct tz;
-
-/* A broken-down local time. month 1-12, day 1-31, wday 0 = Sunday .. 6 = Saturday. */
-struct yb_civil {
-	int year, month, day, hour, min, sec;
-	int wday;
-};
 
 enum tz_kind { TZ_EXACT = 0, TZ_GAP = 1, TZ_FOLD = 2 };
 
@@ -42,13 +37,6 @@ void tz_format_iso(const struct tz *zone, int64_t t, char *out, size_t out_size)
 /* Parses "2026-01-12T09:00:00+09:00", "...Z", "2026-01-12T09:00" or "2026-01-12" (the last two in
  * zone), also with a space for 'T' and minutes-only "+09:00". */
 int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct yb_err *err);
-
-/* Civil-date arithmetic on the proleptic Gregorian calendar (Howard Hinnant's algorithms). */
-int64_t yb_days_from_civil(int year, int month, int day);
-void yb_civil_from_days(int64_t days, int *year, int *month, int *day);
-int yb_weekday(int year, int month, int day); /* 0 = Sunday */
-int yb_days_in_month(int year, int month);
-bool yb_is_leap(int year);
 
 /* Parses a TZif image (RFC 8536, versions 1 to 4) held in memory; name is only a label. Every
  * count and length in the image is checked against len. The zone belongs to the caller, who

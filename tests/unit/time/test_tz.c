@@ -1,5 +1,5 @@
 /*
- * test_tz.c: civil-date arithmetic, TZif loading, DST resolution and ISO 8601, checked against
+ * test_tz.c: TZif loading, DST resolution and ISO 8601, checked against
  * known offsets, against glibc's localtime_r (the test, not the code under test, may switch TZ),
  * and against broken TZif images that must be refused without a crash.
  */
@@ -74,37 +74,6 @@ static int64_t from_local(const struct tz *z, int y, int mo, int d, int h, int m
 	struct yb_civil c = { y, mo, d, h, mi, 0, 0 };
 	return tz_from_local(z, &c, kind);
 }
-
-/* ---- civil dates ---------------------------------------------------------------------------- */
-
-START_TEST(test_civil)
-{
-	ck_assert_int_eq(yb_days_from_civil(1970, 1, 1), 0);
-	ck_assert_int_eq(yb_days_from_civil(2000, 3, 1), 11017);
-	ck_assert_int_eq(yb_days_from_civil(1969, 12, 31), -1);
-	ck_assert_int_eq(yb_days_from_civil(1, 1, 1), -719162);
-	ck_assert_int_eq(yb_weekday(2026, 1, 12), 1); /* a Monday */
-	ck_assert_int_eq(yb_weekday(1970, 1, 1), 4);
-	ck_assert_int_eq(yb_weekday(1969, 12, 28), 0);
-	ck_assert(yb_is_leap(2000) && yb_is_leap(2024) && !yb_is_leap(1900) && !yb_is_leap(2026));
-	ck_assert_int_eq(yb_days_in_month(2024, 2), 29);
-	ck_assert_int_eq(yb_days_in_month(2100, 2), 28);
-	ck_assert_int_eq(yb_days_in_month(2026, 4), 30);
-	ck_assert_int_eq(yb_days_in_month(2026, 13), 0);
-	/* round trip and monotonic over a long stretch, both sides of the epoch */
-	int py = 0, pm = 0, pd = 0;
-	for (int64_t days = -800000; days <= 800000; days += 1) {
-		int y, m, d;
-		yb_civil_from_days(days, &y, &m, &d);
-		REQUIRE(yb_days_from_civil(y, m, d) == days, "days %" PRId64, days);
-		REQUIRE(m >= 1 && m <= 12 && d >= 1 && d <= yb_days_in_month(y, m), "days %" PRId64, days);
-		if (days > -800000)
-			REQUIRE((d == pd + 1 && m == pm && y == py) ||
-				  (d == 1 && ((m == pm + 1 && y == py) || (m == 1 && pm == 12 && y == py + 1))), "days %" PRId64, days);
-		py = y, pm = m, pd = d;
-	}
-}
-END_TEST
 
 /* ---- loading -------------------------------------------------------------------------------- */
 
@@ -636,7 +605,6 @@ int main(void)
 	Suite *s = suite_create("tz");
 	TCase *tc = tcase_create("tz");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_civil);
 	tcase_add_test(tc, test_load_names);
 	tcase_add_test(tc, test_new_york);
 	tcase_add_test(tc, test_berlin_tokyo_lord_howe);
