@@ -138,7 +138,7 @@ static void transition_span(const struct tz *z, size_t i, int64_t *lo, int64_t *
 	*hi = z->at[i] + (before < after ? after : before);
 }
 
-int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *span_end)
+int64_t tz_resolve_span(const struct tz *zone, int64_t ls, struct tz_span *span)
 {
 	const struct tz *z = zone;
 	int64_t shift = 0;
@@ -159,7 +159,7 @@ int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *
 			hi = mid;
 	}
 	int k = TZ_EXACT;
-	int64_t t, end = 0;
+	int64_t t, start = 0, end = 0, second = 0;
 	if (lo == 0) {
 		t = ls - z->off0;
 	} else {
@@ -170,20 +170,36 @@ int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *
 		if (ls < e && z->off[i] > before) {
 			k = TZ_GAP;
 			t = z->at[i];
+			start = s;
 			end = e;
 		} else if (ls < e) {
 			k = TZ_FOLD;
 			t = ls - before;
+			second = ls - z->off[i];
+			start = s;
 			end = e;
 		} else {
 			t = ls - z->off[i];
 		}
 	}
-	if (kind)
-		*kind = k;
-	if (span_end && k != TZ_EXACT)
-		*span_end = end + shift;
+	span->kind = k;
+	if (k != TZ_EXACT) {
+		span->start = start + shift;
+		span->end = end + shift;
+		span->second = second + shift;
+	}
 	return t + shift;
+}
+
+int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *span_end)
+{
+	struct tz_span span;
+	int64_t t = tz_resolve_span(zone, ls, &span);
+	if (kind)
+		*kind = span.kind;
+	if (span_end && span.kind != TZ_EXACT)
+		*span_end = span.end;
+	return t;
 }
 
 int64_t tz_from_local(const struct tz *zone, const struct yb_civil *local, int *kind)
