@@ -749,7 +749,14 @@ static const char *digits(const char *p, int n, int *out)
 
 int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct yb_err *err)
 {
+	return tz_parse_iso_ns(text, zone, out, NULL, err);
+}
+
+int tz_parse_iso_ns(const char *text, const struct tz *zone, int64_t *out, int32_t *nanos,
+		    struct yb_err *err)
+{
 	struct yb_civil c = { 0 };
+	int32_t ns = 0;
 	const char *p = text;
 	bool has_off = false;
 	int32_t off = 0;
@@ -765,15 +772,18 @@ int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct y
 		if (*p == ':') {
 			if (!(p = digits(p + 1, 2, &c.sec)))
 				goto bad;
-			if (*p == '.' || *p == ',') { /* fractions of a second are dropped */
+			if (*p == '.' || *p == ',') { /* a fraction: up to nanoseconds */
 				p++;
 				int n = 0;
 				while (*p >= '0' && *p <= '9' && n < 9) {
+					ns = ns * 10 + (*p - '0');
 					p++;
 					n++;
 				}
 				if (n == 0)
 					goto bad;
+				for (; n < 9; n++)
+					ns *= 10;
 			}
 		}
 		if (c.hour > 23 || c.min > 59 || c.sec > 59)
@@ -802,6 +812,8 @@ int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct y
 		goto bad;
 	int64_t ls = secs_from_civil(&c);
 	*out = has_off ? ls - off : tz_resolve_local(zone, ls, NULL, NULL);
+	if (nanos)
+		*nanos = ns;
 	return 0;
 bad:
 	return yb_err_set(err, YB_EINVAL,

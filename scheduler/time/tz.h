@@ -35,8 +35,11 @@ int64_t tz_from_local(const struct tz *zone, const struct yb_civil *local, int *
 /* ISO 8601 with offset: "2026-01-12T09:00:00+09:00" ("Z" is never written). */
 void tz_format_iso(const struct tz *zone, int64_t t, char *out, size_t out_size);
 /* Parses "2026-01-12T09:00:00+09:00", "...Z", "2026-01-12T09:00" or "2026-01-12" (the last two in
- * zone), also with a space for 'T' and minutes-only "+09:00". */
+ * zone), also with a space for 'T' and minutes-only "+09:00". A fraction of a second
+ * (".0005") is dropped here; tz_parse_iso_ns hands it back in *nanos (0-999999999). */
 int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct yb_err *err);
+int tz_parse_iso_ns(const char *text, const struct tz *zone, int64_t *out, int32_t *nanos,
+		    struct yb_err *err);
 
 /* Parses a TZif image (RFC 8536, versions 1 to 4) held in memory; name is only a label. Every
  * count and length in the image is checked against len. The zone belongs to the caller, who
