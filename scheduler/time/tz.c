@@ -641,6 +641,83 @@ static bool name_ok(const char *name)
 	return true;
 }
 
+/* The names of the tz database: the Zone and Link names of $TZDIR/tzdata.zi, sorted, read once
+ * per folder (under cache_lock). A folder without tzdata.zi (a test's own) has no list. */
+static struct {
+	char *dir;
+	char **names;
+	size_t n;
+} iana;
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void iana_load(const char *dir)
+{
+	if (iana.dir && !strcmp(iana.dir, dir))
+		return;
+	for (size_t i = 0; i < iana.n; i++)
+		free(iana.names[i]);
+	free(iana.names);
+	free(iana.dir);
+	iana.dir = xstrdup(dir);
+	iana.names = NULL;
+	iana.n = 0;
+	char *path = xasprintf("%s/tzdata.zi", dir), *data = NULL;
+	size_t len = 0, cap = 0;
+	if (yb_read_file(path, 4u << 20, &data, &len, NULL) == 0) {
+		/* "Z Asia/Tokyo 9:18:59 - LMT 1887 D 31 15u" and "L Asia/Tokyo Japan" */
+		for (char *line = data, *next; line < data + len; line = next) {
+			char *nl = memchr(line, '\n', (size_t)(data + len - line));
+			next = nl ? nl + 1 : data + len;
+			if (nl)
+				*nl = '\0';
+			if ((line[0] != 'Z' && line[0] != 'L') || line[1] != ' ')
+				continue;
+			char *f = line + 2;
+			if (line[0] == 'L') { /* the link's own name is its second field */
+				f = strchr(f, ' ');
+				if (!f)
+					continue;
+				f++;
+			}
+			size_t n = strcspn(f, " \t");
+			if (n == 0)
+				continue;
+			if (iana.n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				iana.names = xrealloc(iana.names, cap * sizeof(*iana.names));
+			}
+			iana.names[iana.n++] = xstrndup(f, n);
+		}
+		qsort(iana.names, iana.n, sizeof(*iana.names), cmp_name);
+	}
+	free(data);
+	free(path);
+}
+
+/* Zones whose meaning is the host's, not the tz database's: refused with the way out. */
+static int host_dependent(const char *name, struct yb_err *err)
+{
+	if (!strcmp(name, "localtime") || !strcmp(name, "posixrules"))
+		return yb_err_set(err, YB_EINVAL, "time zone '%s' means whatever this host is set to, "
+				  "which can differ from host to host; write the zone's own name, "
+				  "e.g. 'Asia/Tokyo'", name);
+	if (!strcmp(name, "Factory"))
+		return yb_err_set(err, YB_EINVAL, "time zone 'Factory' is no place's time (the tz "
+				  "database's placeholder, '-00'); write the zone's own name, e.g. "
+				  "'Asia/Tokyo'");
+	if (!strncmp(name, "posix/", 6))
+		return yb_err_set(err, YB_EINVAL, "time zone '%s' is a copy that some hosts lack; "
+				  "write '%s'", name, name + 6);
+	if (!strncmp(name, "right/", 6))
+		return yb_err_set(err, YB_EINVAL, "'%s' counts leap seconds (a 'right/' zone); write "
+				  "'%s'", name, name + 6);
+	return 0;
+}
+
 static int load_file(const char *path, const char *name, struct tz **out, struct yb_err *err)
 {
 	char *data = NULL;
@@ -657,11 +734,13 @@ int tz_load(const char *name, const struct tz **out, struct yb_err *err)
 	if (!name || !name_ok(name))
 		return yb_err_set(err, YB_EINVAL, "bad time zone name '%.64s' (write e.g. 'Asia/Tokyo')",
 				  name ? name : "");
+	int rc = host_dependent(name, err);
+	if (rc < 0)
+		return rc;
 	if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
 		*out = &utc_zone;
 		return 0;
 	}
-	int rc = 0;
 	pthread_mutex_lock(&cache_lock);
 	for (struct cached *c = cache; c; c = c->next) {
 		if (strcmp(c->zone->name, name) == 0) {
@@ -672,6 +751,12 @@ int tz_load(const char *name, const struct tz **out, struct yb_err *err)
 	const char *dir = getenv("TZDIR");
 	if (!dir || !*dir)
 		dir = "/usr/share/zoneinfo";
+	iana_load(dir);
+	if (iana.n && !bsearch(&name, iana.names, iana.n, sizeof(*iana.names), cmp_name)) {
+		rc = yb_err_set(err, YB_ENOENT, "unknown time zone '%s': not a zone of the tz database "
+				"(%s/tzdata.zi); write e.g. 'Asia/Tokyo'", name, dir);
+		goto out;
+	}
 	char *path = xasprintf("%s/%s", dir, name);
 	struct tz *zone;
 	rc = load_file(path, name, &zone, err);

@@ -19,7 +19,10 @@ enum tz_kind { TZ_EXACT = 0, TZ_GAP = 1, TZ_FOLD = 2 };
 
 /* Loads "Asia/Tokyo", "UTC", "Europe/Berlin"... from $TZDIR or /usr/share/zoneinfo. The zone is
  * cached for the life of the process; the pointer stays valid. Names with ".." or a leading '/'
- * are refused. */
+ * are refused, and so are names whose meaning is the host's, not the tz database's
+ * ('localtime', 'posixrules', 'Factory', 'posix/...', 'right/...': YB_EINVAL) and, when the
+ * zone folder has the tz database's tzdata.zi, any name that is none of its zones or links
+ * (YB_ENOENT, like a missing file). */
 int tz_load(const char *name, const struct tz **out, struct yb_err *err);
 /* The process's local zone (from /etc/localtime, else UTC). */
 const struct tz *tz_local(void);

@@ -98,11 +98,24 @@ START_TEST(test_load_names)
 	/* leap-second zones would be off by half a minute: refused with the way out */
 	ck_assert_int_eq(tz_load("right/Asia/Tokyo", &z, &err), YB_EINVAL);
 	ck_assert_msg(strstr(err.msg, "'right/Asia/Tokyo' counts leap seconds"), "%s", err.msg);
-	ck_assert_str_eq(tz_name(zone("posix/Asia/Tokyo")), "posix/Asia/Tokyo");
-	/* a folder or a file that is no TZif is refused by content */
-	ck_assert_int_lt(tz_load("Asia", &z, &err), 0);
-	ck_assert_int_eq(tz_load("zone.tab", &z, &err), YB_EINVAL);
-	ck_assert_msg(strstr(err.msg, "not a valid TZif file"), "%s", err.msg);
+	ck_assert_msg(strstr(err.msg, "write 'Asia/Tokyo'"), "%s", err.msg);
+	/* names whose meaning is the host's: refused, whatever files this host has */
+	const char *host[] = { "localtime", "posixrules", "Factory", "posix/Asia/Tokyo" };
+	const char *why[] = { "means whatever this host is set to", "means whatever this host",
+			      "no place's time", "write 'Asia/Tokyo'" };
+	for (size_t i = 0; i < YB_ARRAY_LEN(host); i++) {
+		ck_assert_int_eq(tz_load(host[i], &z, &err), YB_EINVAL);
+		ck_assert_msg(strstr(err.msg, why[i]), "%s: %s", host[i], err.msg);
+	}
+	/* links of the tz database are real names; folders and other files of it are not */
+	ck_assert_str_eq(tz_name(zone("Japan")), "Japan");
+	ck_assert_str_eq(tz_name(zone("US/Eastern")), "US/Eastern");
+	ck_assert_str_eq(tz_name(zone("Etc/GMT-9")), "Etc/GMT-9");
+	const char *not_zones[] = { "Asia", "zone.tab", "tzdata.zi", "leapseconds", "iso3166.tab" };
+	for (size_t i = 0; i < YB_ARRAY_LEN(not_zones); i++) {
+		ck_assert_int_eq(tz_load(not_zones[i], &z, &err), YB_ENOENT);
+		ck_assert_msg(strstr(err.msg, "not a zone of the tz database"), "%s", err.msg);
+	}
 	ck_assert_ptr_eq(z, (const struct tz *)(uintptr_t)1);
 }
 END_TEST
@@ -527,6 +540,26 @@ START_TEST(test_tzdir)
 	unlink(path);
 	ck_assert_ptr_eq(zone("Test_Zone"), z);
 	rmdir(dir);
+	/* a folder with its own tzdata.zi: only the names it lists (zones and links) */
+	char dir2[] = "/tmp/yb-tzdir-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir2));
+	const char *files[] = { "Other_Zone", "Listed_Link", "tzdata.zi" };
+	const char listing[] = "# version test\nZ Listed_Zone 5:45 - +0545\nL Listed_Zone Listed_Link\n";
+	for (size_t i = 0; i < YB_ARRAY_LEN(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir2, files[i]);
+		ck_assert_int_eq(yb_write_file_atomic(path, i == 2 ? (const void *)listing : buf,
+						      i == 2 ? sizeof(listing) - 1 : len, 0644, &err), 0);
+	}
+	setenv("TZDIR", dir2, 1);
+	const struct tz *other = NULL;
+	ck_assert_int_eq(tz_load("Other_Zone", &other, &err), YB_ENOENT);
+	ck_assert_msg(strstr(err.msg, "not a zone of the tz database"), "%s", err.msg);
+	ck_assert_int_eq(offset_at(zone("Listed_Link"), 0), 5 * 3600 + 45 * 60);
+	for (size_t i = 0; i < YB_ARRAY_LEN(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir2, files[i]);
+		unlink(path);
+	}
+	rmdir(dir2);
 	unsetenv("TZDIR");
 }
 END_TEST
