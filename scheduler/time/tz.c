@@ -176,6 +176,9 @@ int64_t tz_resolve_span(const struct tz *zone, int64_t ls, struct tz_span *span)
 			k = TZ_FOLD;
 			t = ls - before;
 			second = ls - z->off[i];
+			/* a rule whose next change comes before the second pass ends it: no second pass */
+			if (i + 1 < z->n && second >= z->at[i + 1])
+				second = t;
 			start = s;
 			end = e;
 		} else {

@@ -62,7 +62,8 @@ int64_t tz_local_seconds(const struct tz *zone, int64_t t);
 int64_t tz_resolve_local(const struct tz *zone, int64_t local_secs, int *kind, int64_t *span_end);
 /* The same with the whole ambiguous stretch: for TZ_GAP and TZ_FOLD, the local seconds
  * [start, end) it covers, and for TZ_FOLD the instant of the second pass (the return value is
- * the first). The cron engine fires elapsed-time expressions on both passes. */
+ * the first; the same instant when a rule's next change cuts the second pass off). The cron
+ * engine fires elapsed-time expressions on both passes. */
 struct tz_span {
 	int kind;
 	int64_t start, end;
