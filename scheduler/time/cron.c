@@ -802,19 +802,25 @@ static int search_forward(const struct cron_expr *e, struct fields *f)
 {
 	int y = f->y, mo = f->mo, d = f->d, h = f->h, mi = f->mi, s = f->s;
 	struct year_cursor yc;
-	year_cursor_set(e, &yc, y, f->jan1);
+	if (e->has_years && !year_allowed(e, y)) {
+		if (!(y = year_from(e, y, 1)))
+			return YB_ERANGE;
+		mo = 1, d = 1, h = 0, mi = 0, s = 0;
+		year_cursor_set(e, &yc, y, yb_weekday(y, 1, 1));
+	} else {
+		year_cursor_set(e, &yc, y, f->jan1);
+	}
 	uint32_t days;
 	for (;;) {
-		if (y > YEAR_MAX)
-			return YB_ERANGE;
-		if (e->has_years && !year_allowed(e, y)) {
-			int ny = year_from(e, y, 1);
-			if (!ny)
+		if (yc.year != y) { /* the year field, the range and the cursor: once a year */
+			if (e->has_years && !year_allowed(e, y)) {
+				if (!(y = year_from(e, y, 1)))
+					return YB_ERANGE;
+			}
+			if (y > YEAR_MAX)
 				return YB_ERANGE;
-			y = ny, mo = 1, d = 1, h = 0, mi = 0, s = 0;
-		}
-		if (yc.year != y)
 			year_cursor_move(e, &yc, y);
+		}
 		if (!yc.fires) { /* e.g. a year whose February has no fifth Monday */
 			y++, mo = 1, d = 1, h = 0, mi = 0, s = 0;
 			continue;
@@ -865,19 +871,25 @@ static int search_backward(const struct cron_expr *e, struct fields *f)
 {
 	int y = f->y, mo = f->mo, d = f->d, h = f->h, mi = f->mi, s = f->s;
 	struct year_cursor yc;
-	year_cursor_set(e, &yc, y, f->jan1);
+	if (e->has_years && !year_allowed(e, y)) {
+		if (!(y = year_from(e, y, -1)))
+			return YB_ERANGE;
+		mo = 12, d = 31, h = 23, mi = 59, s = 59;
+		year_cursor_set(e, &yc, y, yb_weekday(y, 1, 1));
+	} else {
+		year_cursor_set(e, &yc, y, f->jan1);
+	}
 	uint32_t days;
 	for (;;) {
-		if (y < YEAR_MIN)
-			return YB_ERANGE;
-		if (e->has_years && !year_allowed(e, y)) {
-			int py = year_from(e, y, -1);
-			if (!py)
+		if (yc.year != y) {
+			if (e->has_years && !year_allowed(e, y)) {
+				if (!(y = year_from(e, y, -1)))
+					return YB_ERANGE;
+			}
+			if (y < YEAR_MIN)
 				return YB_ERANGE;
-			y = py, mo = 12, d = 31, h = 23, mi = 59, s = 59;
-		}
-		if (yc.year != y)
 			year_cursor_move(e, &yc, y);
+		}
 		if (!yc.fires) {
 			y--, mo = 12, d = 31, h = 23, mi = 59, s = 59;
 			continue;
