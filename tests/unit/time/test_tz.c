@@ -570,6 +570,23 @@ START_TEST(test_iso)
 {
 	const struct tz *tokyo = zone("Asia/Tokyo"), *ny = zone("America/New_York");
 	int64_t want = utc("2026-01-12T00:00:00Z");
+	/* a fraction is handed back in nanoseconds by tz_parse_iso_ns (and dropped by tz_parse_iso) */
+	const char *frac[] = { "2018-01-02T10:00:00.0005Z", "2018-01-02T10:00:00,5Z",
+			       "2018-01-02T10:00:00.123456789Z", "2018-01-02T10:00:00Z" };
+	const int32_t frac_ns[] = { 500000, 500000000, 123456789, 0 };
+	for (size_t i = 0; i < YB_ARRAY_LEN(frac); i++) {
+		int64_t t = 0;
+		int32_t ns = -1;
+		struct yb_err err;
+		ck_assert_msg(tz_parse_iso_ns(frac[i], tokyo, &t, &ns, &err) == 0, "%s: %s", frac[i],
+			      err.msg);
+		ck_assert_int_eq(t, utc("2018-01-02T10:00:00Z"));
+		ck_assert_int_eq(ns, frac_ns[i]);
+	}
+	int64_t bad_t;
+	struct yb_err bad_err;
+	ck_assert_int_eq(tz_parse_iso_ns("2018-01-02T10:00:00.1234567891Z", tokyo, &bad_t, NULL,
+					 &bad_err), YB_EINVAL);
 	const char *same[] = { "2026-01-12T09:00:00+09:00", "2026-01-12T00:00:00Z",
 			       "2026-01-12 09:00:00+09:00", "2026-01-12T09:00", "2026-01-12T09:00:00",
 			       "2026-01-12T09:00+09:00", "2026-01-12T09:00:00+0900",
