@@ -3,12 +3,7 @@
 # zones, both directions, JSON output, and the errors for bad input.
 set -uo pipefail
 yoban="${YB_BIN:?}/yoban"
-fails=0
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then echo "ok   $1"; else
-    echo "FAIL $1"; echo "  expected: $(printf '%q' "$2")"; echo "  actual:   $(printf '%q' "$3")"; fails=$((fails+1)); fi
-}
-status() { "$@" >/dev/null 2>&1; echo $?; }
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
 
 check "second monday 09:00 tokyo" \
   "2026-01-12T09:00:00+09:00
@@ -45,13 +40,13 @@ json=$("$yoban" next --cron '0 23 * * *' --tz Asia/Tokyo --from 2026-05-01T00:00
 check "json lists the fires" '["2026-05-01T23:00:00+09:00","2026-05-02T23:00:00+09:00"]' \
   "$(printf '%s' "$json" | /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["fires"], separators=(",",":")))')"
 
-check "impossible expression is a usage error" 2 "$(status "$yoban" next --cron '0 0 30 2 *')"
+check "impossible expression is a usage error" 2 "$(status_of "$yoban" next --cron '0 0 30 2 *')"
 err=$("$yoban" next --cron '0 25 * * *' 2>&1 >/dev/null)
-case "$err" in *hour*) echo "ok   bad hour names the field";; *) echo "FAIL bad hour: $err"; fails=$((fails+1));; esac
-check "unknown zone is a usage error" 2 "$(status "$yoban" next --cron '* * * * *' --tz Mars/Olympus)"
-check "bad --count" 2 "$(status "$yoban" next --cron '* * * * *' --count 0)"
-check "nothing to do" 2 "$(status "$yoban" next)"
-check "--help exits 0" 0 "$(status "$yoban" next --help)"
+contains "bad hour names the field" hour "$err"
+check "unknown zone is a usage error" 2 "$(status_of "$yoban" next --cron '* * * * *' --tz Mars/Olympus)"
+check "bad --count" 2 "$(status_of "$yoban" next --cron '* * * * *' --count 0)"
+check "nothing to do" 2 "$(status_of "$yoban" next)"
+check "--help exits 0" 0 "$(status_of "$yoban" next --help)"
 
 # Runbooks: their own zone and the city calendar (weekends, holidays, 12-29..01-03 closed).
 rb="${YB_SOURCE_DIR:?}/runbooks"
@@ -72,8 +67,8 @@ check "off-site copy moves to the next open day" \
   "$("$yoban" next "$rb/fileserver-offsite.yaml" --from 2026-12-01T03:00:00+09:00 --count 2)"
 check "off-site copy on a Sunday the 1st" "2027-08-02T02:00:00+09:00" \
   "$("$yoban" next "$rb/fileserver-offsite.yaml" --from 2027-07-15T00:00:00+09:00)"
-check "a runbook without a schedule exits 1" 1 "$(status "$yoban" next "$rb/patch-inc-2026-118.yaml")"
-check "--tz with a runbook is a usage error" 2 "$(status "$yoban" next "$rb/nightly-resident-batch.yaml" --tz UTC)"
-check "a missing runbook file exits 1" 1 "$(status "$yoban" next "$rb/no-such.yaml")"
+check "a runbook without a schedule exits 1" 1 "$(status_of "$yoban" next "$rb/patch-inc-2026-118.yaml")"
+check "--tz with a runbook is a usage error" 2 "$(status_of "$yoban" next "$rb/nightly-resident-batch.yaml" --tz UTC)"
+check "a missing runbook file exits 1" 1 "$(status_of "$yoban" next "$rb/no-such.yaml")"
 
-[ "$fails" -eq 0 ] && echo "all next checks passed" || { echo "$fails next checks failed"; exit 1; }
+finish
