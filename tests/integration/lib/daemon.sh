@@ -15,6 +15,7 @@
 #                            it. Returns 0 when it ended on SIGTERM, 1 when it had to be killed
 #   yd_kill PID              SIGKILL (a crash), and reaps it
 #   yd_stop_all              yd_stop for every yoband this test started and has not stopped
+#   yd_running PID           true while PID runs (unlike kill -0, false for an ended, unreaped one)
 #   yd_sql SQL               psql in database yoban as $PGUSER, unaligned, tuples only
 #   yd_wait_sql SQL VALUE [SECONDS]   waits until SQL prints VALUE (default 30 s)
 #   yd_sanitizer_clean       true when no yoband log of this test holds a sanitizer report
@@ -31,7 +32,7 @@ YD_LOGS=()   # every log a yoband of this test wrote to
 YD_BIN=${YB_BIN:?YB_BIN must name the build\'s bin folder}
 
 # True while PID runs (a zombie, ended but not reaped, does not count).
-yd__running() {
+yd_running() {
   local st
   st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
   [ -n "$st" ] && [ "${st#Z}" = "$st" ]
@@ -74,8 +75,8 @@ yd__stop() {
   local p rc=0 ticks=$(( ${YD_STOP_SECONDS:-10} * 10 ))
   for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
   for p in "$@"; do
-    while [ "$ticks" -gt 0 ] && yd__running "$p"; do sleep 0.1; ticks=$((ticks - 1)); done
-    if yd__running "$p"; then
+    while [ "$ticks" -gt 0 ] && yd_running "$p"; do sleep 0.1; ticks=$((ticks - 1)); done
+    if yd_running "$p"; then
       echo "# yoband $p did not end within ${YD_STOP_SECONDS:-10} s of SIGTERM: killed" >&2
       kill -KILL "$p" 2>/dev/null
       rc=1
