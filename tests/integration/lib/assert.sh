@@ -10,7 +10,8 @@
 #   check_status NAME EXPECTED CMD... runs CMD (its output kept aside, shown on failure) and passes
 #                                     when it exits EXPECTED; `check_status NAME 0 CMD` asserts
 #                                     that a command or a predicate (test, grep -q, a function)
-#                                     holds
+#                                     holds. CMD runs in a subshell: what it sets is lost (so not
+#                                     yd_start, yd_stop: call those, then check their status)
 #   status_of CMD...                  prints CMD's exit status (CMD's output discarded), for
 #                                     `check NAME 2 "$(status_of yoban calendar)"`
 #   bail NAME                         a setup step failed: reports NAME as failed, prints the
@@ -25,7 +26,8 @@
 # "#". Assertions return 0 when they pass and 1 when they fail, so a script may add a diagnostic:
 # `check "run succeeded" succeeded "$st" || tail -20 "$log"`. Do not use `set -e` in a script that
 # sources this file: the first failed assertion would end it without its closing line.
-# ASSERT_PASSED and ASSERT_FAILED count the assertions so far (read them, do not set them).
+# ASSERT_PASSED and ASSERT_FAILED count the assertions so far (read them, do not set them); an
+# assertion made in a subshell (inside $(...), or a loop at the end of a pipe) is not counted.
 # A library adds a final check with `ASSERT_FINAL+=(function_name)`; finish calls each once.
 
 ASSERT_PASSED=0
