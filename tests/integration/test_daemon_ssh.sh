@@ -19,6 +19,7 @@ stored_stdout() {
 yd_setup || bail "yd_setup"
 sshd_start || bail "sshd starts"
 both_down() { yd_stop_all; sshd_stop; }
+# shellcheck disable=SC2034 # read by lib/pg.sh on exit
 PG_ON_EXIT=both_down
 trap pg__on_exit EXIT
 

@@ -5,9 +5,9 @@
 # hosts, gates and fires each example should have, and executes nothing.
 set -uo pipefail
 yoban="${YB_BIN:?}/yoban"
-cd "${YB_SOURCE_DIR:?}"
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
+cd "$YB_SOURCE_DIR" || bail "cd to the source tree"
 unset YOBAN_CONFIG
-. "$YB_SOURCE_DIR/tests/integration/lib/assert.sh"
 
 # ---- the examples are valid -----------------------------------------------------------------
 out=$("$yoban" validate runbooks/ 2>&1); rc=$?

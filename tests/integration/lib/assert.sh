@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # assert.sh: the one assertion vocabulary of the integration scripts (tests/integration/test_*.sh).
 # Source it first, then:
 #

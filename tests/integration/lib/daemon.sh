@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # daemon.sh: helpers for the integration tests that run yoband. Source lib/assert.sh first, and
 # lib/pg.sh before this file when the test needs yd_setup or yd_sql. Then:
 #
@@ -140,6 +141,7 @@ yd_wait_sql() {
 
 yd_setup() {
   pg_start || return 1
+  # shellcheck disable=SC2034 # read by lib/pg.sh on exit
   PG_ON_EXIT=yd_stop_all
   pg_psql -c "CREATE DATABASE yoban" || return 1
   "$YD_BIN/yoban" db migrate --database "host=$PGHOST dbname=yoban user=postgres" >/dev/null || return 1
