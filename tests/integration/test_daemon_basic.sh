@@ -180,7 +180,7 @@ check "a new run uses the new revision" "nap,renamed" "$(yd_sql "SELECT string_a
 
 printf 'version: 1\nname: tick\nkind: batch\nschedule: { cron: "* * * * * *", timezone: Asia/Tokyo }\nsteps: oops\n' >"$YD_SITE/runbooks/tick.yaml"
 "$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" >"$PG_BASE/reload.out" 2>&1; check "reload with an invalid file says so" 1 "$?"
-grep -q '"runbook": "tick"' "$PG_BASE/reload.out"; check "the answer names the runbook" 0 "$?"
+grep -Eq 'tick.yaml:[0-9]+:[0-9]+: error' "$PG_BASE/reload.out"; check "the answer names the runbook's file and line" 0 "$?"
 check "the error is in the audit table" t "$(yd_sql "SELECT count(*) > 0 FROM yoban.audit WHERE action = 'runbook:invalid' AND detail->>'file' LIKE '%tick.yaml'")"
 n0=$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick'")
 yd_wait_sql "SELECT count(*) >= $n0 + 2 FROM yoban.runs WHERE runbook = 'tick'" t 10
@@ -268,7 +268,7 @@ check "nothing stuck in cancelling" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs
 grep -q 'stopping on a signal' "$PG_BASE/yoband.log"; check "SIGTERM logged" 0 "$?"
 "$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" --timeout 1s >/dev/null 2>"$PG_BASE/reload.err"
 check "reload without a daemon fails" 1 "$?"
-grep -q 'no yoband answered request' "$PG_BASE/reload.err"; check "and says so" 0 "$?"
+grep -q 'has not picked up request' "$PG_BASE/reload.err"; check "and says so" 0 "$?"
 "$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=yoband" >/dev/null 2>&1
 check "the daemon's own login may not reload" 1 "$?"
 echo "hosts: [" >"$YD_SITE/inventory.yaml"
