@@ -1,0 +1,165 @@
+/*
+ * reconcile.c: a new leader takes over the runs in flight from what the database holds.
+ *
+ * The one idea: the rows are the truth. Each run in flight is rebuilt in memory from its row and
+ * its jobs' rows: finished steps say whether the run already failed (outcome.c, the same rule the
+ * run path uses), and the current step's jobs still dispatched or running are re-attached on their
+ * runners at the stored end of their output (or START is sent again when it may never have
+ * arrived: a runner that has the job answers "exists" and is followed instead).
+ */
+#include "yoband.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- reconcile ----------------------------------------------------------------------------- */
+
+static void reconcile_run(struct yd *d, struct db_result *runs, int row)
+{
+	struct yb_err err = { 0 };
+	int64_t id = strtoll(db_result_get(runs, row, 0), NULL, 10);
+	const char *runbook = db_result_get(runs, row, 1);
+	const char *rev_id = db_result_get(runs, row, 2);
+	bool staging = !strcmp(db_result_get(runs, row, 3), "staging");
+	const char *trigger = db_result_get(runs, row, 4);
+	const char *sched = db_result_get(runs, row, 5);
+	enum yd_run_state state = yd_run_state_parse(db_result_get(runs, row, 6));
+	const char *params_text = db_result_get(runs, row, 7);
+	const char *from_step = db_result_get(runs, row, 8);
+	struct yb_json *params = NULL;
+	if (yb_json_parse(params_text, strlen(params_text), &params, &err) < 0)
+		params = yb_json_object();
+	struct yd_rev *rev = rev_id ? yd_rev_by_id(d, strtoll(rev_id, NULL, 10), runbook, &err) : NULL;
+	if (!rev_id)
+		yb_err_set(&err, YB_ENOENT, "the run has no revision");
+	struct yd_run *run = yd_run_new(d, id, runbook, rev, staging, trigger,
+				     sched ? strtoll(sched, NULL, 10) : yd_now_s(), params, state);
+	yd_log("reconcile: run %lld (%s) was %s", (long long)id, runbook, yd_run_state_name(state));
+	if (!rev) {
+		/* Nothing to execute from: end it with the reason rather than leave it in flight. */
+		char *why = xasprintf("cannot be resumed: %s", err.msg);
+		char rid[24];
+		const char *p[] = { yd_idtext(rid, id), yd_run_state_name(state), why };
+		yd_exec(d, "SELECT yoban.yoban_run_transition($1::bigint, $2::yoban.run_state, 'failed', $3)",
+			3, p, NULL, NULL);
+		yd_log("run %lld: %s", (long long)id, why);
+		free(why);
+		run->state = RS_FAILED;
+		return;
+	}
+	const struct rb_runbook *rb = rev->rb;
+	if ((state == RS_PENDING || state == RS_QUEUED) &&
+	    (!strcmp(trigger, "schedule") || !strcmp(trigger, "catchup"))) {
+		/* Held or skipped by a maintenance window: decided again, as the fire did. */
+		const struct rb_maintenance *m = yd_maintenance_at(d, runbook, run->scheduled_for);
+		if (m && m->action == RB_MAINT_HOLD) {
+			run->hold_until = m->to;
+		} else if (m && state == RS_PENDING) {
+			char *why = xasprintf("in maintenance window '%s' (skip)", m->name);
+			yd_run_finish(d, run, RS_SKIPPED, why);
+			free(why);
+			return;
+		}
+	}
+	if (from_step)
+		yd_step_index(rb, from_step, &run->step);
+	char rid[24];
+	const char *p[] = { yd_idtext(rid, id) };
+	struct db_result *jobs = NULL;
+	if (yd_exec(d, "SELECT j.id, j.step_index, j.host, j.attempt, j.runner_job_id, j.state, "
+		       "coalesce((SELECT max(c.\"offset\" + c.raw_len) FROM yoban.output_chunks c "
+		       "WHERE c.job_id = j.id), 0) FROM yoban.jobs j WHERE j.run_id = $1::bigint "
+		       "ORDER BY j.step_index, j.attempt, j.id", 1, p, &jobs, &err) < 0)
+		return;
+	int nrows = db_result_rows(jobs);
+	int max_step = -1;
+	for (int i = 0; i < nrows; i++) {
+		int s = atoi(db_result_get(jobs, i, 1));
+		if (s > max_step)
+			max_step = s;
+	}
+	size_t n_hosts;
+	char **hosts = yd_run_hosts(run, &n_hosts);
+	if (max_step >= 0) {
+		run->step = max_step;
+		/* Earlier steps: did one fail (and the run went on)? */
+		for (int i = 0; i < nrows; i++) {
+			int s = atoi(db_result_get(jobs, i, 1));
+			const char *js = db_result_get(jobs, i, 5);
+			bool later_ok = false;
+			for (int k = i + 1; k < nrows; k++)
+				if (atoi(db_result_get(jobs, k, 1)) == s &&
+				    !strcmp(db_result_get(jobs, k, 2), db_result_get(jobs, i, 2)))
+					later_ok = true; /* a later attempt decides */
+			if (s < max_step && !later_ok && strcmp(js, "succeeded") && !run->fail_state) {
+				run->fail_state = xstrdup(!strcmp(js, "timed_out") ? "timed_out" : "failed");
+				run->fail_reason = xasprintf("step '%s' %s on host '%s'", rb->steps[s].name, js,
+							     db_result_get(jobs, i, 2));
+			}
+		}
+		for (int i = 0; i < nrows; i++) {
+			if (atoi(db_result_get(jobs, i, 1)) != max_step)
+				continue;
+			const char *host = db_result_get(jobs, i, 2);
+			int h = -1;
+			for (size_t k = 0; k < n_hosts; k++)
+				if (!strcmp(hosts[k], host))
+					h = (int)k;
+			if (h < 0)
+				continue;
+			struct yd_job *j = yd_job_add(run, h, host, atoi(db_result_get(jobs, i, 3)));
+			j->id = strtoll(db_result_get(jobs, i, 0), NULL, 10);
+			if (db_result_get(jobs, i, 4))
+				snprintf(j->runner_id, sizeof(j->runner_id), "%s", db_result_get(jobs, i, 4));
+			const char *js = db_result_get(jobs, i, 5);
+			j->queued = strtoull(db_result_get(jobs, i, 6), NULL, 10);
+			if (strcmp(js, "dispatched") && strcmp(js, "running") && strcmp(js, "pending")) {
+				j->phase = JP_DONE;
+				snprintf(j->result, sizeof(j->result), "%s", js);
+				continue;
+			}
+			struct yd_conn *c = yd_conn_get(d, host, &err);
+			if (!c) {
+				yd_job_fail_now(d, j, "failed", err.msg);
+				continue;
+			}
+			j->phase = JP_LIVE;
+			j->acked = !strcmp(js, "running");
+			if (!j->acked && j->queued == 0) {
+				/* START may never have reached the runner: send it again; a runner that has
+				 * the job answers "exists" and the client follows it instead. */
+				struct yb_json *spec = yd_job_spec(run, &rb->steps[max_step], j, &err);
+				if (!spec || rclient_start(c->rc, j->runner_id, spec, &err) < 0)
+					yd_job_fail_now(d, j, "failed", err.msg);
+				yb_json_free(spec);
+				yd_log("reconcile: job %s re-sent to host '%s'", j->runner_id, host);
+			} else {
+				rclient_attach(c->rc, j->runner_id, j->queued, &err);
+				yd_log("reconcile: job %s re-attached on host '%s' at offset %llu", j->runner_id,
+				       host, (unsigned long long)j->queued);
+			}
+		}
+	}
+	db_result_free(jobs);
+	if (state == RS_RUNNING || state == RS_CANCELLING)
+		run->cancel_sent = false;
+}
+
+void yd_reconcile(struct yd *d)
+{
+	struct db_result *runs = NULL;
+	if (yd_exec(d, "SELECT id, runbook, revision_id, mode, trigger, "
+		       "extract(epoch FROM scheduled_for)::bigint, state, params::text, rerun_from_step "
+		       "FROM yoban.runs WHERE state IN ('pending', 'queued', 'running', 'cancelling') "
+		       "ORDER BY id", 0, NULL, &runs, NULL) < 0)
+		return;
+	int n = db_result_rows(runs);
+	if (n)
+		yd_log("reconcile: %d run(s) in flight", n);
+	for (int i = 0; i < n && !d->db_broken; i++)
+		reconcile_run(d, runs, i);
+	db_result_free(runs);
+	yd_runs_gc(d);
+}
+
