@@ -288,16 +288,17 @@ struct yd_job *yd_job_add(struct yd_run *run, int host_idx, const char *host, in
 }
 
 /* Records a job that ended without a runner (unsupported kind, unknown host, bad secret). */
-void yd_job_fail_now(struct yd *d, struct yd_job *j, const char *result, const char *error)
+void yd_job_fail_now(struct yd *d, struct yd_job *j, enum yd_job_result result, const char *error)
 {
 	char rid[24], si[16], at[16];
 	const struct rb_step *step = &j->run->rev->rb->steps[j->step_idx];
+	const char *state = yd_job_result_name(result);
 	snprintf(si, sizeof(si), "%d", j->step_idx);
 	snprintf(at, sizeof(at), "%d", j->attempt);
-	const char *p[] = { yd_idtext(rid, j->run->id), step->name, si, j->host, at, result, error };
+	const char *p[] = { yd_idtext(rid, j->run->id), step->name, si, j->host, at, state, error };
 	if (j->id > 0) {
 		char jid[24];
-		const char *q[] = { yd_idtext(jid, j->id), result, error };
+		const char *q[] = { yd_idtext(jid, j->id), state, error };
 		yd_decide(d, "a job's failure", "UPDATE yoban.jobs SET state = $2::yoban.job_state, "
 			  "error = $3, ended_at = now() WHERE id = $1::bigint", 3, q, NULL, NULL, NULL);
 	} else {
@@ -309,9 +310,9 @@ void yd_job_fail_now(struct yd *d, struct yd_job *j, const char *result, const c
 	yb_json_free(j->spec);
 	j->spec = NULL;
 	j->phase = JP_DONE;
-	snprintf(j->result, sizeof(j->result), "%s", result);
+	j->result = result;
 	yd_log("job %s (run %lld, step '%s', host '%s'): %s: %s", j->runner_id, (long long)j->run->id,
-	       step->name, j->host, result, error);
+	       step->name, j->host, state, error);
 }
 
 struct yd_job *yd_job_ref_find(struct yd *d, const struct yd_job_ref *ref, struct yd_run **run)
@@ -343,18 +344,18 @@ void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *
 		return;
 	}
 	if (!id) {
-		yd_job_fail_now(d, j, "failed", answered ? "the job row was not written" :
+		yd_job_fail_now(d, j, YD_JOB_FAILED, answered ? "the job row was not written" :
 			     "the job row could not be written");
 		return;
 	}
 	j->id = strtoll(id, NULL, 10);
 	if (run->state != RS_RUNNING || run->busy || run->cancel_req) {
-		yd_job_fail_now(d, j, "cancelled", "the run was cancelled before the job started");
+		yd_job_fail_now(d, j, YD_JOB_CANCELLED, "the run was cancelled before the job started");
 		return;
 	}
 	struct yd_conn *conn = yd_conn_get(d, j->host, &err);
 	if (!conn || rclient_start(conn->rc, j->runner_id, j->spec, &err) < 0) {
-		yd_job_fail_now(d, j, "failed", err.msg);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 		return;
 	}
 	yb_json_free(j->spec);
@@ -383,18 +384,18 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 	if (step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) {
 		char *msg = xasprintf("step kind '%s' is not supported by this runner yet",
 				      rb_step_kind_name(step->kind));
-		yd_job_fail_now(d, j, "failed", msg);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, msg);
 		free(msg);
 		return false;
 	}
 	struct yd_conn *c = yd_conn_get(d, j->host, &err);
 	if (!c) {
-		yd_job_fail_now(d, j, "failed", err.msg);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 		return false;
 	}
 	struct yb_json *spec = yd_job_spec(run, step, j, &err);
 	if (!spec) {
-		yd_job_fail_now(d, j, "failed", err.msg);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 		return false;
 	}
 	yb_json_free(j->spec);
@@ -530,8 +531,9 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	/* All the output first: the exit is written only after it. */
 	if (yd_flush_chunks(d) < 0)
 		return;
-	const char *state = ex->cancelled ? "cancelled" : ex->timed_out ? "timed_out" :
-			    (ex->has_status && ex->status == 0) ? "succeeded" : "failed";
+	enum yd_job_result result = ex->cancelled ? YD_JOB_CANCELLED : ex->timed_out ? YD_JOB_TIMED_OUT :
+				    (ex->has_status && ex->status == 0) ? YD_JOB_SUCCEEDED : YD_JOB_FAILED;
+	const char *state = yd_job_result_name(result);
 	char jid[24], st[16], sg[16], ut[24], stt[24], rss[24], ob[24], eb[24], db[24];
 	snprintf(st, sizeof(st), "%d", ex->status);
 	snprintf(sg, sizeof(sg), "%d", ex->signal);
@@ -557,7 +559,7 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		      "error = coalesce($13, error), ended_at = now() WHERE id = $1::bigint",
 		      13, p, job_exit_stored, j->id);
 	j->exit_pending = true;
-	snprintf(j->result, sizeof(j->result), "%s", state);
+	j->result = result;
 	if (ex->has_signal)
 		yd_log("exit job %s (run %lld, host '%s'): %s, signal %d", job, (long long)j->run->id,
 		       j->host, state, ex->signal);
@@ -602,16 +604,16 @@ static void cb_job_error(void *ctx, const char *job, const char *code, const cha
 			return;
 		}
 		char *why = xasprintf("cannot follow job '%s' on '%s': %s", job, c->host, err.msg);
-		yd_job_fail_now(d, j, "failed", why);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, why);
 		free(why);
 	} else if (!strcmp(code, "unknown-job")) {
 		char *why = xasprintf("the runner on '%s' has no journal for job '%s' (unknown-job): "
 				      "its output and exit are gone", c->host, job);
-		yd_job_fail_now(d, j, "lost", why);
+		yd_job_fail_now(d, j, YD_JOB_LOST, why);
 		free(why);
 	} else {
 		char *why = xasprintf("the runner on '%s' refused the job (%s): %s", c->host, code, message);
-		yd_job_fail_now(d, j, "failed", why);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, why);
 		free(why);
 	}
 	yd_run_advance(d, j->run);
@@ -647,7 +649,7 @@ void yd_conns_check(struct yd *d)
 			for (size_t i = 0; i < r->n_jobs; i++)
 				if (r->jobs[i]->phase == JP_LIVE && !r->jobs[i]->exit_pending &&
 				    !strcmp(r->jobs[i]->host, c->host))
-					yd_job_fail_now(d, r->jobs[i], "failed", msg);
+					yd_job_fail_now(d, r->jobs[i], YD_JOB_FAILED, msg);
 		free(msg);
 		*p = c->next;
 		yd_conn_free(c);

@@ -15,6 +15,42 @@
 
 /* ---- reconcile ----------------------------------------------------------------------------- */
 
+/* Rows from..to of jobs (j.id, step_index, host, attempt, ...; by step, attempt, id) are one
+ * run's: did a step before max_step fail, and the run went on? The same rule as the run path
+ * (outcome.c) over the last attempt on each host; the first such step is the run's failure. */
+static void earlier_failure(struct yd_run *run, const struct rb_runbook *rb, struct db_result *jobs,
+			    int from, int to, int max_step)
+{
+	struct yd_host_last *lasts = xcalloc((size_t)(to - from) + 1, sizeof(*lasts));
+	const char **names = xcalloc((size_t)(to - from) + 1, sizeof(*names));
+	for (int s = 0; s < max_step && run->failed == YD_JOB_NONE && (size_t)s < rb->n_steps; s++) {
+		size_t n = 0;
+		for (int i = from; i < to; i++) {
+			if (atoi(db_result_get(jobs, i, 1)) != s)
+				continue;
+			const char *host = db_result_get(jobs, i, 2);
+			size_t k = 0;
+			while (k < n && strcmp(names[k], host))
+				k++;
+			if (k == n)
+				names[n++] = host;
+			/* in attempt order: the last attempt decides */
+			if (!yd_job_result_parse(db_result_get(jobs, i, 5), &lasts[k].result))
+				lasts[k].result = YD_JOB_FAILED;
+			lasts[k].attempt = atoi(db_result_get(jobs, i, 3));
+		}
+		/* The step is over (the run went past it): no attempt is left to wait for. */
+		struct yd_outcome o = yd_step_outcome(lasts, n, 0, RB_ON_FAILURE_CONTINUE, YD_JOB_NONE);
+		if (o.records_failure) {
+			run->failed = o.worst;
+			run->fail_reason = xasprintf("step '%s' %s on host '%s'", rb->steps[s].name,
+						     yd_job_result_name(o.worst), names[o.worst_host]);
+		}
+	}
+	free(lasts);
+	free(names);
+}
+
 static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 {
 	struct yb_err err = { 0 };
@@ -83,21 +119,7 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 	char **hosts = yd_run_hosts(run, &n_hosts);
 	if (max_step >= 0) {
 		run->step = max_step;
-		/* Earlier steps: did one fail (and the run went on)? */
-		for (int i = 0; i < nrows; i++) {
-			int s = atoi(db_result_get(jobs, i, 1));
-			const char *js = db_result_get(jobs, i, 5);
-			bool later_ok = false;
-			for (int k = i + 1; k < nrows; k++)
-				if (atoi(db_result_get(jobs, k, 1)) == s &&
-				    !strcmp(db_result_get(jobs, k, 2), db_result_get(jobs, i, 2)))
-					later_ok = true; /* a later attempt decides */
-			if (s < max_step && !later_ok && strcmp(js, "succeeded") && !run->fail_state) {
-				run->fail_state = xstrdup(!strcmp(js, "timed_out") ? "timed_out" : "failed");
-				run->fail_reason = xasprintf("step '%s' %s on host '%s'", rb->steps[s].name, js,
-							     db_result_get(jobs, i, 2));
-			}
-		}
+		earlier_failure(run, rb, jobs, 0, nrows, max_step);
 		for (int i = 0; i < nrows; i++) {
 			if (atoi(db_result_get(jobs, i, 1)) != max_step)
 				continue;
@@ -114,14 +136,17 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 				snprintf(j->runner_id, sizeof(j->runner_id), "%s", db_result_get(jobs, i, 4));
 			const char *js = db_result_get(jobs, i, 5);
 			j->queued = strtoull(db_result_get(jobs, i, 6), NULL, 10);
-			if (strcmp(js, "dispatched") && strcmp(js, "running") && strcmp(js, "pending")) {
+			enum yd_job_result result;
+			if (!yd_job_result_parse(js, &result))
+				result = YD_JOB_FAILED; /* not a job_state: cannot happen */
+			if (result != YD_JOB_NONE) {
 				j->phase = JP_DONE;
-				snprintf(j->result, sizeof(j->result), "%s", js);
+				j->result = result;
 				continue;
 			}
 			struct yd_conn *c = yd_conn_get(d, host, &err);
 			if (!c) {
-				yd_job_fail_now(d, j, "failed", err.msg);
+				yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 				continue;
 			}
 			j->phase = JP_LIVE;
@@ -131,7 +156,7 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 				 * the job answers "exists" and the client follows it instead. */
 				struct yb_json *spec = yd_job_spec(run, &rb->steps[max_step], j, &err);
 				if (!spec || rclient_start(c->rc, j->runner_id, spec, &err) < 0)
-					yd_job_fail_now(d, j, "failed", err.msg);
+					yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 				yb_json_free(spec);
 				yd_log("reconcile: job %s re-sent to host '%s'", j->runner_id, host);
 			} else {

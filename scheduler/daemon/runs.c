@@ -68,7 +68,6 @@ static void run_free(struct yd_run *run)
 	yd_rev_unref(run->rev);
 	yb_json_free(run->params);
 	free(run->runbook);
-	free(run->fail_state);
 	free(run->fail_reason);
 	free(run->cancel_req);
 	free(run);
@@ -290,7 +289,7 @@ void yd_run_advance(struct yd *d, struct yd_run *run)
 				struct yd_job *j = run->jobs[i];
 				if (j->phase == JP_WAIT) {
 					j->phase = JP_DONE;
-					snprintf(j->result, sizeof(j->result), "cancelled");
+					j->result = YD_JOB_CANCELLED;
 				} else if (j->phase == JP_STARTING) {
 					live = true; /* its row's answer turns it into cancelled */
 				} else if (j->phase == JP_LIVE) {
@@ -308,10 +307,8 @@ void yd_run_advance(struct yd *d, struct yd_run *run)
 			return;
 		}
 		if ((size_t)run->step >= rb->n_steps) {
-			if (run->fail_state)
-				yd_run_finish(d, run, yd_run_state_parse(run->fail_state), run->fail_reason);
-			else
-				yd_run_finish(d, run, RS_SUCCEEDED, NULL);
+			yd_run_finish(d, run, yd_run_end(run->failed),
+				      run->failed == YD_JOB_NONE ? NULL : run->fail_reason);
 			return;
 		}
 		const struct rb_step *step = &rb->steps[run->step];
@@ -319,9 +316,8 @@ void yd_run_advance(struct yd *d, struct yd_run *run)
 			yd_run_finish(d, run, RS_FAILED, "the runbook names no hosts");
 			return;
 		}
-		bool pending = false;
-		const char *worst = NULL;
-		const char *worst_host = NULL;
+		struct rb_retry retry = rb_step_retry(rb, step);
+		struct yd_host_last *lasts = xcalloc(n_hosts, sizeof(*lasts));
 		for (size_t h = 0; h < n_hosts; h++) {
 			struct yd_job *last = NULL;
 			for (size_t i = 0; i < run->n_jobs; i++)
@@ -331,24 +327,16 @@ void yd_run_advance(struct yd *d, struct yd_run *run)
 			if (!last) {
 				last = yd_job_add(run, (int)h, hosts[h], 1);
 				yd_job_start(d, last);
-				if (d->db_broken)
-					return;
+			} else if (last->phase == JP_WAIT && now >= last->retry_at_ms) {
+				yd_job_start(d, last);
 			}
-			if (last->phase == JP_WAIT) {
-				if (now >= last->retry_at_ms)
-					yd_job_start(d, last);
-				if (d->db_broken)
-					return;
+			if (d->db_broken) {
+				free(lasts);
+				return;
 			}
-			if (last->phase != JP_DONE) {
-				pending = true;
-				continue;
-			}
-			if (!strcmp(last->result, "succeeded"))
-				continue;
-			struct rb_retry retry = rb_step_retry(rb, step);
-			if ((!strcmp(last->result, "failed") || !strcmp(last->result, "timed_out")) &&
-			    last->attempt < retry.attempts) {
+			lasts[h].attempt = last->attempt;
+			lasts[h].result = last->phase == JP_DONE ? last->result : YD_JOB_NONE;
+			if (last->phase == JP_DONE && yd_job_retries(last->result, last->attempt, retry.attempts)) {
 				struct yd_job *next = yd_job_add(run, (int)h, hosts[h], last->attempt + 1);
 				next->retry_at_ms = now + retry.delay_ms;
 				yd_log("retry: run %lld step '%s' on '%s' attempt %d of %d in %lld ms",
@@ -356,42 +344,27 @@ void yd_run_advance(struct yd *d, struct yd_run *run)
 				       (long long)retry.delay_ms);
 				if (retry.delay_ms <= 0)
 					yd_job_start(d, next);
-				pending = true;
-				continue;
-			}
-			/* lost beats timed_out beats failed beats cancelled */
-			static const char *const rank[] = { "cancelled", "failed", "timed_out", "lost" };
-			int rw = -1, rl = -1;
-			for (int k = 0; k < 4; k++) {
-				if (worst && !strcmp(worst, rank[k]))
-					rw = k;
-				if (!strcmp(last->result, rank[k]))
-					rl = k;
-			}
-			if (rl > rw) {
-				worst = rank[rl < 0 ? 1 : rl];
-				worst_host = hosts[h];
+				/* its outcome is looked at in the run's next turn */
+				lasts[h] = (struct yd_host_last){ YD_JOB_NONE, next->attempt };
 			}
 		}
-		if (pending)
+		/* What the step's jobs mean for the run (outcome.c, the rule reconcile uses too). */
+		struct yd_outcome o = yd_step_outcome(lasts, n_hosts, retry.attempts, step->on_failure,
+						      run->failed);
+		free(lasts);
+		if (o.next == YD_STEP_WAIT)
 			return;
-		if (worst) {
+		if (o.worst != YD_JOB_SUCCEEDED) {
 			char why[512];
-			snprintf(why, sizeof(why), "step '%s' %s on host '%s'", step->name, worst, worst_host);
-			if (!strcmp(worst, "lost")) {
-				yd_run_finish(d, run, RS_LOST, why);
-				return;
-			}
-			if (!strcmp(worst, "cancelled")) {
-				yd_run_finish(d, run, RS_CANCELLED, why);
-				return;
-			}
-			if (!run->fail_state) {
-				run->fail_state = xstrdup(worst);
+			snprintf(why, sizeof(why), "step '%s' %s on host '%s'", step->name,
+				 yd_job_result_name(o.worst), hosts[o.worst_host]);
+			if (o.records_failure) {
+				run->failed = o.worst;
+				free(run->fail_reason);
 				run->fail_reason = xstrdup(why);
 			}
-			if (step->on_failure == RB_ON_FAILURE_ABORT) {
-				yd_run_finish(d, run, yd_run_state_parse(run->fail_state), run->fail_reason);
+			if (o.next == YD_STEP_END) {
+				yd_run_finish(d, run, o.end, o.step_reason ? why : run->fail_reason);
 				return;
 			}
 		}

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "db.h"
 #include "json.h"
+#include "outcome.h"
 #include "rclient.h"
 #include "runbook.h"
 #include "wire.h"
@@ -55,11 +56,6 @@ struct yd_entry {
 	char *error;             /* why the file's newest content is not scheduled, or NULL */
 };
 
-enum yd_run_state {
-	RS_PENDING, RS_QUEUED, RS_RUNNING, RS_CANCELLING,
-	RS_SUCCEEDED, RS_FAILED, RS_TIMED_OUT, RS_CANCELLED, RS_LOST, RS_SKIPPED,
-};
-
 /* JP_STARTING: the job row is on its way to the database; START follows once it is written. */
 enum yd_job_phase { JP_WAIT, JP_STARTING, JP_LIVE, JP_DONE };
 
@@ -72,7 +68,7 @@ struct yd_job {
 	char *host;
 	int host_idx, step_idx, attempt;
 	enum yd_job_phase phase;
-	char result[16];         /* the final job_state ("succeeded", "failed", ...) when JP_DONE */
+	enum yd_job_result result; /* when JP_DONE */
 	uint64_t queued;         /* output bytes taken so far (stored or waiting to be) */
 	bool acked;
 	bool exit_pending;       /* the exit row is on its way: done when it is written */
@@ -91,7 +87,7 @@ struct yd_run {
 	enum yd_run_state state;
 	int step;                /* the current step index */
 	bool step_started;
-	char *fail_state;        /* NULL while nothing failed; "failed" / "timed_out" / "lost" */
+	enum yd_job_result failed; /* the first failure (failed, timed_out) or YD_JOB_NONE */
 	char *fail_reason;
 	int64_t hold_until;      /* seconds (wall): held by a maintenance window until then */
 	bool cancel_sent;
@@ -318,7 +314,7 @@ void yd_conn_free(struct yd_conn *c);
 void yd_conns_check(struct yd *d);     /* fails the live jobs of connections that gave up */
 struct yd_job *yd_job_add(struct yd_run *run, int host_idx, const char *host, int attempt);
 /* Records a job that ended without a runner (unsupported kind, unknown host, bad secret). */
-void yd_job_fail_now(struct yd *d, struct yd_job *j, const char *result, const char *error);
+void yd_job_fail_now(struct yd *d, struct yd_job *j, enum yd_job_result result, const char *error);
 /* Collects the job row; START follows once it is written. Tentative: the run's move to running
  * is not written yet; false when the job cannot start, and nothing is recorded. */
 bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative);
