@@ -65,36 +65,10 @@ static struct yb_json *fire_params(struct yd_entry *e, int64_t at, const char **
 	return params;
 }
 
-/* Claims one fire and waits for the answer (catch-up, before the loop serves); skip_reason:
- * record it as skipped. Returns <0 when the database failed. */
-static int fire(struct yd *d, struct yd_entry *e, int64_t at, const char *trigger,
-		const char *skip_reason)
-{
-	struct yb_err err = { 0 };
-	struct yd_rev *rev = e->rev;
-	if (yd_rev_record(d, rev) < 0)
-		return YB_EDB;
-	struct yb_json *params = fire_params(e, at, &skip_reason);
-	char *ptext = yb_json_dump(params, 0);
-	char at_text[24], rev_text[24];
-	const char *p[] = { e->name, yd_idtext(at_text, at), yd_idtext(rev_text, rev->id), ptext, trigger };
-	struct db_result *res = NULL;
-	int rc = yd_exec(d, "SELECT run_id, claimed FROM yoban.yoban_claim_fire($1, to_timestamp($2::bigint), "
-			    "'production', $3::bigint, $4::jsonb, $5::yoban.run_trigger)", 5, p, &res, &err);
-	free(ptext);
-	if (rc < 0) {
-		yb_json_free(params);
-		return rc;
-	}
-	int64_t run_id = strtoll(db_result_get(res, 0, 0), NULL, 10);
-	bool claimed = !strcmp(db_result_get(res, 0, 1), "t");
-	db_result_free(res);
-	fire_claimed(d, e->name, rev, at, trigger, skip_reason, params, run_id, claimed);
-	return 0;
-}
-
-/* Fires due together are claimed by one statement (one transaction): the claims of a batch. */
+/* Fires claimed together by one statement (one transaction): the fires due in one turn, or a
+ * share of a new leader's missed fires. */
 #define YD_FIRE_BATCH 500
+#define YD_CATCHUP_READ 5000       /* runbooks whose last fire one statement reads */
 
 struct fire_item {
 	char *name;
@@ -105,9 +79,23 @@ struct fire_item {
 };
 
 struct fire_batch {
+	const char *trigger;     /* "schedule" or "catchup" */
 	size_t n;
 	struct fire_item *items;
+	struct yb_buf a_name, a_at, a_rev, a_params; /* the claim's parameters, as arrays */
 };
+
+static struct fire_batch *fire_batch_new(const char *trigger)
+{
+	struct fire_batch *fb = xcalloc(1, sizeof(*fb));
+	fb->trigger = trigger;
+	fb->items = xcalloc(YD_FIRE_BATCH, sizeof(*fb->items));
+	yd_arr_open(&fb->a_name);
+	yd_arr_open(&fb->a_at);
+	yd_arr_open(&fb->a_rev);
+	yd_arr_open(&fb->a_params);
+	return fb;
+}
 
 static void fire_batch_free(void *ctx)
 {
@@ -120,7 +108,35 @@ static void fire_batch_free(void *ctx)
 		yb_json_free(fb->items[i].params);
 	}
 	free(fb->items);
+	yb_buf_release(&fb->a_name);
+	yb_buf_release(&fb->a_at);
+	yb_buf_release(&fb->a_rev);
+	yb_buf_release(&fb->a_params);
 	free(fb);
+}
+
+/* Adds the fire of e at at (skip_reason: recorded as skipped); false when its revision cannot
+ * be recorded (logged; a broken connection is caught up by the next leader). */
+static bool fire_batch_add(struct yd *d, struct fire_batch *fb, struct yd_entry *e, int64_t at,
+			   const char *skip_reason)
+{
+	/* Blocks only for a revision not recorded yet (recorded at load, normally). */
+	if (yd_rev_record(d, e->rev) < 0)
+		return false;
+	struct fire_item *it = &fb->items[fb->n++];
+	it->name = xstrdup(e->name);
+	it->rev = yd_rev_ref(e->rev);
+	it->at = at;
+	it->skip_reason = skip_reason;
+	it->params = fire_params(e, at, &it->skip_reason);
+	char num[24];
+	char *ptext = yb_json_dump(it->params, 0);
+	yd_arr_add(&fb->a_name, e->name);
+	yd_arr_add(&fb->a_at, yd_idtext(num, at));
+	yd_arr_add(&fb->a_rev, yd_idtext(num, e->rev->id));
+	yd_arr_add(&fb->a_params, ptext);
+	free(ptext);
+	return true;
 }
 
 /* The batch's claims are in: one row per fire, in order. */
@@ -136,12 +152,45 @@ static void fires_claimed(struct yd *d, void *ctx, struct db_result *r)
 			struct fire_item *it = &fb->items[i];
 			int64_t run_id = strtoll(db_result_get(r, (int)i, 0), NULL, 10);
 			bool claimed = !strcmp(db_result_get(r, (int)i, 1), "t");
-			fire_claimed(d, it->name, it->rev, it->at, "schedule", it->skip_reason, it->params,
+			fire_claimed(d, it->name, it->rev, it->at, fb->trigger, it->skip_reason, it->params,
 				     run_id, claimed);
 			it->params = NULL;
 		}
 	}
-	/* fb itself is freed by the queue (fire_batch_free) */
+	/* fb itself is freed by the queue (fire_batch_free) or the caller */
+}
+
+static const char claim_sql[] =
+	"SELECT c.run_id, c.claimed FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[]) "
+	"WITH ORDINALITY AS f(runbook, at, rev, params, ord) CROSS JOIN LATERAL "
+	"yoban.yoban_claim_fire(f.runbook, to_timestamp(f.at), 'production', f.rev, f.params, "
+	"$5::yoban.run_trigger) AS c ORDER BY f.ord";
+
+/* Sends the batch's claims; takes fb. wait: the answer is waited for and acted on now (a new
+ * leader, before it serves), else it comes to fires_claimed when it is in. */
+static void fire_batch_send(struct yd *d, struct fire_batch *fb, bool wait)
+{
+	if (!fb->n || d->db_broken) {
+		fire_batch_free(fb);
+		return;
+	}
+	yb_buf_append(&fb->a_name, "}", 1);
+	yb_buf_append(&fb->a_at, "}", 1);
+	yb_buf_append(&fb->a_rev, "}", 1);
+	yb_buf_append(&fb->a_params, "}", 1);
+	const char *p[] = { fb->a_name.data, fb->a_at.data, fb->a_rev.data, fb->a_params.data,
+			    fb->trigger };
+	if (!wait) {
+		yd_decide(d, "the claim of due fires", claim_sql, 5, p, fires_claimed, fb, fire_batch_free);
+		return;
+	}
+	struct db_result *res = NULL;
+	if (yd_exec(d, claim_sql, 5, p, &res, NULL) == 0)
+		fires_claimed(d, fb, res);
+	else if (!d->db_broken)
+		fires_claimed(d, fb, NULL); /* refused: reconnect and catch up again */
+	db_result_free(res);
+	fire_batch_free(fb);
 }
 
 void yd_fire_due(struct yd *d)
@@ -149,62 +198,62 @@ void yd_fire_due(struct yd *d)
 	int64_t now = yd_now_s();
 	struct yd_entry *e;
 	while (!d->db_broken && (e = yd_heap_top(d)) && e->next_fire <= now) {
-		struct fire_batch *fb = xcalloc(1, sizeof(*fb));
-		fb->items = xcalloc(YD_FIRE_BATCH, sizeof(*fb->items));
-		struct yb_buf a_name, a_at, a_rev, a_params;
-		yb_buf_init(&a_name, 0);
-		yb_buf_init(&a_at, 0);
-		yb_buf_init(&a_rev, 0);
-		yb_buf_init(&a_params, 0);
-		yb_buf_append(&a_name, "{", 1);
-		yb_buf_append(&a_at, "{", 1);
-		yb_buf_append(&a_rev, "{", 1);
-		yb_buf_append(&a_params, "{", 1);
+		struct fire_batch *fb = fire_batch_new("schedule");
 		while (fb->n < YD_FIRE_BATCH && !d->db_broken && (e = yd_heap_top(d)) &&
 		       e->next_fire <= now) {
 			int64_t at = e->next_fire;
 			e->cursor = at;
 			yd_heap_update(d, e);
-			/* Blocks only for a revision not recorded yet (recorded at load, normally). */
-			if (yd_rev_record(d, e->rev) < 0)
-				continue; /* logged; a broken connection is caught up by the next leader */
-			struct fire_item *it = &fb->items[fb->n++];
-			it->name = xstrdup(e->name);
-			it->rev = yd_rev_ref(e->rev);
-			it->at = at;
-			it->params = fire_params(e, at, &it->skip_reason);
-			char num[24];
-			char *ptext = yb_json_dump(it->params, 0);
-			yd_arr_add(&a_name, e->name);
-			yd_arr_add(&a_at, yd_idtext(num, at));
-			yd_arr_add(&a_rev, yd_idtext(num, e->rev->id));
-			yd_arr_add(&a_params, ptext);
-			free(ptext);
+			fire_batch_add(d, fb, e, at, NULL);
 		}
-		yb_buf_append(&a_name, "}", 1);
-		yb_buf_append(&a_at, "}", 1);
-		yb_buf_append(&a_rev, "}", 1);
-		yb_buf_append(&a_params, "}", 1);
-		if (fb->n && !d->db_broken) {
-			const char *p[] = { a_name.data, a_at.data, a_rev.data, a_params.data };
-			struct fire_batch *ctx = fb;
-			fb = NULL;
-			yd_decide(d, "the claim of due fires",
-				  "SELECT c.run_id, c.claimed FROM unnest($1::text[], $2::bigint[], "
-				  "$3::bigint[], $4::jsonb[]) WITH ORDINALITY AS f(runbook, at, rev, params, ord) "
-				  "CROSS JOIN LATERAL yoban.yoban_claim_fire(f.runbook, to_timestamp(f.at), "
-				  "'production', f.rev, f.params, 'schedule') AS c ORDER BY f.ord",
-				  4, p, fires_claimed, ctx, fire_batch_free);
-		}
-		fire_batch_free(fb);
-		yb_buf_release(&a_name);
-		yb_buf_release(&a_at);
-		yb_buf_release(&a_rev);
-		yb_buf_release(&a_params);
+		fire_batch_send(d, fb, false);
 	}
 }
 
-/* Missed fires since the last claimed one (or the last leader's heartbeat), by catchup policy. */
+/* The missed fires of e since cursor (claimed into *fb, sent when full), by its catchup policy;
+ * then its timer goes on from now. */
+static void catch_up_entry(struct yd *d, struct yd_entry *e, int64_t cursor, int64_t now,
+			   struct fire_batch **fb)
+{
+	const struct rb_runbook *rb = e->rev->rb;
+	int64_t window_start = now - rb->catchup_window_ms / 1000;
+	if (cursor < window_start)
+		cursor = window_start;
+	int64_t *missed = NULL;
+	size_t n = 0;
+	int64_t t = cursor;
+	while (n < YD_MAX_CATCHUP) {
+		int64_t next;
+		if (sched_next(&rb->schedule, t, &next, NULL) < 0 || next > now)
+			break;
+		missed = xrealloc(missed, (n + 1) * sizeof(*missed));
+		missed[n++] = t = next;
+	}
+	if (n)
+		yd_log("catch-up: runbook '%s' missed %zu fire(s) (catchup: %s)", e->name, n,
+		       rb_catchup_name(rb->catchup));
+	for (size_t k = 0; k < n && !d->db_broken; k++) {
+		const char *skip = NULL;
+		if (rb->catchup == RB_CATCHUP_NONE)
+			skip = "missed while no scheduler led (catchup: none)";
+		else if (rb->catchup == RB_CATCHUP_LATEST && k + 1 < n)
+			skip = "missed while no scheduler led (catchup: latest runs only the last)";
+		fire_batch_add(d, *fb, e, missed[k], skip);
+		if ((*fb)->n == YD_FIRE_BATCH) {
+			fire_batch_send(d, *fb, true);
+			*fb = fire_batch_new("catchup");
+		}
+	}
+	free(missed);
+	/* No fire lies in (t, now]: the timers go on from now. */
+	e->cursor = now > cursor ? now : cursor;
+	yd_heap_update(d, e);
+}
+
+/* Missed fires since the last claimed one (or the last leader's heartbeat), by catchup policy.
+ * Grouped: one statement reads the last fire and the first revision of YD_CATCHUP_READ runbooks,
+ * and the missed fires are claimed YD_FIRE_BATCH at a time, so a new leader with 100,000
+ * runbooks makes tens of statements here, not 200,000. */
 void yd_catch_up(struct yd *d)
 {
 	int64_t now = yd_now_s();
@@ -213,55 +262,44 @@ void yd_catch_up(struct yd *d)
 			       "WHERE leader AND instance <> $1", 1, me);
 	int64_t since_hb = hb ? strtoll(hb, NULL, 10) : now;
 	free(hb);
-	for (size_t i = 0; i < d->n_entries && !d->db_broken; i++) {
-		struct yd_entry *e = d->entries[i];
-		const struct rb_runbook *rb = e->rev->rb;
-		if (!rb->has_schedule)
-			continue;
-		const char *p[] = { e->name };
-		char *last = yd_value(d, "SELECT extract(epoch FROM max(scheduled_for))::bigint FROM yoban.runs "
-					 "WHERE runbook = $1 AND mode = 'production' AND "
-					 "trigger IN ('schedule', 'catchup')", 1, p);
-		int64_t cursor = last ? strtoll(last, NULL, 10) : since_hb;
-		free(last);
-		if (cursor == since_hb) {
-			/* Never fired: not before the runbook was first seen either. */
-			char *first = yd_value(d, "SELECT extract(epoch FROM min(loaded_at))::bigint FROM "
-						  "yoban.runbook_revisions WHERE runbook = $1", 1, p);
-			if (first && strtoll(first, NULL, 10) > cursor)
-				cursor = strtoll(first, NULL, 10);
-			free(first);
-		}
-		int64_t window_start = now - rb->catchup_window_ms / 1000;
-		if (cursor < window_start)
-			cursor = window_start;
-		int64_t *missed = NULL;
+	struct yd_entry **group = xcalloc(YD_CATCHUP_READ, sizeof(*group));
+	struct fire_batch *fb = fire_batch_new("catchup");
+	size_t i = 0;
+	while (i < d->n_entries && !d->db_broken) {
 		size_t n = 0;
-		int64_t t = cursor;
-		while (n < YD_MAX_CATCHUP) {
-			int64_t next;
-			if (sched_next(&rb->schedule, t, &next, NULL) < 0 || next > now)
-				break;
-			missed = xrealloc(missed, (n + 1) * sizeof(*missed));
-			missed[n++] = t = next;
+		struct yb_buf names;
+		yd_arr_open(&names);
+		for (; i < d->n_entries && n < YD_CATCHUP_READ; i++) {
+			if (!d->entries[i]->rev->rb->has_schedule)
+				continue;
+			group[n++] = d->entries[i];
+			yd_arr_add(&names, d->entries[i]->name);
 		}
-		if (n)
-			yd_log("catch-up: runbook '%s' missed %zu fire(s) (catchup: %s)", e->name, n,
-			       rb_catchup_name(rb->catchup));
+		yb_buf_append(&names, "}", 1);
+		struct db_result *res = NULL;
+		const char *p[] = { names.data };
+		int rc = n ? yd_exec(d, "SELECT extract(epoch FROM (SELECT max(r.scheduled_for) FROM "
+				     "yoban.runs r WHERE r.runbook = g.name AND r.mode = 'production' AND "
+				     "r.trigger IN ('schedule', 'catchup')))::bigint, extract(epoch FROM "
+				     "(SELECT min(v.loaded_at) FROM yoban.runbook_revisions v WHERE "
+				     "v.runbook = g.name))::bigint FROM unnest($1::text[]) WITH ORDINALITY "
+				     "AS g(name, ord) ORDER BY g.ord", 1, p, &res, NULL) : 0;
+		yb_buf_release(&names);
+		if (rc < 0 || (n && (size_t)db_result_rows(res) != n)) {
+			db_result_free(res);
+			break; /* logged; the connection is dropped or the next leader turn tries again */
+		}
 		for (size_t k = 0; k < n && !d->db_broken; k++) {
-			const char *skip = NULL;
-			if (rb->catchup == RB_CATCHUP_NONE)
-				skip = "missed while no scheduler led (catchup: none)";
-			else if (rb->catchup == RB_CATCHUP_LATEST && k + 1 < n)
-				skip = "missed while no scheduler led (catchup: latest runs only the last)";
-			fire(d, e, missed[k], "catchup", skip);
+			const char *last = db_result_get(res, (int)k, 0);
+			const char *first = db_result_get(res, (int)k, 1);
+			int64_t cursor = last ? strtoll(last, NULL, 10) : since_hb;
+			/* Never fired: not before the runbook was first seen either. */
+			if (cursor == since_hb && first && strtoll(first, NULL, 10) > cursor)
+				cursor = strtoll(first, NULL, 10);
+			catch_up_entry(d, group[k], cursor, now, &fb);
 		}
-		free(missed);
-		if (d->db_broken)
-			return;
-		/* No fire lies in (t, now]: the timers go on from now. */
-		e->cursor = now > cursor ? now : cursor;
-		yd_heap_update(d, e);
+		db_result_free(res);
 	}
+	fire_batch_send(d, fb, true);
+	free(group);
 }
-

@@ -51,7 +51,9 @@ static void earlier_failure(struct yd_run *run, const struct rb_runbook *rb, str
 	free(names);
 }
 
-static void reconcile_run(struct yd *d, struct db_result *runs, int row)
+/* One run in flight (row of runs), with its jobs' rows from..to of jobs. */
+static void reconcile_run(struct yd *d, struct db_result *runs, int row, struct db_result *jobs,
+			  int from, int to)
 {
 	struct yb_err err = { 0 };
 	int64_t id = strtoll(db_result_get(runs, row, 0), NULL, 10);
@@ -100,17 +102,8 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 	}
 	if (from_step)
 		yd_step_index(rb, from_step, &run->step);
-	char rid[24];
-	const char *p[] = { yd_idtext(rid, id) };
-	struct db_result *jobs = NULL;
-	if (yd_exec(d, "SELECT j.id, j.step_index, j.host, j.attempt, j.runner_job_id, j.state, "
-		       "coalesce((SELECT max(c.\"offset\" + c.raw_len) FROM yoban.output_chunks c "
-		       "WHERE c.job_id = j.id), 0) FROM yoban.jobs j WHERE j.run_id = $1::bigint "
-		       "ORDER BY j.step_index, j.attempt, j.id", 1, p, &jobs, &err) < 0)
-		return;
-	int nrows = db_result_rows(jobs);
 	int max_step = -1;
-	for (int i = 0; i < nrows; i++) {
+	for (int i = from; i < to; i++) {
 		int s = atoi(db_result_get(jobs, i, 1));
 		if (s > max_step)
 			max_step = s;
@@ -119,8 +112,8 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 	char **hosts = yd_run_hosts(run, &n_hosts);
 	if (max_step >= 0) {
 		run->step = max_step;
-		earlier_failure(run, rb, jobs, 0, nrows, max_step);
-		for (int i = 0; i < nrows; i++) {
+		earlier_failure(run, rb, jobs, from, to, max_step);
+		for (int i = from; i < to; i++) {
 			if (atoi(db_result_get(jobs, i, 1)) != max_step)
 				continue;
 			const char *host = db_result_get(jobs, i, 2);
@@ -166,25 +159,52 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row)
 			}
 		}
 	}
-	db_result_free(jobs);
 	if (state == RS_RUNNING || state == RS_CANCELLING)
 		run->cancel_sent = false;
 }
 
+/* Grouped: one statement reads the runs in flight, one the jobs of all of them (in run order,
+ * merged here), so a takeover costs two statements however many runs are in flight. */
 void yd_reconcile(struct yd *d)
 {
-	struct db_result *runs = NULL;
+	struct db_result *runs = NULL, *jobs = NULL;
 	if (yd_exec(d, "SELECT id, runbook, revision_id, mode, trigger, "
 		       "extract(epoch FROM scheduled_for)::bigint, state, params::text, rerun_from_step "
 		       "FROM yoban.runs WHERE state IN ('pending', 'queued', 'running', 'cancelling') "
 		       "ORDER BY id", 0, NULL, &runs, NULL) < 0)
 		return;
 	int n = db_result_rows(runs);
-	if (n)
+	if (n) {
 		yd_log("reconcile: %d run(s) in flight", n);
-	for (int i = 0; i < n && !d->db_broken; i++)
-		reconcile_run(d, runs, i);
+		struct yb_buf ids;
+		yd_arr_open(&ids);
+		for (int i = 0; i < n; i++)
+			yd_arr_add(&ids, db_result_get(runs, i, 0));
+		yb_buf_append(&ids, "}", 1);
+		const char *p[] = { ids.data };
+		/* Columns 0-6 as reconcile_run and earlier_failure read them, the run last. */
+		int rc = yd_exec(d, "SELECT j.id, j.step_index, j.host, j.attempt, j.runner_job_id, "
+				 "j.state, coalesce((SELECT max(c.\"offset\" + c.raw_len) FROM "
+				 "yoban.output_chunks c WHERE c.job_id = j.id), 0), j.run_id FROM yoban.jobs j "
+				 "WHERE j.run_id = ANY($1::bigint[]) "
+				 "ORDER BY j.run_id, j.step_index, j.attempt, j.id", 1, p, &jobs, NULL);
+		yb_buf_release(&ids);
+		if (rc < 0) {
+			db_result_free(runs);
+			return;
+		}
+	}
+	int nj = n ? db_result_rows(jobs) : 0, k = 0;
+	for (int i = 0; i < n && !d->db_broken; i++) {
+		int64_t id = strtoll(db_result_get(runs, i, 0), NULL, 10);
+		while (k < nj && strtoll(db_result_get(jobs, k, 7), NULL, 10) < id)
+			k++;
+		int from = k;
+		while (k < nj && strtoll(db_result_get(jobs, k, 7), NULL, 10) == id)
+			k++;
+		reconcile_run(d, runs, i, jobs, from, k);
+	}
+	db_result_free(jobs);
 	db_result_free(runs);
 	yd_runs_gc(d);
 }
-
