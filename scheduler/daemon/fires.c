@@ -250,10 +250,35 @@ static void catch_up_entry(struct yd *d, struct yd_entry *e, int64_t cursor, int
 	yd_heap_update(d, e);
 }
 
+/* Does e have a fire in (max(cursor, its window's start), now]? */
+static bool misses_since(const struct yd_entry *e, int64_t cursor, int64_t now)
+{
+	const struct rb_runbook *rb = e->rev->rb;
+	int64_t window_start = now - rb->catchup_window_ms / 1000, next;
+	if (cursor < window_start)
+		cursor = window_start;
+	return sched_next(&rb->schedule, cursor, &next, NULL) == 0 && next <= now;
+}
+
+/* One statement over the runbooks named in names (an array literal): its first column for each,
+ * in order; NULL when the statement failed (logged). */
+static struct db_result *read_each(struct yd *d, const char *sql, struct yb_buf *names, size_t n)
+{
+	struct db_result *res = NULL;
+	yb_buf_append(names, "}", 1);
+	const char *p[] = { names->data };
+	if (yd_exec(d, sql, 1, p, &res, NULL) < 0 || (size_t)db_result_rows(res) != n) {
+		db_result_free(res);
+		return NULL;
+	}
+	return res;
+}
+
 /* Missed fires since the last claimed one (or the last leader's heartbeat), by catchup policy.
- * Grouped: one statement reads the last fire and the first revision of YD_CATCHUP_READ runbooks,
- * and the missed fires are claimed YD_FIRE_BATCH at a time, so a new leader with 100,000
- * runbooks makes tens of statements here, not 200,000. */
+ * Grouped, so a new leader with 100,000 runbooks makes tens of statements here, not 200,000: one
+ * statement reads the last fire of YD_CATCHUP_READ runbooks; the first revision's time is read
+ * (one statement) only for those that never fired and would miss a fire since the heartbeat; the
+ * missed fires are claimed YD_FIRE_BATCH at a time. */
 void yd_catch_up(struct yd *d)
 {
 	int64_t now = yd_now_s();
@@ -263,10 +288,12 @@ void yd_catch_up(struct yd *d)
 	int64_t since_hb = hb ? strtoll(hb, NULL, 10) : now;
 	free(hb);
 	struct yd_entry **group = xcalloc(YD_CATCHUP_READ, sizeof(*group));
+	int64_t *cursors = xcalloc(YD_CATCHUP_READ, sizeof(*cursors));
+	size_t *unfired = xcalloc(YD_CATCHUP_READ, sizeof(*unfired));
 	struct fire_batch *fb = fire_batch_new("catchup");
 	size_t i = 0;
 	while (i < d->n_entries && !d->db_broken) {
-		size_t n = 0;
+		size_t n = 0, n_unfired = 0;
 		struct yb_buf names;
 		yd_arr_open(&names);
 		for (; i < d->n_entries && n < YD_CATCHUP_READ; i++) {
@@ -275,31 +302,44 @@ void yd_catch_up(struct yd *d)
 			group[n++] = d->entries[i];
 			yd_arr_add(&names, d->entries[i]->name);
 		}
-		yb_buf_append(&names, "}", 1);
-		struct db_result *res = NULL;
-		const char *p[] = { names.data };
-		int rc = n ? yd_exec(d, "SELECT extract(epoch FROM (SELECT max(r.scheduled_for) FROM "
-				     "yoban.runs r WHERE r.runbook = g.name AND r.mode = 'production' AND "
-				     "r.trigger IN ('schedule', 'catchup')))::bigint, extract(epoch FROM "
-				     "(SELECT min(v.loaded_at) FROM yoban.runbook_revisions v WHERE "
-				     "v.runbook = g.name))::bigint FROM unnest($1::text[]) WITH ORDINALITY "
-				     "AS g(name, ord) ORDER BY g.ord", 1, p, &res, NULL) : 0;
+		struct db_result *res = n ? read_each(d, "SELECT extract(epoch FROM (SELECT "
+						      "max(r.scheduled_for) FROM yoban.runs r WHERE r.runbook = g.name "
+						      "AND r.mode = 'production' AND r.trigger IN ('schedule', "
+						      "'catchup')))::bigint FROM unnest($1::text[]) WITH ORDINALITY "
+						      "AS g(name, ord) ORDER BY g.ord", &names, n) : NULL;
 		yb_buf_release(&names);
-		if (rc < 0 || (n && (size_t)db_result_rows(res) != n)) {
-			db_result_free(res);
+		if (n && !res)
 			break; /* logged; the connection is dropped or the next leader turn tries again */
-		}
-		for (size_t k = 0; k < n && !d->db_broken; k++) {
+		yd_arr_open(&names);
+		for (size_t k = 0; k < n; k++) {
 			const char *last = db_result_get(res, (int)k, 0);
-			const char *first = db_result_get(res, (int)k, 1);
-			int64_t cursor = last ? strtoll(last, NULL, 10) : since_hb;
-			/* Never fired: not before the runbook was first seen either. */
-			if (cursor == since_hb && first && strtoll(first, NULL, 10) > cursor)
-				cursor = strtoll(first, NULL, 10);
-			catch_up_entry(d, group[k], cursor, now, &fb);
+			cursors[k] = last ? strtoll(last, NULL, 10) : since_hb;
+			/* Never fired: not before the runbook was first seen either (read below, when
+			 * it could matter). */
+			if (cursors[k] == since_hb && misses_since(group[k], cursors[k], now)) {
+				unfired[n_unfired++] = k;
+				yd_arr_add(&names, group[k]->name);
+			}
 		}
 		db_result_free(res);
+		res = n_unfired ? read_each(d, "SELECT extract(epoch FROM (SELECT min(v.loaded_at) FROM "
+					    "yoban.runbook_revisions v WHERE v.runbook = g.name))::bigint FROM "
+					    "unnest($1::text[]) WITH ORDINALITY AS g(name, ord) ORDER BY g.ord",
+					    &names, n_unfired) : NULL;
+		yb_buf_release(&names);
+		if (n_unfired && !res)
+			break;
+		for (size_t k = 0; k < n_unfired; k++) {
+			const char *first = db_result_get(res, (int)k, 0);
+			if (first && strtoll(first, NULL, 10) > cursors[unfired[k]])
+				cursors[unfired[k]] = strtoll(first, NULL, 10);
+		}
+		db_result_free(res);
+		for (size_t k = 0; k < n && !d->db_broken; k++)
+			catch_up_entry(d, group[k], cursors[k], now, &fb);
 	}
 	fire_batch_send(d, fb, true);
 	free(group);
+	free(cursors);
+	free(unfired);
 }

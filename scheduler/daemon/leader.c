@@ -138,7 +138,9 @@ void yd_lead_try(struct yd *d)
 	yd_log("leader: holding the advisory lock; catching up and reconciling");
 	yd_heartbeat(d);
 	/* A standby's runbooks may be older than the files (reloads went to the old leader). */
+	int64_t t0 = yb_mono_ms();
 	yd_reload(d);
+	yd_log("leader: runbooks reloaded in %lld ms", (long long)(yb_mono_ms() - t0));
 	yd_leader_start(d);
 }
 
@@ -186,13 +188,19 @@ static bool is_embedded(const char *conninfo, const char *state_dir)
 
 void yd_leader_start(struct yd *d)
 {
+	int64_t t0 = yb_mono_ms();
 	for (size_t i = 0; i < d->n_entries && !d->db_broken; i++)
 		yd_rev_record(d, d->entries[i]->rev);
+	int64_t t1 = yb_mono_ms();
 	yd_reconcile(d);
+	int64_t t2 = yb_mono_ms();
 	if (!d->db_broken)
 		yd_catch_up(d);
 	if (!d->db_broken)
 		d->requests_pending = true;
+	int64_t t3 = yb_mono_ms();
+	yd_log("leader: serving after %lld ms (revisions %lld ms, reconcile %lld ms, catch-up %lld ms)",
+	       (long long)(t3 - t0), (long long)(t1 - t0), (long long)(t2 - t1), (long long)(t3 - t2));
 }
 
 /* The embedded cluster: no database named, or the one under state_dir (as `yoban init` writes

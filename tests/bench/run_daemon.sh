@@ -303,8 +303,9 @@ YAML
   printf '| %s | %.2f s | %.2f s | %.2f s | %.2f s |\n' "$n" \
     "$(calc "($t_disp - $t_lead) / 1000")" "$(calc "($t_blead - $t_kill) / 1000")" \
     "$(calc "($t_bdisp - $t_blead) / 1000")" "$(calc "($t_bdisp - $t_kill) / 1000")"
-  # what the new leader found (missed tick fires, runs in flight)
-  grep -h "catch-up: runbook 'tick'\|reconcile: .* run(s) in flight" "$blog" | cut -d' ' -f3- | sed 's/^/# standby: /'
+  # where the time went (taking the lead), and what the new leader found
+  grep -h "leader: \\|catch-up: runbook 'tick'\\|reconcile: .* run(s) in flight" "$alog" | cut -d' ' -f3- | sed 's/^/# first: /'
+  grep -h "leader: \\|catch-up: runbook 'tick'\\|reconcile: .* run(s) in flight" "$blog" | cut -d' ' -f3- | sed 's/^/# standby: /'
 }
 
 bench_output() {
