@@ -1,5 +1,5 @@
 /*
- * yoband_load.c: the runbooks the daemon schedules, their revisions, and the timer heap.
+ * load.c: the runbooks the daemon schedules, their revisions, and the timer heap.
  *
  * The one idea: a reload never makes things worse. The whole set is loaded first; when it does not
  * validate, the site config and inventory are loaded alone and then each runbook file on its own,
