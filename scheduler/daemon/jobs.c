@@ -15,11 +15,12 @@
 #include <string.h>
 
 #include "compress.h"
+#include "digest.h"
+#include "names.h"
 #include "tz.h"
 
 #define YD_FLUSH_ROWS 100
 #define YD_FLUSH_BYTES (8u << 20)
-#define YD_SECRET_MAX (64u << 10)
 
 /* ---- parameters and job specs ------------------------------------------------------------ */
 
@@ -63,7 +64,20 @@ struct yb_json *yd_params_resolve(const struct rb_runbook *rb, const struct yb_j
 			for (size_t i = 0; i < rb->n_params; i++)
 				known |= !strcmp(rb->params[i].name, k);
 			if (!known) {
-				yb_err_set(err, YB_EINVAL, "unknown parameter '%s' for runbook '%s'", k, rb->name);
+				const char **names = xcalloc(rb->n_params + 1, sizeof(*names));
+				for (size_t i = 0; i < rb->n_params; i++)
+					names[i] = rb->params[i].name;
+				const char *close = yb_closest(k, names, rb->n_params);
+				yb_err_set(err, YB_EINVAL, "unknown parameter '%s' for runbook '%s'%s%s%s", k,
+					   rb->name, close ? " (did you mean '" : "", close ? close : "",
+					   close ? "'?)" : "");
+				free(names);
+				return NULL;
+			}
+			if (yb_json_is_null(v)) {
+				yb_err_set(err, YB_EINVAL, "parameter '%s' of runbook '%s' is null: give it a "
+					   "value (--param %s=VALUE) or leave it out for its default", k,
+					   rb->name, k);
 				return NULL;
 			}
 		}
@@ -104,8 +118,8 @@ char **yd_run_hosts(const struct yd_run *run, size_t *n)
 }
 
 /* The START payload; NULL with err when something cannot be prepared (a secret file). */
-struct yb_json *yd_job_spec(const struct yd_run *run, const struct rb_step *step,
-				const struct yd_job *j, struct yb_err *err)
+struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
+			    const struct rb_step *step, const struct yd_job *j, struct yb_err *err)
 {
 	const struct rb_runbook *rb = run->rev->rb;
 	struct yb_json *spec = yb_json_object();
@@ -139,7 +153,12 @@ struct yb_json *yd_job_spec(const struct yd_run *run, const struct rb_step *step
 		for (size_t i = 0; i < step->n_secrets; i++) {
 			char *val = NULL;
 			size_t len = 0;
-			if (yb_read_file(step->secrets[i].value, YD_SECRET_MAX, &val, &len, err) < 0) {
+			/* the site's secrets folder rule, checked again on the opened file (docs/runbook-
+			 * reference.md, Secrets): a secret that breaks it fails the step unrun */
+			if (!d->base || rb_secret_read(&d->base->set->site, step->secrets[i].value,
+						       RB_MAX_SECRET_BYTES, &val, &len, err) < 0) {
+				if (!d->base)
+					yb_err_set(err, YB_EINVAL, "no site loaded to read secrets from");
 				yb_json_free(secrets);
 				yb_json_free(env);
 				yb_json_free(spec);
@@ -150,6 +169,7 @@ struct yb_json *yd_job_spec(const struct yd_run *run, const struct rb_step *step
 			yb_json_set(env, step->secrets[i].name, yb_json_str(val));
 			if (len)
 				yb_json_push(secrets, yb_json_str(val));
+			yb_wipe(val, len);
 			free(val);
 		}
 		yb_json_set(spec, "secrets", secrets);
@@ -377,7 +397,7 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 	if (tentative) {
 		struct yb_json *spec = NULL;
 		if ((step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) || !yd_host(d, j->host) ||
-		    !(spec = yd_job_spec(run, step, j, &err)))
+		    !(spec = yd_job_spec(d, run, step, j, &err)))
 			return false;
 		yb_json_free(spec);
 	}
@@ -393,7 +413,7 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 		return false;
 	}
-	struct yb_json *spec = yd_job_spec(run, step, j, &err);
+	struct yb_json *spec = yd_job_spec(d, run, step, j, &err);
 	if (!spec) {
 		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 		return false;

@@ -78,9 +78,21 @@ int yd_db_connect(struct yd *d)
 	if (d->embedded) {
 		/* The embedded cluster: started when it is not running. */
 		if ((rc = db_cluster_ensure_running(d->site->state_dir, NULL, &err)) < 0) {
-			yd_log("cannot start the embedded database under '%s': %s", d->site->state_dir, err.msg);
+			/* A deliberate `yoban db stop` stays stopped: say so once, then wait quietly. */
+			if (rc == YB_ECLOSED) {
+				if (!d->db_held_logged)
+					yd_log("waiting: %s", err.msg);
+				d->db_held_logged = true;
+			} else {
+				yd_log("cannot start the embedded database under '%s': %s",
+				       d->site->state_dir, err.msg);
+			}
 			return rc;
 		}
+		if (d->db_held_logged)
+			yd_log("the embedded database under '%s' may run again: connecting",
+			       d->site->state_dir);
+		d->db_held_logged = false;
 	}
 	if (db_conninfo_with(d->conninfo, "connect_timeout", "5", &ci, &err) < 0)
 		ci = xstrdup(d->conninfo);

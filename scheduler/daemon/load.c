@@ -431,7 +431,7 @@ static void adopt(struct yd *d, struct yd_set *s, struct rb_runbook *rb)
 		rb->bytes = NULL;
 		rb->n_bytes = 0;
 		memcpy(sha, rb->revision, sizeof(sha));
-	} else if (yb_read_file(rb->path, RB_MAX_FILE_BYTES, &content, &len, &err) < 0) {
+	} else if (yb_read_regular(rb->path, RB_MAX_FILE_BYTES, 0, &content, &len, &err) < 0) {
 		yd_log("runbook '%s': %s (previous revision kept)", rb->name, err.msg);
 		return;
 	} else {

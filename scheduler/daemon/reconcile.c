@@ -147,7 +147,7 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row, struct 
 			if (!j->acked && j->queued == 0) {
 				/* START may never have reached the runner: send it again; a runner that has
 				 * the job answers "exists" and the client follows it instead. */
-				struct yb_json *spec = yd_job_spec(run, &rb->steps[max_step], j, &err);
+				struct yb_json *spec = yd_job_spec(d, run, &rb->steps[max_step], j, &err);
 				if (!spec || rclient_start(c->rc, j->runner_id, spec, &err) < 0)
 					yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
 				yb_json_free(spec);

@@ -172,6 +172,7 @@ struct yd {
 	struct db_conn *db;      /* statements, LISTEN */
 	struct db_conn *lock_db; /* holds the advisory lock, nothing else */
 	bool db_broken;
+	bool db_held_logged;      /* told the log that `yoban db stop` holds the cluster */
 	int64_t next_connect_ms, next_lock_try_ms, next_heartbeat_ms;
 
 	struct yd_stmt *aq_head, *aq_tail; /* queued statements; aq_head is in flight when aq_sent */
@@ -306,8 +307,8 @@ struct yb_json *yd_params_resolve(const struct rb_runbook *rb, const struct yb_j
 				  int64_t scheduled_for, struct yb_err *err);
 char **yd_run_hosts(const struct yd_run *run, size_t *n);
 /* The START payload; NULL with err when something cannot be prepared (a secret file). */
-struct yb_json *yd_job_spec(const struct yd_run *run, const struct rb_step *step,
-			    const struct yd_job *j, struct yb_err *err);
+struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
+			    const struct rb_step *step, const struct yd_job *j, struct yb_err *err);
 /* The runner connection to a host, made on first use; NULL with err for an unknown host. */
 struct yd_conn *yd_conn_get(struct yd *d, const char *hostname, struct yb_err *err);
 void yd_conn_free(struct yd_conn *c);

@@ -92,6 +92,7 @@ out=$("$B/yoban" db status --config "$conf" 2>&1)
 contains "7 s later the cluster is still stopped" "stopped" "$(grep '^cluster:' <<<"$out")"
 contains "db status says who stopped it" "was stopped by 'yoban db stop' at" "$out"
 contains "yoband's log says why it waits" "stopped by 'yoban db stop' at" "$(cat "$base/yoband.log")"
+check "and says it once, not every retry" 1 "$(grep -c "stopped by 'yoban db stop' at" "$base/yoband.log")"
 check_status "yoband still runs" 0 yd_running "$ydpid"
 out=$("$B/yoban" db start --config "$conf" 2>&1)
 check "db start: exit 0" 0 $?
@@ -100,7 +101,6 @@ got=
 for _ in $(seq 150); do got=$(q "SELECT count(*) > 0 FROM yoban.heartbeats WHERE pid = $ydpid AND at > now() - interval '3 s'"); [ "$got" = t ] && break; sleep 0.1; done
 check "yoband is back on the started cluster" t "$got"
 yd_stop "$ydpid"
-grep 'stopped by' "$base/yoband.log" | head -1
 
 # ---- init --stop is not a deliberate hold: yoband may start that cluster ----
 "$B/yoban" db stop --config "$conf" >/dev/null 2>&1
