@@ -410,9 +410,11 @@ static void audit(struct yd *d, const char *action, struct yb_json *detail)
 	char *text = yb_json_dump(detail, 0);
 	yb_json_free(detail);
 	if (d->db && !d->db_broken) {
-		const char *p[] = { action, text };
-		yd_exec(d, "INSERT INTO yoban.audit (action, detail) VALUES ($1, $2::jsonb)", 2, p, NULL,
-			NULL);
+		char request_id[24];
+		snprintf(request_id, sizeof(request_id), "%lld", (long long)d->reload_request_id);
+		const char *p[] = { action, text, d->reload_request_id ? request_id : NULL };
+		yd_exec(d, "INSERT INTO yoban.audit (action, detail, request_id) "
+			   "VALUES ($1, $2::jsonb, $3::bigint)", 3, p, NULL, NULL);
 	}
 	free(text);
 }

@@ -332,7 +332,9 @@ void yd_handle_requests(struct yd *d)
 		} else if (!strcmp(kind, "rerun")) {
 			res = req_rerun(d, q, args, &ok);
 		} else if (!strcmp(kind, "reload")) {
+			d->reload_request_id = q->id; /* the audit rows of this reload name it */
 			res = req_reload(d, &ok);
+			d->reload_request_id = 0;
 		} else {
 			res = yb_json_object();
 			yb_json_set(res, "error", yb_json_str("unknown request kind"));

@@ -172,7 +172,8 @@ struct yd {
 	struct db_conn *db;      /* statements, LISTEN */
 	struct db_conn *lock_db; /* holds the advisory lock, nothing else */
 	bool db_broken;
-	bool db_held_logged;      /* told the log that `yoban db stop` holds the cluster */
+	bool db_held_logged;
+	int64_t reload_request_id; /* while a `yoban reload` request is handled: its id */      /* told the log that `yoban db stop` holds the cluster */
 	int64_t next_connect_ms, next_lock_try_ms, next_heartbeat_ms;
 
 	struct yd_stmt *aq_head, *aq_tail; /* queued statements; aq_head is in flight when aq_sent */
