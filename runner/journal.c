@@ -7,6 +7,7 @@
  * whole or not at all (temp, fsync, rename); and whether a job still runs is asked of the kernel
  * (does the control FIFO have a reader?), not of a pid file that could name a stranger.
  */
+#define _GNU_SOURCE /* renameat2 */
 #include "journal.h"
 
 #include <dirent.h>
@@ -23,6 +24,11 @@
 
 #define REC_MAGIC 0xA5
 #define EXIT_MAX_BYTES (64u << 10)
+#define SPEC_JSON_MAX_BYTES (64u << 20) /* a 4 MiB START whose one-byte secrets became MASK_TEXT */
+#define STARTING_MAX_AGE_US (60LL * 1000000) /* a folder left in starting/ by a killed serve */
+
+/* "ID.PID.N" in starting/ and forgotten/ must fit in one file name (NAME_MAX, 255 bytes). */
+_Static_assert(WIRE_MAX_JOB_ID + 1 + 10 + 1 + 10 <= 255, "job ids too long for folder names");
 
 static int mkdir_one(const char *path, struct yb_err *err)
 {
@@ -106,20 +112,152 @@ static int remove_tree_at(int dfd, int depth)
 	return rc;
 }
 
+/* Removes a folder and its files; a missing folder is not an error. */
+static int remove_dir(const char *dir, struct yb_err *err)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : yb_err_set(err, YB_EIO, "cannot open '%s': %s", dir,
+							 strerror(errno));
+	if (remove_tree_at(dfd, 0) < 0 || (rmdir(dir) < 0 && errno != ENOENT))
+		return yb_err_set(err, YB_EIO, "cannot remove '%s': %s", dir, strerror(errno));
+	return 0;
+}
+
 int journal_remove_job(const char *state_dir, const char *job, struct yb_err *err)
 {
 	char *dir = journal_job_dir(state_dir, job);
+	int rc = remove_dir(dir, err);
+	free(dir);
+	return rc;
+}
+
+/* ---- a job's identity ---- */
+
+static bool is_hex64(const char *s)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int journal_read_digest(const char *job_dir, char out[65], struct yb_err *err)
+{
+	char *path = xasprintf("%s/spec.sha256", job_dir), *text = NULL;
+	struct yb_json *v = NULL;
+	size_t len = 0;
 	int rc = 0;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		if (errno != ENOENT)
-			rc = yb_err_set(err, YB_EIO, "cannot open '%s': %s", dir, strerror(errno));
+	if (yb_read_file(path, 65, &text, &len, NULL) == 0 && len >= 64 && is_hex64(text) &&
+	    (len == 64 || text[64] == '\n')) {
+		memcpy(out, text, 64);
+		out[64] = '\0';
 		goto out;
 	}
-	if (remove_tree_at(dfd, 0) < 0 || (rmdir(dir) < 0 && errno != ENOENT))
-		rc = yb_err_set(err, YB_EIO, "cannot remove '%s': %s", dir, strerror(errno));
+	/* spec.sha256 is not fsynced; spec.json, written durably by the supervisor, repeats it */
+	free(text);
+	text = NULL;
+	free(path);
+	path = xasprintf("%s/spec.json", job_dir);
+	if (yb_read_file(path, SPEC_JSON_MAX_BYTES, &text, &len, NULL) == 0 &&
+	    yb_json_parse(text, len, &v, NULL) == 0) {
+		const char *d = yb_json_get_str(v, "spec_sha256");
+		if (d && strlen(d) == 64 && is_hex64(d)) {
+			memcpy(out, d, 65);
+			goto out;
+		}
+	}
+	rc = yb_err_set(err, YB_ENOENT, "the folder '%s' records no spec digest", job_dir);
 out:
+	yb_json_free(v);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* The id is taken: the same job (YB_EEXIST) or another one (YB_EPERM). */
+static int id_taken(const char *dir, const char *job, const char *spec_sha256, struct yb_err *err)
+{
+	char have[65];
+	if (journal_read_digest(dir, have, NULL) < 0)
+		return yb_err_set(err, YB_EPERM, "job id '%s' is taken here by a job whose spec digest "
+				  "cannot be read: refused, never adopted (give this job a new id)", job);
+	if (strcmp(have, spec_sha256))
+		return yb_err_set(err, YB_EPERM, "job id '%s' is taken here by another job (spec digest "
+				  "%.16s..., this START's %.16s...): refused, never adopted (give this job "
+				  "a new id)", job, have, spec_sha256);
+	return yb_err_set(err, YB_EEXIST, "job '%s' is already journaled with this spec (ATTACH to it)",
+			  job);
+}
+
+static int create_file(const char *dir, const char *name, const char *text, struct yb_err *err)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int rc = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	if (fd < 0 || (len && write(fd, text, len) != (ssize_t)len))
+		rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+int journal_create_job(const char *state_dir, const char *job, const char *spec_sha256,
+		       int *ctl_fd, struct yb_err *err)
+{
+	static unsigned counter;
+	char *starting = xasprintf("%s/starting", state_dir);
+	char *tmp = xasprintf("%s/%s.%d.%u", starting, job, (int)getpid(), counter++);
+	char *dir = journal_job_dir(state_dir, job);
+	char *digest_line = xasprintf("%s\n", spec_sha256);
+	char *fifo = xasprintf("%s/control", tmp);
+	int rc, fd = -1;
+	bool made = false;
+
+	/* the state folder may have been removed under us: made again, as at serve's start */
+	if ((rc = journal_prepare(state_dir, err)) < 0 || (rc = mkdir_one(starting, err)) < 0)
+		goto out;
+	if (mkdir(tmp, 0700) < 0) {
+		rc = yb_err_set(err, YB_EIO, "cannot create folder '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	made = true;
+	if ((rc = create_file(tmp, "output", "", err)) < 0 ||
+	    (rc = create_file(tmp, "output.idx", "", err)) < 0 ||
+	    (rc = create_file(tmp, "spec.sha256", digest_line, err)) < 0)
+		goto out;
+	if (mkfifo(fifo, 0600) < 0 || (fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", fifo, strerror(errno));
+		goto out;
+	}
+	/* appear whole, or not at all; never replace a folder that is there */
+	int moved = renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE);
+	if (moved < 0 && (errno == EINVAL || errno == ENOSYS))
+		moved = rename(tmp, dir); /* no RENAME_NOREPLACE here: a job folder is never empty, so
+					     rename cannot replace one either */
+	if (moved < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			rc = id_taken(dir, job, spec_sha256, err);
+		else
+			rc = yb_err_set(err, YB_EIO, "cannot rename '%s' to '%s': %s", tmp, dir,
+					strerror(errno));
+		goto out;
+	}
+	made = false;
+	*ctl_fd = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		remove_dir(tmp, NULL);
+	free(fifo);
+	free(digest_line);
 	free(dir);
+	free(tmp);
+	free(starting);
 	return rc;
 }
 
@@ -653,6 +791,28 @@ static int64_t mtime_us(const char *dir, const char *name)
 	return t;
 }
 
+/* Folders a killed serve left half made in starting/ (a start takes milliseconds: a minute old
+ * is abandoned). */
+static void purge_starting(const char *state_dir)
+{
+	char *starting = xasprintf("%s/starting", state_dir);
+	DIR *d = opendir(starting);
+	struct dirent *e;
+	int64_t now = yb_wall_us();
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *path = xasprintf("%s/%s", starting, e->d_name);
+		int64_t t = mtime_us(path, NULL);
+		if (t >= 0 && now - t > STARTING_MAX_AGE_US)
+			remove_dir(path, NULL);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(starting);
+}
+
 int journal_gc(const char *state_dir, int64_t retention_ms, int *removed, struct yb_err *err)
 {
 	char *jobs = xasprintf("%s/jobs", state_dir);
@@ -699,6 +859,7 @@ out:
 	/* and what FORGET left on its way out (not counted: those jobs were forgotten already) */
 	while (journal_purge_forgotten(state_dir) == 1)
 		;
+	purge_starting(state_dir);
 	if (rc == 0 && removed)
 		*removed = n_removed;
 	free(jobs);

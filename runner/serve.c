@@ -46,6 +46,7 @@ struct attach {
 
 struct pending {
 	char job[WIRE_MAX_JOB_ID + 1];
+	char digest[65];       /* the spec's, for the ACK */
 	int fd;
 	char text[512];
 	size_t len;
@@ -112,6 +113,18 @@ static void send_error(struct serve *s, const char *job, const char *code, const
 	}
 }
 
+/* A job's ERROR that names the spec digest of the request ("exists", "conflict"). */
+static void send_error_digest(struct serve *s, const char *job, const char *code,
+			      const char *digest, const char *msg)
+{
+	struct yb_json *o = yb_json_object();
+	yb_json_set(o, "job", yb_json_str(job));
+	yb_json_set(o, "code", yb_json_str(code));
+	yb_json_set(o, "message", yb_json_str(msg));
+	yb_json_set(o, "spec_sha256", yb_json_str(digest));
+	send_json(s, WIRE_ERROR, o);
+}
+
 static void drop_attach(struct serve *s, const char *job)
 {
 	for (struct attach **pp = &s->attached; *pp; pp = &(*pp)->next) {
@@ -162,6 +175,31 @@ fail:
 	free(a->dir);
 	free(a);
 	return rc;
+}
+
+/* ATTACH, CANCEL and FORGET may name the spec digest the client knows from the ACK
+ * ("spec_sha256"): then they act only on that job. False (with an ERROR queued: "bad-spec" if the
+ * field is malformed, "conflict" if the id is held by a job with another digest) when they must
+ * not go on; a job not journaled here passes (the request itself says "unknown-job"). */
+static bool same_job(struct serve *s, const char *job, const struct yb_json *v)
+{
+	const struct yb_json *field = yb_json_get(v, "spec_sha256");
+	if (!field)
+		return true;
+	const char *want = yb_json_string_value(field);
+	if (!yb_json_is_string(field) || strlen(want) != 64) {
+		send_error(s, job, "bad-spec", "job '%s': 'spec_sha256' must be 64 hex digits", job);
+		return false;
+	}
+	if (!journal_job_exists(s->o->state_dir, job))
+		return true;
+	char *dir = journal_job_dir(s->o->state_dir, job), have[65];
+	bool same = journal_read_digest(dir, have, NULL) == 0 && !strcmp(have, want);
+	free(dir);
+	if (!same)
+		send_error_digest(s, job, "conflict", want, "job id held here by another job (its spec "
+				  "digest is not the one given): left alone");
+	return same;
 }
 
 static const char *job_of(struct serve *s, const struct wire_frame *f, const struct yb_json *v)
@@ -216,17 +254,21 @@ static void on_start(struct serve *s, const struct yb_json *v, const char *job)
 		return;
 	}
 	int rc = supervisor_launch(s->o->state_dir, &spec, &fd, &err);
-	job_spec_release(&spec);
-	if (rc == YB_EEXIST) {
-		send_error(s, job, "exists", "%s", err.msg);
+	if (rc == YB_EEXIST || rc == YB_EPERM) {
+		/* the same job (ATTACH to it), or another job holding the id (never adopted) */
+		send_error_digest(s, job, rc == YB_EEXIST ? "exists" : "conflict", spec.digest, err.msg);
+		job_spec_release(&spec);
 		return;
 	}
 	if (rc < 0) {
 		send_error(s, job, "spawn", "job '%s': %s", job, err.msg);
+		job_spec_release(&spec);
 		return;
 	}
 	struct pending *p = xcalloc(1, sizeof(*p));
 	snprintf(p->job, sizeof(p->job), "%s", job);
+	snprintf(p->digest, sizeof(p->digest), "%s", spec.digest);
+	job_spec_release(&spec);
 	p->fd = fd;
 	p->next = s->pending;
 	s->pending = p;
@@ -245,6 +287,7 @@ static void on_pending_done(struct serve *s, struct pending *p)
 	yb_json_set(o, "job", yb_json_str(p->job));
 	yb_json_set(o, "op", yb_json_str("start"));
 	yb_json_set(o, "pid", yb_json_int(pid));
+	yb_json_set(o, "spec_sha256", yb_json_str(p->digest));
 	send_json(s, WIRE_ACK, o);
 	/* follow it from the first byte: nothing of a job goes out before its ACK */
 	attach_job(s, p->job, 0);
@@ -290,11 +333,12 @@ static void on_frame(struct serve *s, const struct wire_frame *f)
 				   job);
 			break;
 		}
-		attach_job(s, job, (uint64_t)offset);
+		if (same_job(s, job, v))
+			attach_job(s, job, (uint64_t)offset);
 		break;
 	}
 	case WIRE_CANCEL: {
-		if (!(job = job_of(s, f, v)))
+		if (!(job = job_of(s, f, v)) || !same_job(s, job, v))
 			break;
 		if (!journal_job_exists(s->o->state_dir, job)) {
 			send_error(s, job, "unknown-job", "no job '%s' to cancel", job);
@@ -306,7 +350,7 @@ static void on_frame(struct serve *s, const struct wire_frame *f)
 		break;
 	}
 	case WIRE_FORGET: {
-		if (!(job = job_of(s, f, v)))
+		if (!(job = job_of(s, f, v)) || !same_job(s, job, v))
 			break;
 		char *dir = journal_job_dir(s->o->state_dir, job);
 		bool running = journal_job_exists(s->o->state_dir, job) &&

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "mask.h"
 
 static bool env_name_valid(const char *k)
@@ -196,6 +197,15 @@ static int parse_secrets(const struct yb_json *start, struct job_spec *s, struct
 	return 0;
 }
 
+static void compute_digest(struct job_spec *s)
+{
+	struct yb_json *red = job_spec_redacted(s);
+	char *text = yb_json_dump(red, 0);
+	yb_sha256_hex(text, strlen(text), s->digest);
+	free(text);
+	yb_json_free(red);
+}
+
 int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_err *err)
 {
 	struct job_spec s = { 0 };
@@ -208,6 +218,7 @@ int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_
 	    (rc = parse_env(start, &s, err)) < 0 || (rc = parse_cwd(start, &s, err)) < 0 ||
 	    (rc = parse_limits(start, &s, err)) < 0 || (rc = parse_secrets(start, &s, err)) < 0)
 		goto out;
+	compute_digest(&s);
 	*out = s;
 	memset(&s, 0, sizeof(s));
 out:
@@ -241,6 +252,15 @@ static struct yb_json *masked_str(struct mask *m, const char *s)
 	return v;
 }
 
+/* "K=V" entries by K (names are unique, and '=' cannot be part of one). */
+static int env_cmp(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
+	int c = memcmp(x, y, nx < ny ? nx : ny);
+	return c ? c : (nx > ny) - (nx < ny);
+}
+
 struct yb_json *job_spec_redacted(const struct job_spec *spec)
 {
 	struct mask m;
@@ -255,13 +275,21 @@ struct yb_json *job_spec_redacted(const struct job_spec *spec)
 	} else {
 		yb_json_set(o, "shell", masked_str(&m, spec->shell));
 	}
+	/* sorted by name, so that the order the scheduler gave does not change the digest */
+	size_t n_env = 0;
+	while (spec->env[n_env])
+		n_env++;
+	char **sorted = xcalloc(n_env + 1, sizeof(char *));
+	memcpy(sorted, spec->env, n_env * sizeof(char *));
+	qsort(sorted, n_env, sizeof(char *), env_cmp);
 	struct yb_json *env = yb_json_object();
-	for (char **p = spec->env; *p; p++) {
-		char *eq = strchr(*p, '=');
-		char *k = xstrndup(*p, (size_t)(eq - *p));
+	for (size_t i = 0; i < n_env; i++) {
+		char *eq = strchr(sorted[i], '=');
+		char *k = xstrndup(sorted[i], (size_t)(eq - sorted[i]));
 		yb_json_set(env, k, masked_str(&m, eq + 1));
 		free(k);
 	}
+	free(sorted);
 	yb_json_set(o, "env", env);
 	yb_json_set(o, "cwd", yb_json_str(spec->cwd ? spec->cwd : "/"));
 	yb_json_set(o, "timeout_ms", yb_json_int(spec->timeout_ms));

@@ -34,10 +34,16 @@ struct job_spec {
 	uint64_t output_cap;
 	char **secrets;     /* NULL-terminated */
 	size_t n_secrets;
+	char digest[65];    /* the spec's identity: see job_spec_parse */
 };
 
 /* Checks and copies a START payload; YB_EINVAL with a message naming the bad field. *out is set
- * only on success; release it with job_spec_release. Unknown fields are ignored. */
+ * only on success; release it with job_spec_release. Unknown fields are ignored.
+ * digest is the SHA-256 (hex) of the redacted spec in its compact form (job_spec_redacted: the
+ * environment sorted by name, defaults filled in): two STARTs that would run the same thing have
+ * the same digest whatever their JSON's key order or spacing. Secret values do not enter it
+ * (only where they were masked and how many there are): the journal keeps nothing derived from a
+ * secret, so a START that differs only in a secret's value is the same job. */
 int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_err *err);
 void job_spec_release(struct job_spec *spec);
 /* The spec as spec.json holds it: secret values masked wherever they appear (caller frees). */

@@ -313,6 +313,7 @@ static int start_step(struct sup *s, char *line, size_t cap)
 	struct yb_err err;
 	int pipes[2][2] = { { -1, -1 }, { -1, -1 } };
 	struct yb_json *red = job_spec_redacted(s->spec);
+	yb_json_set(red, "spec_sha256", yb_json_str(s->spec->digest));
 	char *text = yb_json_dump(red, YB_JSON_PRETTY);
 	yb_json_free(red);
 	char *spec_path = xasprintf("%s/spec.json", s->dir);
@@ -582,40 +583,14 @@ fail_early:
 int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *report_fd,
 		      struct yb_err *err)
 {
-	char *dir = journal_job_dir(state_dir, spec->job);
-	char *path = NULL;
 	int rc = 0, ctl_fd = -1, report[2] = { -1, -1 };
 	bool made = false;
 
-	if (mkdir(dir, 0700) < 0) {
-		if (errno == EEXIST)
-			rc = yb_err_set(err, YB_EEXIST, "job '%s' is already journaled (ATTACH to it)",
-					spec->job);
-		else
-			rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", dir, strerror(errno));
+	/* the folder, whole: empty spool, digest, and the control FIFO with its reader (ctl_fd), so
+	 * that nobody can see the job without its identity or think it dead before it starts */
+	if ((rc = journal_create_job(state_dir, spec->job, spec->digest, &ctl_fd, err)) < 0)
 		goto out;
-	}
 	made = true;
-	/* the empty spool, so that readers can open it from the first moment */
-	static const char *const empty[] = { "output", "output.idx" };
-	for (size_t i = 0; i < YB_ARRAY_LEN(empty); i++) {
-		free(path);
-		path = xasprintf("%s/%s", dir, empty[i]);
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		close(fd);
-	}
-	/* the control FIFO, opened here so that it has a reader before anyone can look */
-	free(path);
-	path = xasprintf("%s/control", dir);
-	if (mkfifo(path, 0600) < 0 ||
-	    (ctl_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
-		goto out;
-	}
 	if (pipe2(report, O_CLOEXEC) < 0) {
 		rc = yb_err_set(err, YB_EIO, "cannot make a pipe: %s", strerror(errno));
 		goto out;
@@ -624,9 +599,11 @@ int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *r
 	/* One fork, no intermediate: the supervisor is serve's child only while serve lives (serve
 	 * reaps it when it ends); it is in a session of its own from its first moment, and when serve
 	 * goes it is adopted by init (or the nearest child subreaper) like any orphan. */
+	char *dir = journal_job_dir(state_dir, spec->job);
 	pid_t pid = fork();
 	if (pid < 0) {
 		rc = yb_err_set(err, YB_EIO, "cannot fork: %s", strerror(errno));
+		free(dir);
 		goto out;
 	}
 	if (pid == 0) {
@@ -634,6 +611,7 @@ int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *r
 		close(report[0]);
 		supervise(state_dir, dir, spec, report[1], ctl_fd);
 	}
+	free(dir);
 	fcntl(report[0], F_SETFL, O_NONBLOCK);
 	*report_fd = report[0];
 	report[0] = -1;
@@ -647,7 +625,5 @@ out:
 		close(report[1]);
 	if (made)
 		journal_remove_job(state_dir, spec->job, NULL);
-	free(path);
-	free(dir);
 	return rc;
 }
