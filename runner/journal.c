@@ -607,6 +607,15 @@ struct yb_json *job_exit_to_json(const char *job, const struct job_exit *ex)
 	yb_json_set(o, "stderr_sha256", yb_json_str(ex->stderr_sha256));
 	yb_json_set(o, "dropped_bytes", yb_json_int((int64_t)ex->dropped_bytes));
 	yb_json_set(o, "spool_bytes", yb_json_int((int64_t)ex->spool_bytes));
+	yb_json_set(o, "killed_count", yb_json_int((int64_t)ex->killed_count));
+	struct yb_json *killed = yb_json_array();
+	for (size_t i = 0; i < ex->n_killed; i++) {
+		struct yb_json *k = yb_json_object();
+		yb_json_set(k, "pid", yb_json_int(ex->killed[i].pid));
+		yb_json_set(k, "comm", yb_json_str(ex->killed[i].comm));
+		yb_json_push(killed, k);
+	}
+	yb_json_set(o, "killed", killed);
 	if (ex->error[0])
 		yb_json_set(o, "error", yb_json_str(ex->error));
 	return o;
@@ -644,6 +653,15 @@ int job_exit_from_json(const struct yb_json *v, struct job_exit *out, struct yb_
 	copy_str(ex.stdout_sha256, sizeof(ex.stdout_sha256), yb_json_get_str(v, "stdout_sha256"));
 	copy_str(ex.stderr_sha256, sizeof(ex.stderr_sha256), yb_json_get_str(v, "stderr_sha256"));
 	copy_str(ex.error, sizeof(ex.error), yb_json_get_str(v, "error"));
+	ex.killed_count = (uint64_t)yb_json_get_int(v, "killed_count", 0);
+	struct yb_json *killed = yb_json_get(v, "killed");
+	size_t n = yb_json_is_array(killed) ? yb_json_len(killed) : 0;
+	for (size_t i = 0; i < n && ex.n_killed < JOB_EXIT_KILLED_MAX; i++) {
+		struct yb_json *k = yb_json_at(killed, i);
+		ex.killed[ex.n_killed].pid = (int)yb_json_get_int(k, "pid", 0);
+		copy_str(ex.killed[ex.n_killed].comm, sizeof(ex.killed[0].comm), yb_json_get_str(k, "comm"));
+		ex.n_killed++;
+	}
 	*out = ex;
 	return 0;
 }

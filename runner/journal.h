@@ -91,6 +91,7 @@ int spool_reader_read(struct spool_reader *r, struct yb_buf *buf, size_t max, ui
 int spool_length(const char *job_dir, uint64_t *out, struct yb_err *err);
 
 /* The exit record (the EXIT frame's fields; see wire.h). */
+#define JOB_EXIT_KILLED_MAX 32
 struct job_exit {
 	bool has_status;
 	int status;
@@ -101,6 +102,14 @@ struct job_exit {
 	uint64_t stdout_bytes, stderr_bytes, dropped_bytes, spool_bytes;
 	char stdout_sha256[65], stderr_sha256[65];
 	char error[256]; /* "" unless the runner itself failed (spool, supervisor lost) */
+	/* the processes of the job the supervisor signalled to end it (timeout, cancel, or left
+	 * behind when the step's main process ended): how many, and the first ones by pid and name */
+	uint64_t killed_count;
+	size_t n_killed;
+	struct {
+		int pid;
+		char comm[16];
+	} killed[JOB_EXIT_KILLED_MAX];
 };
 /* The EXIT payload for job (caller frees). */
 struct yb_json *job_exit_to_json(const char *job, const struct job_exit *ex);

@@ -120,6 +120,9 @@ static int parse_env(const struct yb_json *start, struct job_spec *s, struct yb_
 		if (!env_name_valid(key))
 			return yb_err_set(err, YB_EINVAL, "'env' name '%.64s' is not a valid variable name "
 					  "([A-Za-z_][A-Za-z0-9_]*, at most %d bytes)", key, SPEC_MAX_NAME);
+		if (!strcmp(key, SPEC_RESERVED_ENV))
+			return yb_err_set(err, YB_EINVAL, "'env' name '%s' is reserved (the runner sets it "
+					  "to find the job's processes)", key);
 		if (!string_ok(value, SPEC_MAX_STRING - 1 - strlen(key)))
 			return yb_err_set(err, YB_EINVAL, "'env.%.64s' must be a string of at most %zu bytes",
 					  key, SPEC_MAX_STRING - 1 - strlen(key));

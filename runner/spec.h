@@ -21,6 +21,7 @@
 #define SPEC_MAX_NAME 255                    /* an environment variable's name */
 #define SPEC_MAX_CWD 4095                    /* PATH_MAX less its NUL */
 #define SPEC_MAX_DURATION_MS (10LL * 366 * 86400 * 1000) /* deadline arithmetic cannot overflow */
+#define SPEC_RESERVED_ENV "YOBAN_RUNNER_JOB" /* the job's marker (proctree.h), never given */
 #define SPEC_BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct job_spec {

@@ -5,10 +5,12 @@
  * session of its own (serve only reaps it), keeps the control FIFO open (its reading end is how
  * others know it lives), and is the only writer of the spool and of exit.json. It goes through its
  * phases in order: become the supervisor, spawn the step, watch it (forwarding its output,
- * enforcing the timeout and CANCEL), then record the end. The step's process group is signalled
- * only while the step's main process is unreaped (a zombie still holds its pid and group id), so the group id can
- * never name a stranger's group; orphaned grandchildren come back to the supervisor (child
- * subreaper) and are reaped, so no zombie outlives the job.
+ * enforcing the timeout and CANCEL), end the tree, then record the end. The job is not over until
+ * every process of it is gone: being a child subreaper, the supervisor is an ancestor of every
+ * process the step ever started, in its group or not, and kills them all (proctree.c) before it
+ * writes exit.json. The step's process group is signalled only while the step's main process is
+ * unreaped (a zombie still holds its pid and group id), so the group id can never name a
+ * stranger's group.
  */
 #define _GNU_SOURCE
 #include "supervisor.h"
@@ -31,10 +33,13 @@
 #include "digest.h"
 #include "journal.h"
 #include "mask.h"
+#include "proctree.h"
 
 #define READ_PIECE (64u << 10)
 #define PENDING_MAX (64u << 10)
 #define LINGER_MS 2000 /* after the step ends, how long leftover writers may hold the pipes */
+#define END_TREE_MAX_MS 10000 /* how long a process of the job may resist SIGKILL (stuck in the
+				 kernel) before the exit record says so */
 
 int supervisor_parse_report(const char *text, size_t len, int64_t *pid, struct yb_err *err)
 {
@@ -61,6 +66,7 @@ struct sup {
 	const struct job_spec *spec;
 	const char *state_dir, *dir;
 	int ctl_fd;              /* the control FIFO: held open for reading while we live */
+	char **env;              /* the step's: the spec's and the job's marker (proctree.h) */
 	pid_t step;              /* the step's main process, and its process group's id */
 	int out_fds[3];          /* [WIRE_STDOUT], [WIRE_STDERR]: our ends of its pipes, or -1 */
 	char *buf;               /* READ_PIECE bytes */
@@ -82,6 +88,8 @@ struct sup {
 	int64_t linger_until;    /* after the step's end: how long leftover writers keep the pipes */
 	int wstatus;
 	struct rusage ru;
+	struct proctree_log killed; /* every process of the job we signalled */
+	int survivors;              /* processes still there when we gave up (END_TREE_MAX_MS) */
 };
 
 static volatile sig_atomic_t got_sigterm;
@@ -184,7 +192,7 @@ static volatile int step_failed, step_errno;
  * async-signal-safe calls (and execvp), no allocation, and nothing written to memory but
  * step_failed, step_errno and environ (which the supervisor puts back). Every signal is blocked
  * on entry, so none of the supervisor's handlers can run here. */
-static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_w)
+static _Noreturn void exec_step(const struct job_spec *spec, char **env, int out_w, int err_w)
 {
 	static const int sigs[] = { SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 };
 	for (size_t i = 0; i < YB_ARRAY_LEN(sigs); i++)
@@ -204,10 +212,10 @@ static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_
 		step_failed = STEP_CHDIR;
 		_exit(127);
 	}
-	environ = spec->env; /* execvp searches the step's PATH, not ours */
+	environ = env; /* execvp searches the step's PATH, not ours */
 	if (spec->shell) {
 		char *const argv[] = { "sh", "-c", spec->shell, NULL };
-		execve("/bin/sh", argv, spec->env);
+		execve("/bin/sh", argv, env);
 	} else {
 		execvp(spec->argv[0], spec->argv);
 	}
@@ -219,7 +227,8 @@ static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_
 /* Starts the step with vfork: no copy of the supervisor's page tables, and the supervisor
  * resumes only once the step has exec'd or failed, so a failure is known at once. <0 if it could
  * not be started, with the reason in line. */
-static pid_t spawn_step(const struct job_spec *spec, int out_w, int err_w, char *line, size_t cap)
+static pid_t spawn_step(const struct job_spec *spec, char **env, int out_w, int err_w, char *line,
+			size_t cap)
 {
 	sigset_t all, old;
 	sigfillset(&all);
@@ -229,7 +238,7 @@ static pid_t spawn_step(const struct job_spec *spec, int out_w, int err_w, char 
 	step_errno = 0;
 	pid_t child = vfork();
 	if (child == 0)
-		exec_step(spec, out_w, err_w);
+		exec_step(spec, env, out_w, err_w);
 	int vfork_errno = errno;
 	environ = saved_environ;
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -330,7 +339,15 @@ static int start_step(struct sup *s, char *line, size_t cap)
 	}
 	s->started_at_us = yb_wall_us();
 	s->start_ms = yb_mono_ms();
-	s->step = spawn_step(s->spec, pipes[0][1], pipes[1][1], line, cap);
+	/* the step's environment: the spec's, and the marker by which what is left of the job can
+	 * be found even without its folder or its supervisor */
+	size_t n_env = 0;
+	while (s->spec->env[n_env])
+		n_env++;
+	s->env = xcalloc(n_env + 2, sizeof(char *));
+	memcpy(s->env, s->spec->env, n_env * sizeof(char *));
+	s->env[n_env] = proctree_marker(s->state_dir, s->spec->job);
+	s->step = spawn_step(s->spec, s->env, pipes[0][1], pipes[1][1], line, cap);
 	close(pipes[0][1]);
 	close(pipes[1][1]);
 	if (s->step < 0)
@@ -349,7 +366,31 @@ static int start_step(struct sup *s, char *line, size_t cap)
 
 /* ---- phase 2: timeout and cancel ---- */
 
-/* SIGTERM to the step's group now, SIGKILL when the grace is over (check_deadlines). */
+/* The job is not over until every process of it is gone: SIGKILL to the step's group (while its
+ * main process is unreaped, so the group id is still its own) and to every descendant, whatever
+ * its group or session, again until none is left. Orphans that came back to us are reaped once
+ * the main process has been (before, reap() must see it first). A process that resists for
+ * END_TREE_MAX_MS (stuck in the kernel) is counted in the exit record. */
+static void end_tree(struct sup *s)
+{
+	int64_t deadline = yb_mono_ms() + END_TREE_MAX_MS;
+	for (int round = 0;; round++) {
+		if (!s->main_done)
+			signal_group(s->step, SIGKILL);
+		int left = proctree_signal_descendants(SIGKILL, &s->killed);
+		if (s->main_done)
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		s->survivors = left;
+		if (left == 0 || yb_mono_ms() >= deadline)
+			return;
+		struct timespec ts = { 0, (round < 10 ? 1 : 10) * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* SIGTERM to the step's group and to every other process of the job now, and the whole tree
+ * ended when the grace is over (check_deadlines). */
 static void terminate(struct sup *s, bool timed_out)
 {
 	if (s->main_done || s->terminating)
@@ -358,6 +399,7 @@ static void terminate(struct sup *s, bool timed_out)
 	s->timed_out = timed_out;
 	s->cancelled = !timed_out;
 	signal_group(s->step, SIGTERM);
+	proctree_signal_descendants(SIGTERM, &s->killed);
 	s->kill_at = yb_mono_ms() + s->spec->grace_ms;
 }
 
@@ -366,7 +408,7 @@ static void check_deadlines(struct sup *s, int64_t now)
 	if (!s->main_done && s->spec->timeout_ms > 0 && now - s->start_ms >= s->spec->timeout_ms)
 		terminate(s, true);
 	if (!s->main_done && s->kill_at >= 0 && now >= s->kill_at) {
-		signal_group(s->step, SIGKILL);
+		end_tree(s);
 		s->kill_at = -1;
 	}
 }
@@ -401,7 +443,7 @@ static void reap(struct sup *s)
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 			return;
 		if (si.si_pid == s->step && !s->main_done) {
-			signal_group(s->step, SIGKILL); /* whatever is left of the step's group */
+			end_tree(s); /* whatever is left of the job: its group, and what escaped it */
 			wait4(s->step, &s->wstatus, 0, &s->ru);
 			s->ended_at_us = yb_wall_us();
 			s->main_done = true;
@@ -480,9 +522,9 @@ static void watch(struct sup *s)
 
 /* ---- phase 4: record the end ---- */
 
-/* The rest of the output (what the maskers held back), then the orphans killed with the group
- * (a moment to reap them, without waiting on anything that escaped into a session of its own),
- * then the spool made durable. */
+/* The rest of the output (what the maskers held back); the tree ended once more (a process that
+ * held the pipes past the linger, or anything the step started as it died) and every orphan
+ * reaped; then the spool made durable. */
 static void finish_output(struct sup *s)
 {
 	struct yb_err err;
@@ -494,15 +536,7 @@ static void finish_output(struct sup *s)
 		mask_flush(&s->masks[i], emit_masked, &e);
 		pending_flush(s);
 	}
-	for (int tries = 0; tries < 100; tries++) {
-		pid_t p = waitpid(-1, NULL, WNOHANG);
-		if (p < 0)
-			break;
-		if (p == 0) {
-			struct timespec ts = { 0, 10 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	}
+	end_tree(s);
 	if (spool_sync(&s->spool, &err) < 0 && !s->error[0])
 		snprintf(s->error, sizeof(s->error), "%.200s", err.msg);
 }
@@ -537,7 +571,17 @@ static int record_exit(struct sup *s)
 	yb_hex(md, sizeof(md), ex.stdout_sha256);
 	yb_sha256_final(&s->sha[WIRE_STDERR], md);
 	yb_hex(md, sizeof(md), ex.stderr_sha256);
+	if (s->survivors > 0 && !s->error[0])
+		snprintf(s->error, sizeof(s->error), "%d process%s of the job could not be ended within "
+			 "%d s (stuck in the kernel?); look for " PROCTREE_MARKER "=%.64s in 'ps e'",
+			 s->survivors, s->survivors == 1 ? "" : "es", END_TREE_MAX_MS / 1000, s->spec->job);
 	snprintf(ex.error, sizeof(ex.error), "%s", s->error);
+	ex.killed_count = s->killed.n;
+	ex.n_killed = s->killed.n_kept < JOB_EXIT_KILLED_MAX ? s->killed.n_kept : JOB_EXIT_KILLED_MAX;
+	for (size_t i = 0; i < ex.n_killed; i++) {
+		ex.killed[i].pid = s->killed.kept[i].pid;
+		snprintf(ex.killed[i].comm, sizeof(ex.killed[i].comm), "%s", s->killed.kept[i].comm);
+	}
 	int code = 0;
 	if (journal_write_exit(s->dir, s->spec->job, &ex, &err) < 0) {
 		fprintf(stderr, "yoban-runner supervisor: %s\n", err.msg);

@@ -1,16 +1,18 @@
 /*
  * supervisor.h: the detached process that runs one job (its spec: spec.h).
  *
- * supervisor_launch makes the job's folder, creates the empty spool and the control FIFO, and
- * forks a supervisor: in its own session and process group (serve's child only while serve lives),
- * child subreaper of the step. The supervisor writes the spec (secrets redacted, fsynced) before
- * anything else, so it is durable before serve ACKs the START, and runs the step in
- * its own process group (argv through execvp, or /bin/sh -c script), with exactly the environment
- * given plus PATH, HOME and LANG when absent; reads its stdout and stderr, masks the secrets,
- * spools the output up to output_cap (the rest is counted, not kept), enforces the timeout and
- * cancellation (SIGTERM to the step's group, SIGKILL after the grace), and at the end kills what
- * is left of the group, fsyncs the spool and writes exit.json. It never talks to serve again after
- * its one-line report, so a dropped connection or a killed serve changes nothing for the job.
+ * supervisor_launch makes the job's folder (journal_create_job: the empty spool, the spec's
+ * digest, the control FIFO) and forks a supervisor: in its own session and process group (serve's
+ * child only while serve lives), child subreaper of the step. The supervisor writes the spec
+ * (secrets redacted, fsynced) before anything else, so it is durable before serve ACKs the START,
+ * and runs the step in its own process group (argv through execvp, or /bin/sh -c script), with
+ * exactly the environment given plus PATH, HOME and LANG when absent and the job's marker
+ * (proctree.h); reads its stdout and stderr, masks the secrets, spools the output up to
+ * output_cap (the rest is counted, not kept), enforces the timeout and cancellation (SIGTERM to
+ * every process of the job, SIGKILL to all after the grace), and when the step's main process
+ * ends kills every process of the job still there (in its group or not), fsyncs the spool and
+ * writes exit.json, naming what it killed. It never talks to serve again after its one-line
+ * report, so a dropped connection or a killed serve changes nothing for the job.
  */
 #ifndef YB_SUPERVISOR_H
 #define YB_SUPERVISOR_H

@@ -244,8 +244,10 @@ START_TEST(environment_is_exactly_as_given)
 	yb_json_set(start, "env", env);
 	yb_json_set(start, "cwd", yb_json_str("/tmp"));
 	run_one(state, start, &jo);
-	char *expect = xasprintf("YOBAN_PARAM_A=x y\nHOME=/nowhere\nPATH=%s\nLANG=C.UTF-8\n",
-				 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	/* and the job's marker, last (test_tree.c, test_lost.c) */
+	char *expect = xasprintf("YOBAN_PARAM_A=x y\nHOME=/nowhere\nPATH=%s\nLANG=C.UTF-8\n"
+				 "YOBAN_RUNNER_JOB=env:%s\n",
+				 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", state);
 	ck_assert_str_eq(jo.stream[1].data, expect);
 	free(expect);
 	jobs_release(&jo, 1);

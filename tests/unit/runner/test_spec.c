@@ -181,6 +181,8 @@ START_TEST(each_refusal_names_its_field)
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"env\":{\"1A\":\"x\"}}", "'env' name '1A'");
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"env\":{\"\":\"x\"}}", "'env' name ''");
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"env\":{\"A\":1}}", "'env.A'");
+	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"env\":{\"YOBAN_RUNNER_JOB\":\"x\"}}",
+		     "'env' name 'YOBAN_RUNNER_JOB' is reserved");
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"env\":{\"A\":null}}", "'env.A'");
 	/* cwd */
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"cwd\":\"tmp\"}", "'cwd' must be an absolute");
