@@ -596,6 +596,8 @@ struct yb_json *job_exit_to_json(const char *job, const struct job_exit *ex)
 	yb_json_set(o, "signal", ex->has_signal ? yb_json_int(ex->signal) : yb_json_null());
 	yb_json_set(o, "timed_out", yb_json_bool(ex->timed_out));
 	yb_json_set(o, "cancelled", yb_json_bool(ex->cancelled));
+	if (ex->lost)
+		yb_json_set(o, "lost", yb_json_bool(true));
 	yb_json_set(o, "started_at_us", yb_json_int(ex->started_at_us));
 	yb_json_set(o, "ended_at_us", yb_json_int(ex->ended_at_us));
 	yb_json_set(o, "utime_us", yb_json_int(ex->utime_us));
@@ -638,6 +640,7 @@ int job_exit_from_json(const struct yb_json *v, struct job_exit *out, struct yb_
 	ex.signal = ex.has_signal ? (int)yb_json_int_value(sig) : 0;
 	ex.timed_out = yb_json_get_bool(v, "timed_out", false);
 	ex.cancelled = yb_json_get_bool(v, "cancelled", false);
+	ex.lost = yb_json_get_bool(v, "lost", false);
 	ex.started_at_us = yb_json_get_int(v, "started_at_us", 0);
 	ex.ended_at_us = yb_json_get_int(v, "ended_at_us", 0);
 	ex.utime_us = yb_json_get_int(v, "utime_us", 0);
@@ -787,6 +790,7 @@ int journal_record_lost(const char *job_dir, const char *job, struct yb_err *err
 		ex.started_at_us = (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
 	free(spec);
 	ex.ended_at_us = yb_wall_us();
+	ex.lost = true;
 	snprintf(ex.error, sizeof(ex.error),
 		 "the job's supervisor died without recording the end (killed, or the host restarted); "
 		 "the output spooled until then is kept");

@@ -98,6 +98,7 @@ struct job_exit {
 	bool has_signal;
 	int signal;
 	bool timed_out, cancelled;
+	bool lost; /* made by serve from the spool: the supervisor died (journal_record_lost) */
 	int64_t started_at_us, ended_at_us, utime_us, stime_us, maxrss_kb;
 	uint64_t stdout_bytes, stderr_bytes, dropped_bytes, spool_bytes;
 	char stdout_sha256[65], stderr_sha256[65];

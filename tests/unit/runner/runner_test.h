@@ -388,4 +388,34 @@ static inline struct yb_json *attach_obj(const char *job, uint64_t offset)
 	return o;
 }
 
+/* ---- processes only one test runs ---- */
+
+/* A link to sleep named ybmPIDx (the name is its comm too), for pgrep to find. */
+static inline char *marker_prog(const char *state, char tag, char *name, size_t size)
+{
+	snprintf(name, size, "ybm%d%c", (int)getpid() % 1000000, tag);
+	char *path = xasprintf("%s/%s", state, name);
+	const char *sleep_bin = access("/bin/sleep", X_OK) == 0 ? "/bin/sleep" : "/usr/bin/sleep";
+	ck_assert_int_eq(symlink(sleep_bin, path), 0);
+	return path;
+}
+
+static inline bool marker_alive(const char *name)
+{
+	/* "[y]bm...": matches the name, but not this very command line; zombies (dead, waiting for
+	 * the reaper the test stands in for) do not count */
+	char *cmd = xasprintf("pgrep -r RSDTt -f '[%c]%s' >/dev/null", name[0], name + 1);
+	int st = system(cmd);
+	free(cmd);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "pgrep failed (status 0x%x)", st);
+	return WEXITSTATUS(st) == 0;
+}
+
+static inline void wait_marker_alive(const char *name)
+{
+	for (int i = 0; i < 500 && !marker_alive(name); i++)
+		usleep(10000);
+	ck_assert_msg(marker_alive(name), "'%s' never started", name);
+}
+
 #endif

@@ -9,35 +9,6 @@
  */
 #include "runner_test.h"
 
-#include <sys/stat.h>
-
-/* A program only this test runs: a link to sleep named ybmPIDx (the name is its comm too). */
-static char *marker_prog(const char *state, char tag, char *name, size_t size)
-{
-	snprintf(name, size, "ybm%d%c", (int)getpid() % 1000000, tag);
-	char *path = xasprintf("%s/%s", state, name);
-	const char *sleep_bin = access("/bin/sleep", X_OK) == 0 ? "/bin/sleep" : "/usr/bin/sleep";
-	ck_assert_int_eq(symlink(sleep_bin, path), 0);
-	return path;
-}
-
-static bool marker_alive(const char *name)
-{
-	/* "[y]bm...": matches the name, but not this very command line */
-	char *cmd = xasprintf("pgrep -f '[%c]%s' >/dev/null", name[0], name + 1);
-	int st = system(cmd);
-	free(cmd);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) <= 1, "pgrep failed (status 0x%x)", st);
-	return WEXITSTATUS(st) == 0;
-}
-
-static void wait_marker_alive(const char *name)
-{
-	for (int i = 0; i < 500 && !marker_alive(name); i++)
-		usleep(10000);
-	ck_assert_msg(marker_alive(name), "'%s' never started", name);
-}
-
 /* The EXIT names what was killed, among it a process called name (NULL: any). */
 static void check_killed(const struct jobout *jo, const char *name)
 {
