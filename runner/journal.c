@@ -134,6 +134,52 @@ int journal_remove_job(const char *state_dir, const char *job, struct yb_err *er
 
 /* ---- a job's identity ---- */
 
+/* A journal file: a regular file (opened without blocking and without following a link, so
+ * that a FIFO or a link put in its place cannot stall or redirect serve), read whole up to max
+ * bytes. YB_ENOENT if it is not there. */
+static int read_journal_file(const char *path, size_t max, char **out, size_t *out_len,
+			     struct yb_err *err)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return yb_err_set(err, errno == ENOENT ? YB_ENOENT : YB_EIO, "cannot open '%s': %s",
+				  path, strerror(errno));
+	struct stat st;
+	int rc = 0;
+	char *data = NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = yb_err_set(err, YB_EIO, "'%s' is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = yb_err_set(err, YB_ENOMEM, "'%s' is larger than %zu bytes", path, max);
+		goto out;
+	}
+	size_t len = 0, cap = (size_t)st.st_size;
+	data = xmalloc(cap + 1);
+	while (len < cap) {
+		ssize_t n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = yb_err_set(err, YB_EIO, "cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	data[len] = '\0';
+	*out = data;
+	data = NULL;
+	if (out_len)
+		*out_len = len;
+out:
+	free(data);
+	close(fd);
+	return rc;
+}
+
 static bool is_hex64(const char *s)
 {
 	for (int i = 0; i < 64; i++)
@@ -148,7 +194,7 @@ int journal_read_digest(const char *job_dir, char out[65], struct yb_err *err)
 	struct yb_json *v = NULL;
 	size_t len = 0;
 	int rc = 0;
-	if (yb_read_file(path, 65, &text, &len, NULL) == 0 && len >= 64 && is_hex64(text) &&
+	if (read_journal_file(path, 65, &text, &len, NULL) == 0 && len >= 64 && is_hex64(text) &&
 	    (len == 64 || text[64] == '\n')) {
 		memcpy(out, text, 64);
 		out[64] = '\0';
@@ -159,7 +205,7 @@ int journal_read_digest(const char *job_dir, char out[65], struct yb_err *err)
 	text = NULL;
 	free(path);
 	path = xasprintf("%s/spec.json", job_dir);
-	if (yb_read_file(path, SPEC_JSON_MAX_BYTES, &text, &len, NULL) == 0 &&
+	if (read_journal_file(path, SPEC_JSON_MAX_BYTES, &text, &len, NULL) == 0 &&
 	    yb_json_parse(text, len, &v, NULL) == 0) {
 		const char *d = yb_json_get_str(v, "spec_sha256");
 		if (d && strlen(d) == 64 && is_hex64(d)) {
@@ -689,7 +735,7 @@ int journal_read_exit(const char *job_dir, struct job_exit *out, struct yb_err *
 	char *path = xasprintf("%s/exit.json", job_dir), *text = NULL;
 	struct yb_json *v = NULL;
 	size_t len;
-	int rc = yb_read_file(path, EXIT_MAX_BYTES, &text, &len, err);
+	int rc = read_journal_file(path, EXIT_MAX_BYTES, &text, &len, err);
 	if (rc < 0)
 		goto out;
 	if ((rc = yb_json_parse(text, len, &v, err)) < 0 ||

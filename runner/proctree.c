@@ -25,7 +25,7 @@
 #define ENVIRON_MAX (8u << 20) /* more than any execve can pass */
 
 struct pstat {
-	pid_t pid, ppid;
+	pid_t pid, ppid, pgid;
 	char state;
 	char comm[16];
 };
@@ -85,10 +85,11 @@ static int read_stat(pid_t pid, struct pstat *out)
 		unsigned char c = (unsigned char)open_paren[1 + i];
 		st.comm[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
-	int ppid = 0;
-	if (sscanf(close_paren + 1, " %c %d", &st.state, &ppid) != 2)
+	int ppid = 0, pgid = 0;
+	if (sscanf(close_paren + 1, " %c %d %d", &st.state, &ppid, &pgid) != 3)
 		return -1;
 	st.ppid = ppid;
+	st.pgid = pgid;
 	*out = st;
 	return 0;
 }
@@ -120,9 +121,11 @@ static void log_add(struct proctree_log *log, const struct pstat *st)
 	}
 }
 
-/* Pins pid, checks it with check(pid, ctx) while pinned, and signals it. 1 if it did. */
-static int pin_check_signal(pid_t pid, int sig, bool (*check)(pid_t, struct pstat *, void *),
-			    void *ctx, struct proctree_log *log)
+/* Pins pid, checks it with check(pid, ctx) while pinned, and signals it (unless it is in group
+ * skip_pgid, or sig is 0). 1 if it was there and passed the check. */
+static int pin_check_signal(pid_t pid, int sig, pid_t skip_pgid,
+			    bool (*check)(pid_t, struct pstat *, void *), void *ctx,
+			    struct proctree_log *log)
 {
 	int fd = pidfd_open(pid, 0);
 	if (fd < 0 && errno != ENOSYS)
@@ -130,7 +133,8 @@ static int pin_check_signal(pid_t pid, int sig, bool (*check)(pid_t, struct psta
 	struct pstat st;
 	int done = 0;
 	if (read_stat(pid, &st) == 0 && st.state != 'Z' && check(pid, &st, ctx)) {
-		int rc = sig == 0 ? 0 : fd >= 0 ? pidfd_send_signal(fd, sig, NULL, 0) : kill(pid, sig);
+		bool quiet = sig == 0 || (skip_pgid > 0 && st.pgid == skip_pgid);
+		int rc = quiet ? 0 : fd >= 0 ? pidfd_send_signal(fd, sig, NULL, 0) : kill(pid, sig);
 		if (rc == 0) {
 			log_add(log, &st);
 			done = 1;
@@ -240,13 +244,13 @@ static bool still_descendant(pid_t pid, struct pstat *st, void *ctx)
 	return st->ppid == getpid() || pidset_has(ctx, st->ppid);
 }
 
-int proctree_signal_descendants(int sig, struct proctree_log *log)
+int proctree_signal_descendants(int sig, pid_t skip_pgid, struct proctree_log *log)
 {
 	struct pidset found = { 0 };
 	int n = 0;
 	descendants(&found);
 	for (size_t i = 0; i < found.n; i++)
-		n += pin_check_signal(found.v[i], sig, still_descendant, &found, log);
+		n += pin_check_signal(found.v[i], sig, skip_pgid, still_descendant, &found, log);
 	free(found.v);
 	return n;
 }
@@ -302,7 +306,7 @@ int proctree_signal_marked(const char *marker, int sig, struct proctree_log *log
 	while (d && (e = readdir(d))) {
 		pid_t pid = is_pid_name(e->d_name) ? (pid_t)atoi(e->d_name) : 0;
 		if (pid > 0 && pid != getpid())
-			n += pin_check_signal(pid, sig, has_marker, (void *)marker, log);
+			n += pin_check_signal(pid, sig, 0, has_marker, (void *)marker, log);
 	}
 	if (d)
 		closedir(d);

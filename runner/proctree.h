@@ -38,8 +38,10 @@ struct proctree_log {
 };
 
 /* Sends sig to every live (not zombie) descendant of the calling process and logs each (log may
- * be NULL). Returns how many it signalled: 0 means none is left. */
-int proctree_signal_descendants(int sig, struct proctree_log *log);
+ * be NULL); those in process group skip_pgid (0: none) are logged but not signalled (the caller
+ * signals that group itself, and a signal twice could run a handler twice). Returns how many it
+ * found alive: 0 means none is left. */
+int proctree_signal_descendants(int sig, pid_t skip_pgid, struct proctree_log *log);
 
 /* The marker's "NAME=VALUE" for a job of a state folder (caller frees). */
 char *proctree_marker(const char *state_dir, const char *job);

@@ -377,7 +377,7 @@ static void end_tree(struct sup *s)
 	for (int round = 0;; round++) {
 		if (!s->main_done)
 			signal_group(s->step, SIGKILL);
-		int left = proctree_signal_descendants(SIGKILL, &s->killed);
+		int left = proctree_signal_descendants(SIGKILL, 0, &s->killed);
 		if (s->main_done)
 			while (waitpid(-1, NULL, WNOHANG) > 0)
 				;
@@ -399,7 +399,7 @@ static void terminate(struct sup *s, bool timed_out)
 	s->timed_out = timed_out;
 	s->cancelled = !timed_out;
 	signal_group(s->step, SIGTERM);
-	proctree_signal_descendants(SIGTERM, &s->killed);
+	proctree_signal_descendants(SIGTERM, s->step, &s->killed); /* the others: escaped the group */
 	s->kill_at = yb_mono_ms() + s->spec->grace_ms;
 }
 
