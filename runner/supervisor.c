@@ -66,6 +66,7 @@ struct sup {
 	const struct job_spec *spec;
 	const char *state_dir, *dir;
 	int ctl_fd;              /* the control FIFO: held open for reading while we live */
+	int dir_fd;              /* the job's folder, wherever it is renamed to (FORGET) */
 	char **env;              /* the step's: the spec's and the job's marker (proctree.h) */
 	pid_t step;              /* the step's main process, and its process group's id */
 	int out_fds[3];          /* [WIRE_STDOUT], [WIRE_STDERR]: our ends of its pipes, or -1 */
@@ -587,9 +588,10 @@ static int record_exit(struct sup *s)
 		fprintf(stderr, "yoban-runner supervisor: %s\n", err.msg);
 		code = 1;
 	}
-	char *ctl = xasprintf("%s/control", s->dir);
-	unlink(ctl);
-	free(ctl);
+	/* through the folder we started in: once exit.json is there the job may be FORGOTten and its
+	 * id given to a new job at once, whose FIFO the same path would name */
+	if (s->dir_fd >= 0)
+		unlinkat(s->dir_fd, "control", 0);
 	close(s->ctl_fd);
 	return code;
 }
@@ -598,12 +600,13 @@ static int record_exit(struct sup *s)
 static _Noreturn void supervise(const char *state_dir, const char *dir, const struct job_spec *spec,
 				int report_fd, int ctl_fd)
 {
-	struct sup s = { .spec = spec, .state_dir = state_dir, .dir = dir, .ctl_fd = ctl_fd,
+	struct sup s = { .spec = spec, .state_dir = state_dir, .dir = dir, .ctl_fd = ctl_fd, .dir_fd = -1,
 			 .out_fds = { -1, -1, -1 }, .spool = { .data_fd = -1, .idx_fd = -1 } };
 	char line[600];
 
-	if (become_supervisor(dir, report_fd, ctl_fd) < 0) {
-		snprintf(line, sizeof(line), "err cannot make a pipe: %s\n", strerror(errno));
+	if (become_supervisor(dir, report_fd, ctl_fd) < 0 ||
+	    (s.dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(line, sizeof(line), "err cannot set up the supervisor: %s\n", strerror(errno));
 		goto fail_early;
 	}
 	if (start_step(&s, line, sizeof(line)) < 0)

@@ -21,8 +21,9 @@
 #include "yb.h"
 
 /* Starts the job (see above); does not wait on the disk. If the job id is already journaled:
- * YB_EEXIST when with the same spec digest, YB_EPERM when with another (journal_create_job). On success *report_fd is the read end of a pipe (non-blocking) on which the
- * supervisor writes one line, "pid N" once spec.json is durable and the step runs, or
+ * YB_EEXIST when with the same spec digest, YB_EPERM when with another (journal_create_job).
+ * On success *report_fd is the read end of a pipe (non-blocking) on which the supervisor writes
+ * one line, "pid N" once spec.json is durable and the step runs, or
  * "err MESSAGE" if it could not be started (the folder is then removed), then closes it. The
  * supervisor is the caller's child: the caller reaps it (waitpid) when it ends. */
 int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *report_fd,

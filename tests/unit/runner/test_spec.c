@@ -194,7 +194,8 @@ START_TEST(each_refusal_names_its_field)
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"grace_ms\":-5}", "'grace_ms'");
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"output_cap\":-1}", "'output_cap'");
 	/* secrets */
-	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"secrets\":\"pw\"}", "'secrets' must be an array");
+	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"secrets\":\"pw\"}",
+		     "'secrets' must be an array");
 	refused_text("{\"job\":\"j\",\"shell\":\"true\",\"secrets\":[\"a\",{}]}", "'secrets[1]'");
 }
 END_TEST
@@ -218,9 +219,11 @@ START_TEST(every_cap_at_its_edge)
 	/* one string: argv element, script */
 	o = with_long_string("argv", SPEC_MAX_STRING, true);
 	accepted(o);
-	refused(with_long_string("argv", SPEC_MAX_STRING + 1, true), "'argv[1]' must be a string of at most");
+	refused(with_long_string("argv", SPEC_MAX_STRING + 1, true),
+		"'argv[1]' must be a string of at most");
 	accepted(with_long_string("shell", SPEC_MAX_STRING, false));
-	refused(with_long_string("shell", SPEC_MAX_STRING + 1, false), "'shell' must be a string of at most");
+	refused(with_long_string("shell", SPEC_MAX_STRING + 1, false),
+		"'shell' must be a string of at most");
 	/* cwd */
 	char *cwd = xmalloc(SPEC_MAX_CWD + 2);
 	memset(cwd, 'd', SPEC_MAX_CWD + 1);
