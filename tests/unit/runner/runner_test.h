@@ -390,7 +390,8 @@ static inline struct yb_json *attach_obj(const char *job, uint64_t offset)
 
 /* ---- processes only one test runs ---- */
 
-/* A link to sleep named ybmPIDx (the name is its comm too), for pgrep to find. */
+/* A link to sleep named ybmPIDx (the name is its comm too), for pgrep to find. The tests run it
+ * for 120 s, ten times what they need: a test that fails midway leaves nothing for long. */
 static inline char *marker_prog(const char *state, char tag, char *name, size_t size)
 {
 	snprintf(name, size, "ybm%d%c", (int)getpid() % 1000000, tag);

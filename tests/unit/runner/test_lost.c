@@ -45,7 +45,7 @@ static pid_t start_marked(const char *state, const char *job, const char *prog, 
 	struct rn r;
 	rn_spawn(&r, state);
 	rn_hello(&r);
-	char *script = xasprintf("%s 1000 & echo ready; wait", prog);
+	char *script = xasprintf("%s 120 & echo ready; wait", prog);
 	rn_send(&r, WIRE_START, shell_job(job, script));
 	struct yb_json *v = expect(&r, WIRE_ACK, job, NULL);
 	pid_t supervisor = (pid_t)yb_json_get_int(v, "pid", 0);

@@ -24,10 +24,10 @@ static void check_killed(const struct jobout *jo, const char *name)
 	ck_assert_msg(found || !name, "'%s' is not among the killed", name);
 }
 
-static const char setsid_script[] = "setsid @ 1000 & echo ready; wait";
-static const char timeout_script[] = "echo ready; timeout 1000 @ 1000; echo after";
-static const char double_fork_script[] = "( setsid @ 1000 & ); echo ready; sleep 1000";
-static const char stubborn_script[] = "trap '' TERM; setsid @ 1000 & echo ready; wait";
+static const char setsid_script[] = "setsid @ 120 & echo ready; wait";
+static const char timeout_script[] = "echo ready; timeout 1000 @ 120; echo after";
+static const char double_fork_script[] = "( setsid @ 120 & ); echo ready; sleep 120";
+static const char stubborn_script[] = "trap '' TERM; setsid @ 120 & echo ready; wait";
 
 enum ending { BY_TIMEOUT, BY_CANCEL };
 
@@ -111,13 +111,13 @@ START_TEST(normal_exit_kills_the_daemonised_grandchild)
 	pid_t decoy = fork();
 	ck_assert_int_ge(decoy, 0);
 	if (decoy == 0) {
-		execl(prog, name, "1000", (char *)NULL);
+		execl(prog, name, "120", (char *)NULL);
 		_exit(127);
 	}
 	wait_marker_alive(name);
 	/* it ends once its grandchild runs (then two processes are called so, by their comm, which
 	 * setsid has until it execs: the decoy and it) */
-	char *script = xasprintf("( setsid %s 1000 & ); "
+	char *script = xasprintf("( setsid %s 120 & ); "
 				 "while [ \"$(pgrep -c -x '%s')\" -lt 2 ]; do sleep 0.01; done; echo forked",
 				 prog, name);
 	struct jobout jo;
