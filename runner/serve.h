@@ -2,9 +2,11 @@
  * serve.h: `yoban-runner serve`: the protocol of common/wire.h on two file descriptors.
  *
  * One single-threaded poll() loop: frames in, replies and OUTPUT out, jobs started through
- * supervisor_launch and followed by tailing their spools (woken by inotify on the job folders). Output toward the client is bounded
- * (SERVE_OUT_HIGH): past it, serve stops reading spools and stops reading requests until the
- * client has taken what is queued. The loop ends on end-of-file from the client (exit status 0:
+ * supervisor_launch and followed by tailing their spools (woken by inotify on the job folders).
+ * Output toward the client is bounded (SERVE_OUT_HIGH): past it, serve stops reading spools and
+ * stops reading requests until the client has taken what is queued. Where no supervisor answers
+ * for a job (its folder or its supervisor gone), serve finds what is left of it by the job's
+ * marker (proctree.h) and says so, or kills it on CANCEL. The loop ends on end-of-file from the client (exit status 0:
  * the jobs go on) or on a protocol error (an ERROR frame, a message on stderr, status 1).
  */
 #ifndef YB_SERVE_H
