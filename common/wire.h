@@ -55,7 +55,7 @@
 #define WIRE_PROTO 1
 #define WIRE_MAX_FRAME (4u << 20)      /* type + payload */
 #define WIRE_MAX_CHUNK (256u << 10)    /* raw output bytes in one OUTPUT frame */
-#define WIRE_MAX_JOB_ID 64
+#define WIRE_MAX_JOB_ID 128
 
 enum wire_type {
 	WIRE_HELLO = 1,

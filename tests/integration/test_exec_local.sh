@@ -71,7 +71,7 @@ contains "attach after forget: named" "no job '$job'" "$(cat "$tmp/err")"
 x --host batch-local --job-id "dup-$$" --keep -- echo first >/dev/null 2>&1
 x --host batch-local --job-id "dup-$$" -- echo second >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "a job id in use: refused" 1 "$rc"
-contains "a job id in use: named" "exists" "$(cat "$tmp/err")"
+contains "a job id in use: named" "is taken here by another job" "$(cat "$tmp/err")"
 check "a job id in use: nothing of the old job shown" "" "$(cat "$tmp/out")"
 
 "$yoban" exec --config "$tmp/yoban.yaml" --host batch-local --job-id "ctrlc-$$" \
