@@ -11,12 +11,14 @@
 
 #include "journal.h"
 #include "serve.h"
+#include "sql.h"
 #include "yb.h"
 
 static const char usage[] =
 	"usage: yoban-runner serve [--state-dir DIR] [--retention DURATION]\n"
 	"       yoban-runner gc [--state-dir DIR] [--retention DURATION]\n"
 	"       yoban-runner --help | --version\n"
+	"       yoban-runner step sql|sql-settle JOB_DIR   (run by a job's supervisor, not by hand)\n"
 	"\n"
 	"  serve   speak the Yoban runner protocol on standard input and output: start jobs, each\n"
 	"          under its own supervisor, and stream their output; jobs outlive the connection\n"
@@ -52,6 +54,16 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "--version")) {
 		printf("yoban-runner " RUNNER_VERSION " (protocol %d)\n", 1);
 		return 0;
+	}
+	if (!strcmp(cmd, "step")) {
+		/* a built-in step, as its supervisor's child (supervisor.c): runner/steps/ */
+		if (argc != 4)
+			return usage_error("%s", "'step' takes a kind and a job folder");
+		if (!strcmp(argv[2], "sql"))
+			return sql_step_main(argv[3]);
+		if (!strcmp(argv[2], "sql-settle"))
+			return sql_settle_main(argv[3]);
+		return usage_error("unknown step kind '%s' (expected sql)", argv[2]);
 	}
 	if (strcmp(cmd, "serve") && strcmp(cmd, "gc"))
 		return usage_error("unknown command '%s' (expected serve or gc)", cmd);

@@ -17,6 +17,7 @@
 #include "compress.h"
 #include "digest.h"
 #include "names.h"
+#include "step_results.h"
 #include "tz.h"
 
 #define YD_FLUSH_ROWS 100
@@ -129,6 +130,8 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 	struct yb_json *spec = yb_json_object();
 	if (step->kind == RB_STEP_RUN) {
 		yb_json_set(spec, "shell", yb_json_str(step->run));
+	} else if (step->kind == RB_STEP_SQL) {
+		/* "step":"sql" below, with its fields in env */
 	} else {
 		struct yb_json *a = yb_json_array();
 		for (size_t i = 0; i < step->argc; i++)
@@ -155,6 +158,8 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 	snprintf(buf, sizeof(buf), "%d", j->attempt);
 	yb_json_set(env, "YOBAN_ATTEMPT", yb_json_str(buf));
 	yb_json_set(env, "YOBAN_HOST", yb_json_str(j->host));
+	if (step->kind == RB_STEP_SQL)
+		yd_sql_spec(spec, env, step, rb_step_timeout_ms(rb, step));
 	if (step->n_secrets) {
 		struct yb_json *secrets = yb_json_array();
 		for (size_t i = 0; i < step->n_secrets; i++) {
@@ -393,6 +398,12 @@ void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *
 	       j->runner_id, (long long)run->id, run->runbook, step->name, j->attempt, j->host);
 }
 
+/* The step kinds the runner runs: commands, and the built-in sql step (runner/steps/). */
+static bool kind_runs(enum rb_step_kind k)
+{
+	return k == RB_STEP_RUN || k == RB_STEP_ARGV || k == RB_STEP_SQL;
+}
+
 /* Collects the job row; START is sent once it is written (job_row_written). Tentative (the
  * run's move to running is not written yet): false when the job cannot start, and nothing is
  * recorded (the run's own turn does that once it is running). */
@@ -403,12 +414,12 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 	struct yb_err err = { 0 };
 	if (tentative) {
 		struct yb_json *spec = NULL;
-		if ((step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) || !yd_host(d, j->host) ||
+		if (!kind_runs(step->kind) || !yd_host(d, j->host) ||
 		    !(spec = yd_job_spec(d, run, step, j, &err)))
 			return false;
 		yb_json_free(spec);
 	}
-	if (step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) {
+	if (!kind_runs(step->kind)) {
 		char *msg = xasprintf("step kind '%s' is not supported by this runner yet",
 				      rb_step_kind_name(step->kind));
 		yd_job_fail_now(d, j, YD_JOB_FAILED, msg);
@@ -558,7 +569,13 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	/* All the output first: the exit is written only after it. */
 	if (yd_flush_chunks(d) < 0)
 		return;
-	enum yd_job_result result = ex->cancelled ? YD_JOB_CANCELLED : ex->timed_out ? YD_JOB_TIMED_OUT :
+	/* a built-in step's evidence, ahead of the exit row; a data patch that committed succeeded
+	 * (its patch is applied once), whatever happened to its process afterwards */
+	bool committed;
+	char *told;
+	yd_step_result_store(d, j, ex, &committed, &told);
+	enum yd_job_result result = committed ? YD_JOB_SUCCEEDED : ex->cancelled ? YD_JOB_CANCELLED :
+				    ex->timed_out ? YD_JOB_TIMED_OUT :
 				    (ex->has_status && ex->status == 0) ? YD_JOB_SUCCEEDED : YD_JOB_FAILED;
 	const char *state = yd_job_result_name(result);
 	char jid[24], st[16], sg[16], ut[24], stt[24], rss[24], ob[24], eb[24], db[24];
@@ -576,6 +593,8 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		ex->stderr_sha256[0] ? ex->stderr_sha256 : NULL, db,
 		ex->timed_out ? "timed out (the step's timeout)" : NULL,
 	};
+	if (told && (result != YD_JOB_SUCCEEDED || strstr(told, "settled") || strstr(told, "txid_status")))
+		p[12] = told;
 	/* Queued behind the job's output on the same connection, so written after all of it; the
 	 * job is done (and forgotten on the runner) once the row is in (job_exit_stored). */
 	yd_async_then(d, "a job's exit", true,
@@ -585,6 +604,7 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		      "stdout_sha256 = $10, stderr_sha256 = $11, dropped_bytes = $12::bigint, "
 		      "error = coalesce($13, error), ended_at = now() WHERE id = $1::bigint",
 		      13, p, job_exit_stored, j->id);
+	free(told);
 	j->exit_pending = true;
 	j->result = result;
 	if (ex->has_signal)

@@ -265,6 +265,8 @@ static void parse_exit(const struct yb_json *o, struct rclient_exit *ex)
 	snprintf(ex->stdout_sha256, sizeof(ex->stdout_sha256), "%s", h ? h : "");
 	h = yb_json_get_str(o, "stderr_sha256");
 	snprintf(ex->stderr_sha256, sizeof(ex->stderr_sha256), "%s", h ? h : "");
+	v = yb_json_get(o, "step");
+	ex->step = v && yb_json_is_object(v) ? v : NULL;
 }
 
 static int on_output(struct rclient *rc, const struct wire_frame *f, struct yb_err *err)

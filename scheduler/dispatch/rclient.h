@@ -35,6 +35,7 @@ struct rclient_exit {
 	int64_t started_at_us, ended_at_us, utime_us, stime_us, maxrss_kb;
 	uint64_t stdout_bytes, stderr_bytes, dropped_bytes, spool_bytes;
 	char stdout_sha256[65], stderr_sha256[65];
+	const struct yb_json *step; /* a built-in step's result ("step"), borrowed for the callback */
 };
 
 struct rclient_callbacks {
