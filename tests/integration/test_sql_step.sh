@@ -199,6 +199,36 @@ check "  the run succeeded (the patch is applied)" succeeded "$(yd_sql "SELECT s
 contains "  the job says how it was settled" "says transaction" "$(yd_sql "SELECT error FROM yoban.jobs WHERE run_id = $run")"
 contains "  yoban show says settled" "committed (settled from the target's record)" "$("$yoban" show "$run")"
 
+# the link to the database cut during COMMIT (the server's backend terminated): the step itself
+# settles the outcome from a new connection
+reset_data
+run=$(trigger patch-kill-commit)
+wait_query 'COMMIT'; check "link cut in COMMIT: COMMIT runs" 0 "$?"
+rsql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'patcher' AND query = 'COMMIT'" >/dev/null
+final "$run" 90
+rec=$(outcome "$run"); n=$(patched)
+case "$rec|$n" in
+  "committed|true|12"|"rolled back|true|0") pass=0 ;;
+  *) pass=1 ;;
+esac
+check "  patched once and recorded committed, or untouched and rolled back ($rec, $n rows)" 0 "$pass"
+contains "  the job says COMMIT got no clear answer" "COMMIT of transaction" "$(yd_sql "SELECT error FROM yoban.jobs WHERE run_id = $run")"
+rsql "DROP TRIGGER slow_commit ON residents" >/dev/null
+
+# yoband killed while the step runs: the next one re-attaches, and the evidence is stored
+reset_data
+patch_runbook patch-slow 12 "SELECT id, address_code FROM residents, pg_sleep(3) WHERE address_code = '0123' ORDER BY id" "$AFTER"
+kill -HUP "$YD_PID"; sleep 1
+run=$(trigger patch-slow)
+wait_query '%pg_sleep(3)%'; check "yoband killed mid-patch: the before query runs" 0 "$?"
+yd_kill "$YD_PID"
+yd_start
+final "$run" 60
+check "  the re-attached run succeeded" succeeded "$(yd_sql "SELECT state FROM yoban.runs WHERE id = $run")"
+check "  patched once" 12 "$(patched)"
+check "  the record: committed by the step" "committed|false" "$(outcome "$run")"
+check "  both sets stored" "after:12|before:12" "$(yd_sql "SELECT string_agg(a.name || ':' || a.rows, '|' ORDER BY a.name) FROM yoban.artifacts a JOIN yoban.jobs j ON j.id = a.job_id WHERE j.run_id = $run")"
+
 # evidence is append-only
 out=$(yd_sql "DELETE FROM yoban.artifacts" 2>&1)
 contains "the artifacts cannot be deleted, even by the superuser" "append-only" "$out"
