@@ -1,7 +1,9 @@
 /*
  * main.c: the yoban-runner program: `serve` (the protocol on stdin/stdout, started by sshd as a
- * forced command or by the scheduler as a local child) and `gc` (the retention sweep by hand).
- * Everything it does lives in the yb_runner library (serve.c, journal.c, supervisor.c, mask.c).
+ * forced command or by the scheduler as a local child), `gc` (the retention sweep by hand) and
+ * `step KIND JOB_DIR` (a built-in step, started by a job's supervisor: runner/steps/).
+ * Everything it does lives in the yb_runner library (serve.c, journal.c, supervisor.c, mask.c)
+ * and, for the built-in steps, yb_steps.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -5,7 +5,8 @@
  * The one idea: the spec is checked whole before anything is created, one field at a time, each
  * against its own cap, so a refusal is always "bad-spec" naming the field, and what reaches the
  * supervisor can be run as it is. The step's environment is exactly what the scheduler gave,
- * plus PATH, HOME and LANG when absent.
+ * plus PATH, HOME and LANG when absent. A built-in step ("step": "sql") has no command of its
+ * own: the supervisor runs this program in step mode (runner/steps/), its inputs in env.
  */
 #include "spec.h"
 
