@@ -54,7 +54,7 @@ chmod 600 "$YD_SITE/secrets/resident.pw"
 [ "$(id -u)" -eq 0 ] && chown "$(id -u)" "$YD_SITE/secrets/resident.pw"
 echo "# 作業手順書" >"$YD_SITE/procedures/patch.md"
 
-# patch_runbook NAME EXPECT BEFORE AFTER: a data patch of the residents with 0123
+# patch_runbook NAME EXPECT BEFORE AFTER [ENV]: a data patch of the residents with 0123
 patch_runbook() {
   cat >"$YD_SITE/runbooks/$1.yaml" <<EOF
 version: 1
@@ -65,7 +65,7 @@ approval: { approvers: 1, lead_time: 0s, procedure: ../procedures/patch.md }
 targets: { hosts: [local] }
 steps:
   - name: fix-address-code
-    env: { PGSERVICEFILE: $work/pg_service.conf }
+    env: { PGSERVICEFILE: $work/pg_service.conf${5:+, $5} }
     secrets: { PGPASSWORD: resident.pw }
     sql:
       dsn: "service=resident"
@@ -82,6 +82,7 @@ patch_runbook patch-wrong 5 "$BEFORE" "$AFTER"
 patch_runbook patch-kill-before 12 "SELECT id, address_code FROM residents, pg_sleep(60) WHERE address_code = '0123' ORDER BY id" "$AFTER"
 patch_runbook patch-kill-after 12 "$BEFORE" "SELECT id, address_code FROM residents, pg_sleep(60) WHERE address_code = '0132' ORDER BY id"
 patch_runbook patch-kill-commit 12 "$BEFORE" "$AFTER"
+patch_runbook patch-locked 12 "$BEFORE" "$AFTER"
 out=$("$yoban" validate "$YD_SITE/runbooks/patch-ok.yaml" 2>&1)
 check "the data patch runbook is valid (validate)" 0 "$?" || echo "$out" >&2
 
@@ -142,6 +143,20 @@ err=$(yd_sql "SELECT error FROM yoban.jobs WHERE run_id = $run")
 contains "  the message gives both numbers" "the patch changed 12 rows, but expect_rows is 5: rolled back, nothing was changed" "$err"
 check "  the record: rolled back" "rolled back|false" "$(outcome "$run")"
 contains "  the before set is still evidence" "artifact before   12 rows" "$("$yoban" show "$run")"
+
+# ---- a row locked elsewhere: the lock timeout (30 s) ends the wait, rolled back ----
+reset_data
+PGDATABASE=resident pg_psql -c "BEGIN; SELECT 1 FROM residents WHERE id = 1 FOR UPDATE; SELECT pg_sleep(40); COMMIT" >/dev/null 2>&1 &
+locker=$!
+yd_wait_sql "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'resident' AND query LIKE '%FOR UPDATE%' AND state = 'active'" t 10
+run=$(trigger patch-locked)
+final "$run" 60
+check "  after about 30 s" t "$(yd_sql "SELECT ended_at - started_at BETWEEN interval '29 s' AND interval '39 s' FROM yoban.runs WHERE id = $run")"
+check "a row locked elsewhere: the run failed" failed "$(yd_sql "SELECT state FROM yoban.runs WHERE id = $run")"
+contains "  within the lock timeout, and says so" "lock timeout" "$(yd_sql "SELECT error FROM yoban.jobs WHERE run_id = $run")"
+check "  the record: rolled back" "rolled back|false" "$(outcome "$run")"
+kill "$locker" 2>/dev/null; rsql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%FOR UPDATE%' AND pid <> pg_backend_pid()" >/dev/null; wait "$locker"
+check "  the table is untouched" 0 "$(patched)"
 
 # ---- the step killed at each point ----
 # step_pid: the runner's step process of the current patch
