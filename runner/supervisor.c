@@ -30,6 +30,7 @@
 #include "digest.h"
 #include "journal.h"
 #include "mask.h"
+#include "steps.h"
 
 #define READ_PIECE (64u << 10)
 #define PENDING_MAX (64u << 10)
@@ -117,6 +118,7 @@ int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_
 			rc = yb_err_set(err, YB_EINVAL, "'argv[0]' is empty");
 			goto out;
 		}
+		steps_resolve_argv(s.argv); /* ["yoban-runner", "step", ...]: this very binary */
 	} else {
 		if (!yb_json_is_string(shell)) {
 			rc = yb_err_set(err, YB_EINVAL, "'shell' must be a string");

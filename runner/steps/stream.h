@@ -1,0 +1,73 @@
+/*
+ * stream.h: the byte paths of the backup steps, each digesting what passes.
+ *
+ *   writing:  content -> [SHA-256, count] -> zstd -> [SHA-256, count] -> file (fd)
+ *   reading:  file (fd) -> [SHA-256, count] -> unzstd -> [SHA-256, count] -> a pull source
+ *
+ * and progress: one line on stderr, rewritten at most five times a second, only when asked
+ * (a terminal: isatty, or the job spec's "progress"); never in a pipe or a journal.
+ */
+#ifndef YB_STREAM_H
+#define YB_STREAM_H
+
+#include <sys/types.h>
+
+#include "compress.h"
+#include "digest.h"
+#include "yb.h"
+
+struct progress {
+	bool on;
+	const char *what;      /* "backup", "verify", "restore" */
+	int64_t start_ms, last_ms;
+	uint64_t bytes, files;
+	uint64_t total_bytes;  /* 0: unknown (no time left shown) */
+};
+
+void progress_start(struct progress *p, bool on, const char *what, uint64_t total_bytes);
+void progress_tick(struct progress *p);
+void progress_end(struct progress *p);
+
+/* The writing path (see above). */
+struct wstream {
+	int fd;
+	const char *path;
+	struct yb_zstd_enc *enc;
+	struct yb_sha256 content_sha, data_sha;
+	uint64_t content_bytes, data_bytes;
+	struct progress *progress;
+};
+
+int wstream_open(struct wstream *w, const char *path, int level, int threads, int *threads_used,
+		 struct yb_err *err);
+/* A yb_sink_fn taking content (ctx is the wstream). */
+int wstream_write(void *ctx, const void *data, size_t len, struct yb_err *err);
+/* Ends the frame, fsyncs and closes the file, drops it from the page cache (so that a read-back
+ * reads the disk), and gives the digests as hex. */
+int wstream_finish(struct wstream *w, char content_hex[YB_SHA256_HEX_LEN],
+		   char data_hex[YB_SHA256_HEX_LEN], struct yb_err *err);
+void wstream_abort(struct wstream *w);
+
+/* The reading path (see above). */
+struct rstream {
+	int fd;
+	const char *path;
+	struct yb_zstd_dec *dec;
+	struct yb_sha256 content_sha, data_sha;
+	uint64_t content_bytes, data_bytes;
+	char *in;
+	char *out;
+	size_t out_len, out_cap;
+	bool eof;
+	struct progress *progress;
+};
+
+int rstream_open(struct rstream *r, const char *path, struct yb_err *err);
+/* An aio_source_fn (ctx is the rstream): the next piece of uncompressed content. */
+ssize_t rstream_read(void *ctx, const void **data, struct yb_err *err);
+/* Reads what is left, then gives the digests as hex; YB_EINVAL if the zstd frame is cut short. */
+int rstream_finish(struct rstream *r, char content_hex[YB_SHA256_HEX_LEN],
+		   char data_hex[YB_SHA256_HEX_LEN], struct yb_err *err);
+void rstream_close(struct rstream *r);
+
+#endif
