@@ -267,7 +267,7 @@ int step_backup(const struct yb_json *spec, struct yb_json *ev, struct yb_err *e
 	int64_t verified_at = 0;
 	if (verify) {
 		if ((rc = steps_verify_generation(dir, prog.on, NULL, err)) < 0) {
-			yb_err_prefix(err, "verification failed, the backup was not committed: ");
+			yb_err_prefix(err, "verification failed, the backup was not committed");
 			goto out;
 		}
 		verified_at = yb_wall_us();
@@ -307,7 +307,7 @@ int step_backup(const struct yb_json *spec, struct yb_json *ev, struct yb_err *e
 		yb_json_push(pr, yb_json_str(*p));
 	yb_json_set(ev, "pruned", pr);
 	if (rc < 0)
-		yb_err_prefix(err, "generation '%s' is committed, but pruning failed: ", name);
+		yb_err_prefix(err, "generation '%s' is committed, but pruning failed", name);
 	else
 		printf("backup: generation '%s' committed in '%s': %zu entries, %llu bytes stored, "
 		       "manifest sha256 %s%s\n", name, repository, m.n_entries,

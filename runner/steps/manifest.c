@@ -169,7 +169,7 @@ static int parse_entry(const struct yb_json *f, size_t i, struct mf_entry *e, st
 	if ((rc = get_bytes(f, "path", where, &e->path, err)) < 0)
 		return rc;
 	if ((rc = aio_check_name(e->path, err)) < 0)
-		return yb_err_prefix(err, "manifest: ");
+		return yb_err_prefix(err, "manifest");
 	const char *t = yb_json_get_str(f, "type");
 	int type = t ? aio_type_parse(t) : -1;
 	if (type < 0 || type == AIO_OTHER)
@@ -200,7 +200,7 @@ static int parse_entry(const struct yb_json *f, size_t i, struct mf_entry *e, st
 		if ((rc = get_bytes(f, "link", where, &e->link, err)) < 0)
 			return rc;
 		if (e->type == AIO_HARDLINK && (rc = aio_check_name(e->link, err)) < 0)
-			return yb_err_prefix(err, "manifest: ");
+			return yb_err_prefix(err, "manifest");
 	}
 	return 0;
 }
@@ -216,7 +216,7 @@ int manifest_parse(const char *text, size_t len, struct manifest *out, struct yb
 		goto out;
 	}
 	if ((rc = yb_json_parse(text, len, &o, err)) < 0) {
-		yb_err_prefix(err, "manifest: ");
+		yb_err_prefix(err, "manifest");
 		goto out;
 	}
 	const char *format = yb_json_get_str(o, "format");

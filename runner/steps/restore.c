@@ -186,11 +186,13 @@ int step_restore(const struct yb_json *spec, struct yb_json *ev, struct yb_err *
 		goto out;
 	}
 	yb_json_set(ev, "manifest_sha256", yb_json_str(g->manifest_sha256));
+	if ((rc = prepare_dest(to, err)) < 0) /* refused before anything is written */
+		goto out;
 	data_path = xasprintf("%s/%s", g->dir, g->m.data_name);
 	if ((rc = steps_restore_data(&g->m, data_path, to, steps_progress_wanted(spec), &files,
 				     err)) < 0) {
 		yb_err_prefix(err, "restore of '%s' into '%s' failed (the folder holds a partial "
-			      "restore: remove it before trying again): ", g->name, to);
+			      "restore: remove it before trying again)", g->name, to);
 		goto out;
 	}
 	yb_json_set(ev, "files", yb_json_int((int64_t)files));
@@ -202,5 +204,57 @@ int step_restore(const struct yb_json *spec, struct yb_json *ev, struct yb_err *
 out:
 	repo_gens_free(gens, n);
 	free(data_path);
+	return rc;
+}
+
+int step_verify(const struct yb_json *spec, struct yb_json *ev, struct yb_err *err)
+{
+	const char *repository = yb_json_get_str(spec, "repository");
+	int64_t only = yb_json_get_int(spec, "generation", -1);
+	struct repo_gen *gens = NULL;
+	size_t n = 0, bad = 0;
+	int rc;
+	if (!repository) {
+		rc = yb_err_set(err, YB_EINVAL, "verify spec: needs 'repository' (and 'generation', "
+				"else every one)");
+		goto out;
+	}
+	yb_json_set(ev, "repository", yb_json_str(repository));
+	if ((rc = repo_list(repository, &gens, &n, err)) < 0)
+		goto out;
+	if (only >= 0 && (size_t)only >= n) {
+		rc = yb_err_set(err, YB_ENOENT, "repository '%s' has no generation %lld (it holds %zu)",
+				repository, (long long)only, n);
+		goto out;
+	}
+	struct yb_json *list = yb_json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (only >= 0 && (size_t)only != i)
+			continue;
+		struct yb_err one = { 0 };
+		int v = steps_verify_generation(gens[i].dir, steps_progress_wanted(spec), NULL, &one);
+		int64_t at = yb_wall_us();
+		repo_write_verify(gens[i].dir, at, v == 0, v == 0 ? "read back" : one.msg, NULL);
+		struct yb_json *o = yb_json_object();
+		yb_json_set(o, "generation", yb_json_int((int64_t)i));
+		yb_json_set(o, "name", yb_json_str(gens[i].name));
+		yb_json_set(o, "manifest_sha256", yb_json_str(gens[i].manifest_sha256));
+		yb_json_set(o, "ok", yb_json_bool(v == 0));
+		if (v < 0) {
+			yb_json_set(o, "error", yb_json_str(one.msg));
+			bad++;
+			printf("verify: generation %zu ('%s'): FAILED: %s\n", i, gens[i].name, one.msg);
+		} else {
+			printf("verify: generation %zu ('%s'): ok, every entry matches manifest %s\n", i,
+			       gens[i].name, gens[i].manifest_sha256);
+		}
+		yb_json_push(list, o);
+	}
+	yb_json_set(ev, "generations", list);
+	if (bad)
+		rc = yb_err_set(err, YB_EINVAL, "%zu generation%s of '%s' failed verification", bad,
+				bad == 1 ? "" : "s", repository);
+out:
+	repo_gens_free(gens, n);
 	return rc;
 }

@@ -18,7 +18,7 @@
 
 static const char usage[] =
 	"usage: yoban-runner step KIND (--spec JSON | --spec-file FILE)\n"
-	"  KIND: backup, restore, list\n"
+	"  KIND: backup, restore, verify, list\n"
 	"  The step's evidence is its last stdout line: yoban-evidence {JSON}.\n";
 
 void steps_resolve_argv(char **argv)
@@ -87,10 +87,12 @@ int steps_main(int argc, char **argv)
 		rc = step_backup(spec, ev, &err);
 	else if (!strcmp(kind, "restore"))
 		rc = step_restore(spec, ev, &err);
+	else if (!strcmp(kind, "verify"))
+		rc = step_verify(spec, ev, &err);
 	else if (!strcmp(kind, "list"))
 		rc = step_list(spec, ev, &err);
 	else {
-		fprintf(stderr, "yoban-runner step: unknown kind '%s' (backup, restore or list)\n", kind);
+		fprintf(stderr, "yoban-runner step: unknown kind '%s' (backup, restore, verify or list)\n", kind);
 		goto out;
 	}
 	yb_json_set(ev, "duration_ms", yb_json_int(yb_mono_ms() - started));

@@ -5,6 +5,7 @@
  *
  *   backup   a folder (tar, pax) or a command's stdout, zstd, into a new verified generation
  *   restore  one generation into an empty or new folder, checked against its manifest
+ *   verify   reads generations back against their manifests, recording each in verify.json
  *   list     the generations of one or more repositories (yoban backups)
  *
  * A step's structured evidence is its last line on stdout: "yoban-evidence " and one line of
@@ -30,6 +31,7 @@ void steps_resolve_argv(char **argv);
 int step_backup(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
 int step_restore(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
 int step_list(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
+int step_verify(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
 
 /* Reads the generation in dir back from the disk: its manifest, the data file's size and digest,
  * the stream's, and for a folder every entry against the manifest. *out (may be NULL) gets the

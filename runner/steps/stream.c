@@ -202,7 +202,7 @@ ssize_t rstream_read(void *ctx, const void **data, struct yb_err *err)
 		r->data_bytes += (uint64_t)n;
 		int rc = yb_zstd_dec_write(r->dec, r->in, (size_t)n, collect, r, err);
 		if (rc < 0)
-			return yb_err_prefix(err, "'%s': ", r->path);
+			return yb_err_prefix(err, "'%s'", r->path);
 	}
 	if (r->progress) {
 		r->progress->bytes += r->out_len;
@@ -223,7 +223,7 @@ int rstream_finish(struct rstream *r, char content_hex[YB_SHA256_HEX_LEN],
 		return (int)n;
 	int rc = yb_zstd_dec_finish(r->dec, err);
 	if (rc < 0)
-		return yb_err_prefix(err, "'%s': ", r->path);
+		return yb_err_prefix(err, "'%s'", r->path);
 	unsigned char md[YB_SHA256_LEN];
 	yb_sha256_final(&r->content_sha, md);
 	yb_hex(md, sizeof(md), content_hex);
