@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries Yoban links (each behind one wrapper file, see docs/dependencies.md)
   libpq-dev libyaml-dev libssh2-1-dev libzstd-dev libjansson-dev libsodium-dev
+  # backups: tar (pax) written and read by runner/steps/archive_io.c
+  libarchive-dev
   # unit tests
   check
   # integration tests: a real PostgreSQL and a real sshd, started by the tests themselves
