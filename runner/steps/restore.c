@@ -74,18 +74,43 @@ static int on_landed(void *ctx, const struct aio_entry *e, struct yb_err *err)
 	return 0;
 }
 
+static int restore_stream(const struct manifest *m, struct rstream *rs, const char *to,
+			  bool progress_on, uint64_t *files, struct yb_err *err);
+
 int steps_restore_data(const struct manifest *m, const char *data_path, const char *to,
 		       bool progress_on, uint64_t *files, struct yb_err *err)
 {
 	struct rstream r = { .fd = -1 };
+	int rc;
+	if ((rc = prepare_dest(to, err)) == 0 && (rc = rstream_open(&r, data_path, err)) == 0)
+		rc = restore_stream(m, &r, to, progress_on, files, err);
+	rstream_close(&r);
+	return rc;
+}
+
+int steps_restore_source(const struct manifest *m, const char *name, rstream_raw_fn raw, void *ctx,
+			 const char *to, bool progress_on, uint64_t *files, struct yb_err *err)
+{
+	struct rstream r;
+	int rc;
+	if ((rc = prepare_dest(to, err)) < 0)
+		return rc;
+	rstream_open_source(&r, name, raw, ctx);
+	rc = restore_stream(m, &r, to, progress_on, files, err);
+	rstream_close(&r);
+	return rc;
+}
+
+static int restore_stream(const struct manifest *m, struct rstream *rs, const char *to,
+			  bool progress_on, uint64_t *files, struct yb_err *err)
+{
+	struct rstream r = *rs; /* moved in: rs is closed by the caller from what we leave */
 	struct progress prog;
 	char content[YB_SHA256_HEX_LEN], data[YB_SHA256_HEX_LEN];
 	bool *seen = NULL;
 	char *out_path = NULL;
-	int rc, out_fd = -1;
+	int rc = 0, out_fd = -1;
 
-	if ((rc = prepare_dest(to, err)) < 0 || (rc = rstream_open(&r, data_path, err)) < 0)
-		goto out;
 	progress_start(&prog, progress_on, "restore", m->content_bytes);
 	r.progress = &prog;
 	if (m->source_kind == MF_FOLDER) {
@@ -147,7 +172,7 @@ int steps_restore_data(const struct manifest *m, const char *data_path, const ch
 out:
 	if (out_fd >= 0)
 		close(out_fd);
-	rstream_close(&r);
+	*rs = r;
 	free(seen);
 	free(out_path);
 	return rc;

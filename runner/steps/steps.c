@@ -18,7 +18,7 @@
 
 static const char usage[] =
 	"usage: yoban-runner step KIND (--spec JSON | --spec-file FILE)\n"
-	"  KIND: backup, restore, verify, list\n"
+	"  KIND: backup, restore, verify, list, offsite, offsite-restore, offsite-keygen\n"
 	"  The step's evidence is its last stdout line: yoban-evidence {JSON}.\n";
 
 void steps_resolve_argv(char **argv)
@@ -87,12 +87,18 @@ int steps_main(int argc, char **argv)
 		rc = step_backup(spec, ev, &err);
 	else if (!strcmp(kind, "restore"))
 		rc = step_restore(spec, ev, &err);
+	else if (!strcmp(kind, "offsite"))
+		rc = step_offsite(spec, ev, &err);
+	else if (!strcmp(kind, "offsite-restore"))
+		rc = step_offsite_restore(spec, ev, &err);
+	else if (!strcmp(kind, "offsite-keygen"))
+		rc = step_offsite_keygen(spec, ev, &err);
 	else if (!strcmp(kind, "verify"))
 		rc = step_verify(spec, ev, &err);
 	else if (!strcmp(kind, "list"))
 		rc = step_list(spec, ev, &err);
 	else {
-		fprintf(stderr, "yoban-runner step: unknown kind '%s' (backup, restore, verify or list)\n", kind);
+		fprintf(stderr, "yoban-runner step: unknown kind '%s' (backup, restore, verify, list, offsite, offsite-restore or offsite-keygen)\n", kind);
 		goto out;
 	}
 	yb_json_set(ev, "duration_ms", yb_json_int(yb_mono_ms() - started));

@@ -7,12 +7,16 @@
  *   restore  one generation into an empty or new folder, checked against its manifest
  *   verify   reads generations back against their manifests, recording each in verify.json
  *   list     the generations of one or more repositories (yoban backups)
+ *   offsite  the newest verified generation, encrypted, to the off-site host by SFTP
+ *   offsite-restore, offsite-keygen   a copy decrypted and restored; a recipient key pair
  *
  * A step's structured evidence is its last line on stdout: "yoban-evidence " and one line of
  * JSON ({"kind": ..., "ok": true|false, ...}); its other output is for people.
  */
 #ifndef YB_STEPS_H
 #define YB_STEPS_H
+
+#include <sys/types.h>
 
 #include "json.h"
 #include "manifest.h"
@@ -32,6 +36,9 @@ int step_backup(const struct yb_json *spec, struct yb_json *evidence, struct yb_
 int step_restore(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
 int step_list(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
 int step_verify(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
+int step_offsite(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
+int step_offsite_restore(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
+int step_offsite_keygen(const struct yb_json *spec, struct yb_json *evidence, struct yb_err *err);
 
 /* Reads the generation in dir back from the disk: its manifest, the data file's size and digest,
  * the stream's, and for a folder every entry against the manifest. *out (may be NULL) gets the
@@ -43,6 +50,12 @@ int steps_verify_generation(const char *dir, bool progress, struct manifest *out
  * into the empty or new folder to, checking every entry; *files gets the count. */
 int steps_restore_data(const struct manifest *m, const char *data_path, const char *to,
 		       bool progress, uint64_t *files, struct yb_err *err);
+
+/* The same from a raw source of the data file's bytes (a decrypted off-site copy); name is for
+ * messages. */
+int steps_restore_source(const struct manifest *m, const char *name,
+			 ssize_t (*raw)(void *ctx, const void **data, struct yb_err *err), void *ctx,
+			 const char *to, bool progress, uint64_t *files, struct yb_err *err);
 
 /* Shared by the kinds: a progress line when the spec asks for it or stderr is a terminal. */
 bool steps_progress_wanted(const struct yb_json *spec);

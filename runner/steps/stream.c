@@ -184,23 +184,49 @@ int rstream_open(struct rstream *r, const char *path, struct yb_err *err)
 	return 0;
 }
 
+void rstream_open_source(struct rstream *r, const char *name, rstream_raw_fn raw, void *ctx)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->path = name;
+	r->raw = raw;
+	r->raw_ctx = ctx;
+	r->dec = yb_zstd_dec_new();
+	yb_sha256_init(&r->content_sha);
+	yb_sha256_init(&r->data_sha);
+}
+
+/* The next raw (compressed) bytes: from the source, or read into r->in. */
+static ssize_t raw_next(struct rstream *r, const void **p, struct yb_err *err)
+{
+	if (r->raw)
+		return r->raw(r->raw_ctx, p, err);
+	ssize_t n;
+	do
+		n = read(r->fd, r->in, READ_PIECE);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return yb_err_set(err, YB_EIO, "cannot read '%s': %s", r->path, strerror(errno));
+	*p = r->in;
+	return n;
+}
+
 ssize_t rstream_read(void *ctx, const void **data, struct yb_err *err)
 {
 	struct rstream *r = ctx;
 	r->out_len = 0;
 	while (r->out_len == 0 && !r->eof) {
-		ssize_t n = read(r->fd, r->in, READ_PIECE);
-		if (n < 0 && errno == EINTR)
-			continue;
+		const void *in = NULL;
+		ssize_t n = raw_next(r, &in, err);
 		if (n < 0)
-			return yb_err_set(err, YB_EIO, "cannot read '%s': %s", r->path, strerror(errno));
+			return n;
 		if (n == 0) {
 			r->eof = true;
 			break;
 		}
-		yb_sha256_update(&r->data_sha, r->in, (size_t)n);
+		yb_sha256_update(&r->data_sha, in, (size_t)n);
 		r->data_bytes += (uint64_t)n;
-		int rc = yb_zstd_dec_write(r->dec, r->in, (size_t)n, collect, r, err);
+		int rc = yb_zstd_dec_write(r->dec, in, (size_t)n, collect, r, err);
 		if (rc < 0)
 			return yb_err_prefix(err, "'%s'", r->path);
 	}

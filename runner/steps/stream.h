@@ -48,9 +48,13 @@ int wstream_finish(struct wstream *w, char content_hex[YB_SHA256_HEX_LEN],
 		   char data_hex[YB_SHA256_HEX_LEN], struct yb_err *err);
 void wstream_abort(struct wstream *w);
 
-/* The reading path (see above). */
+/* The reading path (see above). The bytes come from a file, or from a raw source (a decrypted
+ * off-site copy). */
+typedef ssize_t (*rstream_raw_fn)(void *ctx, const void **data, struct yb_err *err);
 struct rstream {
 	int fd;
+	rstream_raw_fn raw;
+	void *raw_ctx;
 	const char *path;
 	struct yb_zstd_dec *dec;
 	struct yb_sha256 content_sha, data_sha;
@@ -63,6 +67,8 @@ struct rstream {
 };
 
 int rstream_open(struct rstream *r, const char *path, struct yb_err *err);
+/* The same over a raw source; name is for messages. */
+void rstream_open_source(struct rstream *r, const char *name, rstream_raw_fn raw, void *ctx);
 /* An aio_source_fn (ctx is the rstream): the next piece of uncompressed content. */
 ssize_t rstream_read(void *ctx, const void **data, struct yb_err *err);
 /* Reads what is left, then gives the digests as hex; YB_EINVAL if the zstd frame is cut short. */
