@@ -162,7 +162,7 @@ static int parse_entry(const struct yb_json *f, size_t i, struct mf_entry *e, st
 {
 	char where[48];
 	snprintf(where, sizeof(where), "entries[%zu].", i);
-	int64_t v;
+	int64_t v = 0;
 	int rc;
 	if (!yb_json_is_object(f))
 		return yb_err_set(err, YB_EINVAL, "manifest: 'entries[%zu]' must be an object", i);
