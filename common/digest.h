@@ -1,6 +1,7 @@
 /*
- * digest.h: SHA-256, and the encryption of off-site copies, through libsodium (common/digest.c is
- * the only file that includes sodium.h).
+ * digest.h: SHA-256 (OpenSSL's libcrypto, for its SHA instructions), and the encryption of
+ * off-site copies through libsodium (common/digest.c is the only file that includes sodium.h or
+ * an OpenSSL header).
  * A runbook's revision, a procedure document's pin, an output stream's evidence digest: all are
  * SHA-256, written as 64 lowercase hex digits.
  */
@@ -13,7 +14,7 @@
 #define YB_SHA256_HEX_LEN 65 /* with the NUL */
 
 struct yb_sha256 {
-	_Alignas(16) unsigned char state[128]; /* libsodium's crypto_hash_sha256_state */
+	_Alignas(16) unsigned char state[128]; /* libcrypto's SHA256_CTX */
 };
 
 void yb_sha256_init(struct yb_sha256 *h);

@@ -11,6 +11,8 @@ packages=(
   libpq-dev libyaml-dev libssh2-1-dev libzstd-dev libjansson-dev libsodium-dev
   # backups: tar (pax) written and read by runner/steps/archive_io.c
   libarchive-dev
+  # SHA-256 with the CPU's SHA instructions (common/digest.c); libssh2 links libcrypto already
+  libssl-dev
   # unit tests
   check
   # integration tests: a real PostgreSQL and a real sshd, started by the tests themselves

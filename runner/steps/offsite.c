@@ -224,6 +224,7 @@ int step_offsite(const struct yb_json *spec, struct yb_json *ev, struct yb_err *
 	struct copy_writer w = { 0 };
 	bool writer = false;
 	char *mtext = NULL, *mpath = NULL, *data_path = NULL, *final = NULL, *part = NULL, **names = NULL;
+	char *default_identity = NULL;
 	size_t mlen = 0;
 	unsigned char pk[YB_BOX_KEY_LEN];
 	int rc;
@@ -235,11 +236,16 @@ int step_offsite(const struct yb_json *spec, struct yb_json *ev, struct yb_err *
 				       .known_hosts = spec_str(dj, "known_hosts"),
 				       .key_path = spec_str(dj, "identity") };
 	d.rate_bps = yb_json_get_int(spec, "rate_limit_kbps", 0) * 1024;
+	if (!d.peer.key_path && getenv("HOME")) {
+		/* the runner's own key: the file server logs in to the vault as itself */
+		default_identity = xasprintf("%s/.ssh/id_ed25519", getenv("HOME"));
+		d.peer.key_path = default_identity;
+	}
 	if (!repository || !name || !pub || !d.path || !d.peer.address || !d.peer.user ||
 	    !d.peer.key_path || keep < 1 || attempts < 1 || strchr(name, '/')) {
 		rc = yb_err_set(err, YB_EINVAL, "offsite spec: needs 'repository', 'name', 'public_key', "
-				"'keep' >= 1 and 'destination' with 'path', 'address', 'user', 'identity' "
-				"(and 'host_key' or 'known_hosts')");
+				"'keep' >= 1 and 'destination' with 'path', 'address', 'user' (and "
+				"'host_key' or 'known_hosts'; 'identity' defaults to ~/.ssh/id_ed25519)");
 		goto out;
 	}
 	snprintf(d.describe, sizeof(d.describe), "'%.64s' (sftp %.64s@%.100s:%d)",
@@ -420,6 +426,7 @@ out:
 	free(data_path);
 	free(final);
 	free(part);
+	free(default_identity);
 	return rc;
 }
 

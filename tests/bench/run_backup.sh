@@ -63,9 +63,9 @@ bytes=$(du -sb "$tree" | cut -f1)
 mbs() { python3 -c "print('%.1f' % ($bytes / 1048576 / $1))"; }
 now() { date +%s.%N; }
 secs() { python3 -c "print('%.2f' % ($2 - $1))"; }
-rss() { # max RSS in MiB of a command, by GNU time's format when there, else none
-  if [ -x /usr/bin/time ]; then /usr/bin/time -f '%M' -o "$work/rss" "$@"; echo "$(( $(cat "$work/rss") / 1024 ))";
-  else "$@"; echo "?"; fi
+rss() { # runs a command under GNU time; its max RSS (MiB) goes to $work/rss.mib
+  /usr/bin/time -f '%M' -o "$work/rss" "$@"; local rc=$?
+  echo "$(( $(tail -1 "$work/rss") / 1024 ))" > "$work/rss.mib"; return $rc
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), zstd $(zstd -V | grep -o 'v[0-9.]*'), $(ssh -V 2>&1)"
@@ -75,7 +75,7 @@ cat "$tree"/large/* >/dev/null; find "$tree" -type f -exec cat {} + >/dev/null  
 t0=$(now); tar -C "$tree" -cf - . | zstd -T0 -3 -q -o "$work/base.tar.zst"; t1=$(now)
 base=$(secs "$t0" "$t1")
 t0=$(now)
-mem=$(rss "$runner" step backup --spec "{\"repository\":\"$work/repo\",\"source\":\"$tree\",\"generations\":3,\"compression\":3}" >"$work/ev" 2>/dev/null | tail -1)
+rss "$runner" step backup --spec "{\"repository\":\"$work/repo\",\"source\":\"$tree\",\"generations\":3,\"compression\":3}" >"$work/ev" 2>/dev/null; mem=$(cat "$work/rss.mib")
 t1=$(now); ours=$(secs "$t0" "$t1")
 grep -q '"ok":true' "$work/ev" || { echo "backup failed: $(cat "$work/ev")"; exit 1; }
 echo "backup   tar|zstd -T0 -3: ${base} s, $(mbs "$base") MiB/s; yoban (verified): ${ours} s, $(mbs "$ours") MiB/s; ratio $(python3 -c "print('%.2f' % ($base / $ours))"); runner max RSS ${mem} MiB"
@@ -84,7 +84,7 @@ echo "         stored: baseline $(stat -c %s "$work/base.tar.zst") bytes, yoban 
 mkdir "$work/r1"
 t0=$(now); zstd -d -q -c "$work/base.tar.zst" | tar -x -C "$work/r1"; t1=$(now); base=$(secs "$t0" "$t1")
 t0=$(now)
-mem=$(rss "$runner" step restore --spec "{\"repository\":\"$work/repo\",\"generation\":0,\"to\":\"$work/r2\"}" >"$work/ev" 2>/dev/null | tail -1)
+rss "$runner" step restore --spec "{\"repository\":\"$work/repo\",\"generation\":0,\"to\":\"$work/r2\"}" >"$work/ev" 2>/dev/null; mem=$(cat "$work/rss.mib")
 t1=$(now); ours=$(secs "$t0" "$t1")
 grep -q '"ok":true' "$work/ev" || { echo "restore failed: $(cat "$work/ev")"; exit 1; }
 echo "restore  zstd -d|tar -x: ${base} s, $(mbs "$base") MiB/s; yoban (checked): ${ours} s, $(mbs "$ours") MiB/s; ratio $(python3 -c "print('%.2f' % ($base / $ours))"); runner max RSS ${mem} MiB"
@@ -96,7 +96,7 @@ data=$(ls "$work"/repo/gen-*/data.tar.zst)
 dbytes=$(stat -c %s "$data")
 t0=$(now); scp -q -P "$SSHD_PORT" -i "$SSHD_KEY" -o UserKnownHostsFile="$SSHD_KNOWN_HOSTS" -o BatchMode=yes "$data" "$SSHD_USER@127.0.0.1:$work/scp/x"; t1=$(now)
 base=$(secs "$t0" "$t1")
-mem=$(rss "$runner" step offsite --spec "{\"repository\":\"$work/repo\",\"name\":\"bench\",\"public_key\":\"$work/k.pub\",\"keep\":2,\"destination\":{\"address\":\"127.0.0.1\",\"port\":$SSHD_PORT,\"user\":\"$SSHD_USER\",\"host_key\":\"$SSHD_FINGERPRINT\",\"identity\":\"$SSHD_KEY\",\"path\":\"$work/vault\"}}" >"$work/ev" 2>/dev/null | tail -1)
+rss "$runner" step offsite --spec "{\"repository\":\"$work/repo\",\"name\":\"bench\",\"public_key\":\"$work/k.pub\",\"keep\":2,\"destination\":{\"address\":\"127.0.0.1\",\"port\":$SSHD_PORT,\"user\":\"$SSHD_USER\",\"host_key\":\"$SSHD_FINGERPRINT\",\"identity\":\"$SSHD_KEY\",\"path\":\"$work/vault\"}}" >"$work/ev" 2>/dev/null; mem=$(cat "$work/rss.mib")
 grep -q '"ok":true' "$work/ev" || { echo "offsite failed: $(cat "$work/ev")"; exit 1; }
 up=$(grep -o '"upload_ms":[0-9]*' "$work/ev" | cut -d: -f2); ver=$(grep -o '"verify_ms":[0-9]*' "$work/ev" | cut -d: -f2)
 python3 - "$dbytes" "$base" "$up" "$ver" "$mem" <<'PY'
