@@ -48,8 +48,8 @@ static void progress_draw(struct progress *p, int64_t now, bool final)
 	human((uint64_t)bps, rate, sizeof(rate));
 	if (!final && p->total_bytes > p->bytes && bps > 0) {
 		char d[24];
-		yb_format_duration((int64_t)((double)(p->total_bytes - p->bytes) / bps * 1000) + 1000, d,
-				   sizeof(d));
+		int64_t left_s = (int64_t)((double)(p->total_bytes - p->bytes) / bps) + 1;
+		yb_format_duration(left_s * 1000, d, sizeof(d));
 		snprintf(left, sizeof(left), ", about %s left", d);
 	}
 	fprintf(stderr, "\r%s: %s, %llu files, %s/s%s\033[K%s", p->what, done,
