@@ -51,6 +51,14 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+static char base[64];
+
+static void remove_base(void)
+{
+	if (base[0])
+		repo_rmtree(base, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -59,11 +67,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct yb_err err;
 	aio_scan(next_piece, &s, NULL, NULL, &err);
 
-	static char base[64];
 	if (!base[0]) {
 		snprintf(base, sizeof(base), "/tmp/yb-fuzz-archive-XXXXXX");
 		if (!mkdtemp(base))
 			abort();
+		atexit(remove_base);
 	}
 	char *dest = xasprintf("%s/dest", base);
 	mkdir(dest, 0700);
