@@ -7,8 +7,12 @@
  * spec (what: runbook, step, repository, generation; where: the folder), who asked
  * (YOBAN_REQUESTED_BY, the login name) and when it started and ended; its last output line is
  * the restore's evidence (the manifest digest, the entries, "verified": every entry matched).
+ * When the database can be reached, the restore is also recorded there afterwards
+ * (yoban_record_restore: backup_evidence and audit, as the operator's own role); when it cannot
+ * (a restore is what one does when things are down), it says so and the journal is the record.
  */
 #include "cli_backup.h"
+#include "cmd_db_common.h"
 
 #include <getopt.h>
 #include <pwd.h>
@@ -21,6 +25,34 @@
 extern const struct yb_cmd cmd_restore;
 
 enum { OPT_CONFIG = 1, OPT_HOST, OPT_STEP, OPT_GENERATION, OPT_TO };
+
+static void record(const char *config, const struct rb_runbook *rb, const struct rb_step *s,
+		   const char *host, long generation, const char *to, const char *job, int status,
+		   int64_t started_us)
+{
+	struct db_conn *c = NULL;
+	struct db_result *r = NULL;
+	char gen[24], when[40], code[16];
+	snprintf(gen, sizeof(gen), "%ld", generation);
+	snprintf(code, sizeof(code), "%d", status);
+	snprintf(when, sizeof(when), "%lld", (long long)started_us);
+	char *err_text = status ? xasprintf("the restore job exited %d", status) : NULL;
+	char *detail = xasprintf("{\"exit_status\": %s, \"started_us\": %s}", code, when);
+	const char *params[] = { rb->name, s->name, host, s->backup.repository, gen, to, job,
+				 status == 0 ? "true" : "false", err_text, detail };
+	fflush(stderr);
+	if (opdb_open(config, &c) == 0 &&
+	    opdb_query(c, "SELECT yoban.yoban_record_restore($1, $2, $3, $4, $5::integer, $6, $7, "
+			  "$8::boolean, $9, $10::jsonb)", 10, params, &r, "yoban_operator") == 0)
+		fprintf(stderr, "yoban: the restore is recorded in the database (job '%s')\n", job);
+	else
+		fprintf(stderr, "yoban: warning: the restore could not be recorded in the database; "
+			"the runner's journal of job '%s' on '%s' is its record\n", job, host);
+	db_result_free(r);
+	db_close(c);
+	free(err_text);
+	free(detail);
+}
 
 static int restore_run(int argc, char **argv)
 {
@@ -91,7 +123,9 @@ static int restore_run(int argc, char **argv)
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd_hex);
 		fprintf(stderr, "yoban: restoring generation %ld of '%s' (step '%s') into '%s' on '%s' "
 			"as job '%s'\n", generation, t.rb->name, s->name, to, t.host, job);
+		int64_t started_us = yb_wall_us();
 		status = backup_run_step(config, t.host, job, true, "restore", spec, env);
+		record(config, t.rb, s, t.host, generation, to, job, status, started_us);
 		free(who);
 		yb_json_free(spec);
 	}

@@ -44,3 +44,38 @@ REVOKE ALL ON yoban.backup_evidence FROM PUBLIC;
 GRANT SELECT ON yoban.backup_evidence
 	TO yoban_operator, yoban_approver, yoban_reviewer, yoban_admin, yoban_daemon;
 GRANT INSERT ON yoban.backup_evidence TO yoban_daemon;
+
+-- `yoban restore` runs a restore job through the runner itself (it must work when the scheduler
+-- is down); when it can reach the database it records what was restored, where, by whom and how
+-- it ended, through this function (an operator's only write path).
+CREATE FUNCTION yoban.yoban_record_restore(runbook text, step text, host text, repository text,
+	generation integer, destination text, job text, ok boolean, error text, detail jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	id bigint;
+BEGIN
+	PERFORM yoban.yoban_require_role('yoban_operator', 'yoban_admin');
+	IF detail IS NULL OR pg_catalog.jsonb_typeof(detail) <> 'object' THEN
+		RAISE EXCEPTION 'detail must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO yoban.backup_evidence (event, runbook, step, host, repository, ok, error,
+		destination, requested_by, detail)
+	VALUES ('restore', runbook, step, host, repository, ok,
+		CASE WHEN ok THEN NULL ELSE coalesce(error, 'failed') END, destination, session_user,
+		detail || pg_catalog.jsonb_build_object('generation', generation, 'job', job))
+	RETURNING backup_evidence.id INTO id;
+	INSERT INTO yoban.audit (action, detail)
+	VALUES ('restore', pg_catalog.jsonb_build_object('runbook', runbook, 'step', step, 'host', host,
+		'generation', generation, 'to', destination, 'job', job, 'ok', ok));
+	RETURN id;
+END
+$$;
+ALTER FUNCTION yoban.yoban_record_restore(text, text, text, text, integer, text, text, boolean,
+	text, jsonb) OWNER TO yoban_definer;
+REVOKE ALL ON FUNCTION yoban.yoban_record_restore(text, text, text, text, integer, text, text,
+	boolean, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION yoban.yoban_record_restore(text, text, text, text, integer, text, text,
+	boolean, text, jsonb) TO yoban_operator, yoban_admin;
+GRANT INSERT ON yoban.backup_evidence, yoban.audit TO yoban_definer;
+GRANT SELECT (id) ON yoban.backup_evidence TO yoban_definer; -- for INSERT ... RETURNING id

@@ -162,5 +162,21 @@ out=$(step backup --spec "{\"repository\":\"$tmp/dbrepo\",\"command\":\"pg_dump 
 check "a failing command fails the backup" "$rc" 1
 check "... and adds no generation" "$(gens "$tmp/dbrepo")" 1
 
+# ---- yoban restore is recorded in the database when there is one ------------------------------
+pg_psql -c "CREATE DATABASE yoban" >/dev/null
+cat >> "$tmp/yoban.yaml" <<EOF2
+database: "host=$PGHOST port=$PGPORT dbname=yoban user=postgres"
+EOF2
+"$yoban" db migrate --config "$tmp/yoban.yaml" >/dev/null 2>"$tmp/err" || bad "migrate: $(cat "$tmp/err")"
+y restore share-backup --generation 0 --to "$tmp/restored-db" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "a recorded restore exits 0" "$rc" 0
+contains "... and says it is recorded" "$(cat "$tmp/err")" "the restore is recorded in the database"
+row=$(pg_psql -At -d yoban -c "SELECT event, runbook, step, host, ok, requested_by, destination FROM yoban.backup_evidence")
+check "... the evidence row: what, where, by whom, how it ended" "$row" "restore|share-backup|share|fs-local|t|postgres|$tmp/restored-db"
+check "... and an audit row" "$(pg_psql -At -d yoban -c "SELECT count(*) FROM yoban.audit WHERE action = 'restore'")" 1
+y restore share-backup --generation 0 --to "$tmp/restored-db" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "a refused restore is recorded as failed" "$(pg_psql -At -d yoban -c "SELECT ok, error IS NOT NULL FROM yoban.backup_evidence ORDER BY id DESC LIMIT 1")" "f|t"
+pg_psql -d yoban -c "DELETE FROM yoban.backup_evidence" >/dev/null 2>&1 && bad "evidence rows can be deleted" || ok "evidence rows are append-only"
+
 echo "# $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
