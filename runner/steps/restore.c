@@ -101,10 +101,9 @@ int steps_restore_source(const struct manifest *m, const char *name, rstream_raw
 	return rc;
 }
 
-static int restore_stream(const struct manifest *m, struct rstream *rs, const char *to,
+static int restore_stream(const struct manifest *m, struct rstream *r, const char *to,
 			  bool progress_on, uint64_t *files, struct yb_err *err)
 {
-	struct rstream r = *rs; /* moved in: rs is closed by the caller from what we leave */
 	struct progress prog;
 	char content[YB_SHA256_HEX_LEN], data[YB_SHA256_HEX_LEN];
 	bool *seen = NULL;
@@ -112,11 +111,11 @@ static int restore_stream(const struct manifest *m, struct rstream *rs, const ch
 	int rc = 0, out_fd = -1;
 
 	progress_start(&prog, progress_on, "restore", m->content_bytes);
-	r.progress = &prog;
+	r->progress = &prog;
 	if (m->source_kind == MF_FOLDER) {
 		seen = xcalloc(m->n_entries + 1, 1);
 		struct land_ctx l = { m, seen, 0, &prog };
-		if ((rc = aio_extract(rstream_read, &r, to, on_landed, &l, err)) < 0)
+		if ((rc = aio_extract(rstream_read, r, to, on_landed, &l, err)) < 0)
 			goto out;
 		if (l.n != m->n_entries) {
 			for (size_t i = 0; i < m->n_entries; i++)
@@ -135,7 +134,7 @@ static int restore_stream(const struct manifest *m, struct rstream *rs, const ch
 		}
 		for (;;) {
 			const void *p;
-			ssize_t n = rstream_read(&r, &p, err);
+			ssize_t n = rstream_read(r, &p, err);
 			if (n < 0) {
 				rc = (int)n;
 				goto out;
@@ -160,11 +159,11 @@ static int restore_stream(const struct manifest *m, struct rstream *rs, const ch
 		}
 		*files = 1;
 	}
-	if ((rc = rstream_finish(&r, content, data, err)) < 0)
+	if ((rc = rstream_finish(r, content, data, err)) < 0)
 		goto out;
 	progress_end(&prog);
 	if (strcmp(data, m->data_sha256) || strcmp(content, m->content_sha256) ||
-	    r.content_bytes != m->content_bytes) {
+	    r->content_bytes != m->content_bytes) {
 		rc = yb_err_set(err, YB_EINVAL, "the data read does not match the manifest's digests "
 				"(the generation is damaged)");
 		goto out;
@@ -172,7 +171,7 @@ static int restore_stream(const struct manifest *m, struct rstream *rs, const ch
 out:
 	if (out_fd >= 0)
 		close(out_fd);
-	*rs = r;
+	r->progress = NULL;
 	free(seen);
 	free(out_path);
 	return rc;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,17 +156,76 @@ void wstream_abort(struct wstream *w)
 
 /* ---- reading ------------------------------------------------------------------------------ */
 
+#define BLOCK_BYTES (1u << 20)
+#define QUEUE_BLOCKS 4
+
+struct rstream_block {
+	struct rstream_block *next;
+	size_t len;
+	char data[];
+};
+
+struct rsync {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	pthread_t thread;
+	struct rstream_block *head, *tail;
+	int queued;
+	bool done, stop;
+};
+
+static struct rstream_block *block_new(void)
+{
+	struct rstream_block *b = xmalloc(sizeof(*b) + BLOCK_BYTES);
+	b->next = NULL;
+	b->len = 0;
+	return b;
+}
+
+/* The worker hands a full block to the caller; false when told to stop. */
+static bool push_block(struct rstream *r, struct rstream_block *b)
+{
+	struct rsync *q = r->sync;
+	pthread_mutex_lock(&q->lock);
+	while (q->queued >= QUEUE_BLOCKS && !q->stop)
+		pthread_cond_wait(&q->changed, &q->lock);
+	bool stop = q->stop;
+	if (!stop) {
+		if (q->tail)
+			q->tail->next = b;
+		else
+			q->head = b;
+		q->tail = b;
+		q->queued++;
+		pthread_cond_broadcast(&q->changed);
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (stop)
+		free(b);
+	return !stop;
+}
+
 static int collect(void *ctx, const void *data, size_t len, struct yb_err *err)
 {
 	struct rstream *r = ctx;
-	if (r->out_len + len > r->out_cap) {
-		r->out_cap = (r->out_len + len) * 2;
-		r->out = xrealloc(r->out, r->out_cap);
-	}
-	memcpy(r->out + r->out_len, data, len);
-	r->out_len += len;
+	const char *p = data;
 	yb_sha256_update(&r->content_sha, data, len);
 	r->content_bytes += len;
+	while (len) {
+		if (!r->filling)
+			r->filling = block_new();
+		size_t room = BLOCK_BYTES - r->filling->len, n = len < room ? len : room;
+		memcpy(r->filling->data + r->filling->len, p, n);
+		r->filling->len += n;
+		p += n;
+		len -= n;
+		if (r->filling->len == BLOCK_BYTES) {
+			struct rstream_block *full = r->filling;
+			r->filling = NULL;
+			if (!push_block(r, full))
+				return yb_err_set(err, YB_ECLOSED, "stopped");
+		}
+	}
 	return 0;
 }
 
@@ -211,31 +271,106 @@ static ssize_t raw_next(struct rstream *r, const void **p, struct yb_err *err)
 	return n;
 }
 
-ssize_t rstream_read(void *ctx, const void **data, struct yb_err *err)
+static void *worker(void *arg)
 {
-	struct rstream *r = ctx;
-	r->out_len = 0;
-	while (r->out_len == 0 && !r->eof) {
+	struct rstream *r = arg;
+	struct rsync *q = r->sync;
+	struct yb_err err = { 0 };
+	int rc = 0;
+	for (;;) {
 		const void *in = NULL;
-		ssize_t n = raw_next(r, &in, err);
-		if (n < 0)
-			return n;
+		ssize_t n = raw_next(r, &in, &err);
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
 		if (n == 0) {
-			r->eof = true;
+			if ((rc = yb_zstd_dec_finish(r->dec, &err)) < 0)
+				yb_err_prefix(&err, "'%s'", r->path);
 			break;
 		}
 		yb_sha256_update(&r->data_sha, in, (size_t)n);
 		r->data_bytes += (uint64_t)n;
-		int rc = yb_zstd_dec_write(r->dec, in, (size_t)n, collect, r, err);
-		if (rc < 0)
-			return yb_err_prefix(err, "'%s'", r->path);
+		if ((rc = yb_zstd_dec_write(r->dec, in, (size_t)n, collect, r, &err)) < 0) {
+			if (rc != YB_ECLOSED)
+				yb_err_prefix(&err, "'%s'", r->path);
+			break;
+		}
 	}
+	if (rc == 0 && r->filling && r->filling->len) {
+		struct rstream_block *last = r->filling;
+		r->filling = NULL;
+		push_block(r, last);
+	}
+	pthread_mutex_lock(&q->lock);
+	r->worker_rc = rc;
+	r->worker_err = err;
+	q->done = true;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+static void start(struct rstream *r)
+{
+	struct rsync *q = xcalloc(1, sizeof(*q));
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->changed, NULL);
+	r->sync = q;
+	r->started = true;
+	if (pthread_create(&q->thread, NULL, worker, r) != 0)
+		BUG("cannot start the reading thread");
+}
+
+static void join(struct rstream *r)
+{
+	struct rsync *q = r->sync;
+	if (!r->started || r->joined)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stop = true; /* only matters if the caller gives up early */
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+	r->joined = true;
+}
+
+ssize_t rstream_read(void *ctx, const void **data, struct yb_err *err)
+{
+	struct rstream *r = ctx;
+	if (!r->started)
+		start(r);
+	struct rsync *q = r->sync;
+	free(r->current);
+	r->current = NULL;
+	pthread_mutex_lock(&q->lock);
+	while (!q->head && !q->done)
+		pthread_cond_wait(&q->changed, &q->lock);
+	struct rstream_block *b = q->head;
+	if (b) {
+		q->head = b->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->queued--;
+		pthread_cond_broadcast(&q->changed);
+	}
+	int rc = r->worker_rc;
+	pthread_mutex_unlock(&q->lock);
+	if (!b) {
+		if (rc < 0) {
+			if (err)
+				*err = r->worker_err;
+			return rc;
+		}
+		return 0;
+	}
+	r->current = b;
 	if (r->progress) {
-		r->progress->bytes += r->out_len;
+		r->progress->bytes += b->len;
 		progress_tick(r->progress);
 	}
-	*data = r->out;
-	return (ssize_t)r->out_len;
+	*data = b->data;
+	return (ssize_t)b->len;
 }
 
 int rstream_finish(struct rstream *r, char content_hex[YB_SHA256_HEX_LEN],
@@ -247,9 +382,7 @@ int rstream_finish(struct rstream *r, char content_hex[YB_SHA256_HEX_LEN],
 		;
 	if (n < 0)
 		return (int)n;
-	int rc = yb_zstd_dec_finish(r->dec, err);
-	if (rc < 0)
-		return yb_err_prefix(err, "'%s'", r->path);
+	join(r);
 	unsigned char md[YB_SHA256_LEN];
 	yb_sha256_final(&r->content_sha, md);
 	yb_hex(md, sizeof(md), content_hex);
@@ -260,12 +393,27 @@ int rstream_finish(struct rstream *r, char content_hex[YB_SHA256_HEX_LEN],
 
 void rstream_close(struct rstream *r)
 {
+	join(r);
+	if (r->sync) {
+		struct rsync *q = r->sync;
+		while (q->head) {
+			struct rstream_block *b = q->head;
+			q->head = b->next;
+			free(b);
+		}
+		pthread_mutex_destroy(&q->lock);
+		pthread_cond_destroy(&q->changed);
+		free(q);
+		r->sync = NULL;
+	}
+	free(r->current);
+	free(r->filling);
+	r->current = r->filling = NULL;
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
 	yb_zstd_dec_free(r->dec);
 	r->dec = NULL;
 	free(r->in);
-	free(r->out);
-	r->in = r->out = NULL;
+	r->in = NULL;
 }

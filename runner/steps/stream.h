@@ -51,19 +51,28 @@ void wstream_abort(struct wstream *w);
 /* The reading path (see above). The bytes come from a file, or from a raw source (a decrypted
  * off-site copy). */
 typedef ssize_t (*rstream_raw_fn)(void *ctx, const void **data, struct yb_err *err);
+struct rstream_block;
+/* The reading, the file digest, the decompression and the content digest run on a thread of
+ * their own from the first rstream_read, handing decompressed blocks (a few, bounded) to the
+ * caller's thread, which parses and extracts: two cores work on one restore. A raw source is
+ * called on that thread only. The struct must not move once read from. */
 struct rstream {
 	int fd;
 	rstream_raw_fn raw;
 	void *raw_ctx;
 	const char *path;
 	struct yb_zstd_dec *dec;
-	struct yb_sha256 content_sha, data_sha;
+	struct yb_sha256 content_sha, data_sha; /* the worker's until it is joined */
 	uint64_t content_bytes, data_bytes;
 	char *in;
-	char *out;
-	size_t out_len, out_cap;
-	bool eof;
+	struct rstream_block *filling;          /* the worker's block being filled */
 	struct progress *progress;
+	/* between the threads, under lock */
+	void *sync;                             /* pthread mutex, condition, queue */
+	struct rstream_block *current;          /* the block the caller holds */
+	bool started, joined;
+	int worker_rc;
+	struct yb_err worker_err;
 };
 
 int rstream_open(struct rstream *r, const char *path, struct yb_err *err);
