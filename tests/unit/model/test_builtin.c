@@ -95,11 +95,58 @@ START_TEST(builtin_argv)
 }
 END_TEST
 
+START_TEST(evidence_rows)
+{
+	static const char out[] =
+		"backup: generation 'gen-000004-20261201T140000Z' committed\n"
+		"yoban-evidence {\"kind\":\"old\"}\n"
+		"yoban-evidence {\"kind\":\"backup\",\"repository\":\"/backup/share\","
+		"\"generation\":\"gen-000004-20261201T140000Z\",\"manifest_sha256\":\"aa\","
+		"\"data_bytes\":10,\"data_sha256\":\"bb\",\"content_bytes\":20,\"files\":3,"
+		"\"verified\":true,\"verified_at\":\"2026-12-01T14:00:03Z\","
+		"\"pruned\":[\"gen-000001-20261128T140000Z\"],\"ok\":true}\n";
+	struct yb_json *ev = NULL, *rows;
+	struct yb_err err;
+	ck_assert_int_eq(rb_evidence_find(out, strlen(out), &ev, &err), 0);
+	rows = rb_evidence_rows(ev);
+	ck_assert_uint_eq(yb_json_len(rows), 2);
+	struct yb_json *b = yb_json_at(rows, 0), *p = yb_json_at(rows, 1);
+	ck_assert_str_eq(yb_json_get_str(b, "event"), "backup");
+	ck_assert_str_eq(yb_json_get_str(b, "generation"), "gen-000004-20261201T140000Z");
+	ck_assert_str_eq(yb_json_get_str(b, "manifest_sha256"), "aa");
+	ck_assert_int_eq(yb_json_get_int(b, "files", 0), 3);
+	ck_assert_str_eq(yb_json_get_str(b, "verified_at"), "2026-12-01T14:00:03Z");
+	ck_assert(yb_json_get_bool(b, "ok", false));
+	ck_assert_str_eq(yb_json_get_str(yb_json_get(b, "detail"), "kind"), "backup");
+	ck_assert_str_eq(yb_json_get_str(p, "event"), "prune");
+	ck_assert_str_eq(yb_json_get_str(p, "generation"), "gen-000001-20261128T140000Z");
+	ck_assert_str_eq(yb_json_get_str(yb_json_get(p, "detail"), "committed"),
+			 "gen-000004-20261201T140000Z");
+	yb_json_free(rows);
+	yb_json_free(ev);
+
+	static const char failed[] = "yoban-evidence {\"kind\":\"restore\",\"repository\":\"/r\","
+				     "\"to\":\"/t\",\"ok\":false,\"error\":\"not empty\"}";
+	ck_assert_int_eq(rb_evidence_find(failed, strlen(failed), &ev, &err), 0);
+	rows = rb_evidence_rows(ev);
+	ck_assert_uint_eq(yb_json_len(rows), 1);
+	ck_assert(!yb_json_get_bool(yb_json_at(rows, 0), "ok", true));
+	ck_assert_str_eq(yb_json_get_str(yb_json_at(rows, 0), "error"), "not empty");
+	ck_assert_str_eq(yb_json_get_str(yb_json_at(rows, 0), "destination"), "/t");
+	yb_json_free(rows);
+	yb_json_free(ev);
+
+	ck_assert_int_eq(rb_evidence_find("no evidence\n", 12, &ev, &err), YB_ENOENT);
+	ck_assert_int_eq(rb_evidence_find("yoban-evidence {bad", 19, &ev, &err), YB_EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("builtin");
 	TCase *tc = tcase_create("builtin");
 	tcase_add_test(tc, builtin_argv);
+	tcase_add_test(tc, evidence_rows);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
