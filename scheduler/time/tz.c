@@ -670,7 +670,7 @@ static void iana_load(const char *dir)
 	iana.n = 0;
 	char *path = xasprintf("%s/tzdata.zi", dir), *data = NULL;
 	size_t len = 0, cap = 0;
-	if (yb_read_file(path, 4u << 20, &data, &len, NULL) == 0) {
+	if (yb_read_regular(path, 4u << 20, 0, &data, &len, NULL) == 0) {
 		/* "Z Asia/Tokyo 9:18:59 - LMT 1887 D 31 15u" and "L Asia/Tokyo Japan" */
 		for (char *line = data, *next; line < data + len; line = next) {
 			char *nl = memchr(line, '\n', (size_t)(data + len - line));
@@ -725,7 +725,7 @@ static int load_file(const char *path, const char *name, struct tz **out, struct
 {
 	char *data = NULL;
 	size_t len = 0;
-	int rc = yb_read_file(path, TZIF_MAX_BYTES, &data, &len, err);
+	int rc = yb_read_regular(path, TZIF_MAX_BYTES, 0, &data, &len, err);
 	if (rc == 0)
 		rc = tz_parse_tzif(data, len, name, out, err);
 	free(data);
