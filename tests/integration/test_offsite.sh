@@ -7,6 +7,7 @@ set -uo pipefail
 YB_BIN=${YB_BIN:?YB_BIN must point at the build bin folder}
 YB_SOURCE_DIR=${YB_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+. "$YB_SOURCE_DIR/tests/integration/lib/assert.sh"
 runner=$YB_BIN/yoban-runner
 yoban=$YB_BIN/yoban
 . "$YB_SOURCE_DIR/tests/integration/lib/sshd.sh"
@@ -16,11 +17,6 @@ echo "Subsystem sftp /usr/lib/openssh/sftp-server" >> "$SSHD_DIR/sshd_config"
 kill -HUP "$SSHD_PID"; sleep 0.5
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"; sshd_stop' EXIT
-pass=0 fail=0
-ok()   { pass=$((pass+1)); echo "ok - $1"; }
-bad()  { fail=$((fail+1)); echo "FAILED - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected [$3], got [$2]"; fi; }
-contains() { if grep -qF -- "$3" <<<"$2"; then ok "$1"; else bad "$1: [$3] not in [$2]"; fi; }
 tree() { (cd "$1" && find . -mindepth 1 -printf '%P %y %m %T@ %s %l %n\n' | sort &&
           find . -type f -exec sha256sum {} + | sort -k2); }
 
@@ -35,46 +31,45 @@ offsite() { # [keep] [extra json]
 copies() { ls -1 "$vault" | grep -c '\.yoban-offsite$'; }
 
 "$yoban" offsite-restore --new-key "$tmp/vault.key" >/dev/null; rc=$?
-check "a recipient key pair" "$rc" 0
-check "the secret key is private" "$(stat -c %a "$tmp/vault.key")" 600
+check "a recipient key pair" 0 "$rc"
+check "the secret key is private" 600 "$(stat -c %a "$tmp/vault.key")"
 "$yoban" offsite-restore --new-key "$tmp/vault.key" >/dev/null 2>&1; rc=$?
-check "a key is never overwritten" "$rc" 1
+check "a key is never overwritten" 1 "$rc"
 
 "$runner" step backup --spec "{\"repository\":\"$tmp/repo\",\"source\":\"$src\",\"verify\":false}" >/dev/null 2>&1
 out=$(offsite 2 2>&1); rc=$?
-check "an unverified generation is not sent" "$rc" 1
-contains "... saying so" "$out" "no verified generation"
+check "an unverified generation is not sent" 1 "$rc"
+contains "... saying so" "no verified generation" "$out"
 
 for i in 1 2 3; do
   echo "month $i" > "$src/month.txt"; backup
   out=$(offsite 2 2>&1); rc=$?
-  check "monthly copy $i" "$rc" 0
+  check "monthly copy $i" 0 "$rc"
 done
-contains "the copy was read back" "$out" '"remote_sha256":"'
+contains "the copy was read back" '"remote_sha256":"' "$out"
 ev=$(grep '^yoban-evidence ' <<<"$out")
 sent=$(sed 's/.*"sha256":"\([0-9a-f]*\)".*"remote_sha256".*/\1/' <<<"$ev")
 remote=$(sed 's/.*"remote_sha256":"\([0-9a-f]*\)".*/\1/' <<<"$ev")
-check "... and its remote digest equals what was sent" "$remote" "$sent"
-check "keep 2: two copies remain" "$(copies)" 2
-contains "the third copy pruned the first" "$out" "pruned 'share-gen-000002-"
-check "no temporary file is left" "$(ls -A "$vault" | grep -c '\.part$')" 0
+check "... and its remote digest equals what was sent" "$sent" "$remote"
+check "keep 2: two copies remain" 2 "$(copies)"
+contains "the third copy pruned the first" "pruned 'share-gen-000002-" "$out"
+check "no temporary file is left" 0 "$(ls -A "$vault" | grep -c '\.part$')"
 out=$(offsite 2 2>&1); rc=$?
-check "the same generation again: refused, nothing sent" "$rc" 1
-contains "... saying it is already there" "$out" "already there"
+check "the same generation again: refused, nothing sent" 1 "$rc"
+contains "... saying it is already there" "already there" "$out"
 newest=$(ls -1 "$vault"/*.yoban-offsite | tail -1)
-if grep -aq "month 3" "$newest"; then bad "the copy holds clear text"; else ok "the copy holds no clear text"; fi
+check_status "the copy holds no clear text" 1 grep -aq "month 3" "$newest"
 
 "$yoban" offsite-restore "$newest" --key "$tmp/vault.key" --to "$tmp/restored" >"$tmp/out" 2>&1; rc=$?
-check "yoban offsite-restore exits 0" "$rc" 0
-if diff <(tree "$src") <(tree "$tmp/restored") >"$tmp/diff"; then ok "the restored tree equals the source"
-else bad "the restored tree differs: $(head "$tmp/diff")"; fi
+check "yoban offsite-restore exits 0" 0 "$rc"
+check "the restored tree equals the source" "$(tree "$src")" "$(tree "$tmp/restored")"
 
 refused() { # label file expect
   rm -rf "$tmp/r"
   out=$("$yoban" offsite-restore "$2" --key "${KEY:-$tmp/vault.key}" --to "$tmp/r" 2>&1); rc=$?
-  check "$1: refused" "$rc" 1
-  contains "$1: says why" "$out" "$3"
-  if [ -e "$tmp/r" ] && [ -n "$(ls -A "$tmp/r")" ]; then bad "$1: files were written"; else ok "$1: nothing written"; fi
+  check "$1: refused" 1 "$rc"
+  contains "$1: says why" "$3" "$out"
+  check "$1: nothing written" "" "$(ls -A "$tmp/r" 2>/dev/null)"
 }
 size=$(stat -c %s "$newest")
 cp "$newest" "$tmp/tampered"; printf 'X' | dd of="$tmp/tampered" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
@@ -115,18 +110,17 @@ pid=$!
 sleep 1.2
 sshd_kill_connections
 wait "$pid"; rc=$?
-check "the upload cut after 1.2 s finished" "$rc" 0
-contains "... after reconnecting" "$(cat "$tmp/err")" "reconnecting"
+check "the upload cut after 1.2 s finished" 0 "$rc"
+contains "... after reconnecting" "reconnecting" "$(cat "$tmp/err")"
 resumed=$(grep -o '"resumed":[0-9]*' "$tmp/out" | cut -d: -f2)
-[ "${resumed:-0}" -ge 1 ] && ok "... resumed ($resumed)" || bad "not resumed: $(cat "$tmp/out" "$tmp/err")"
+check_status "... resumed (${resumed:-0} times)" 0 test "${resumed:-0}" -ge 1
 sent=$(grep -o '"bytes":[0-9]*' "$tmp/out" | cut -d: -f2)
 newest=$(ls -1 "$vault"/*.yoban-offsite | tail -1)
-check "... the file on the vault has every byte once" "$(stat -c %s "$newest")" "$sent"
+check "... the file on the vault has every byte once" "$sent" "$(stat -c %s "$newest")"
 rm -rf "$tmp/restored2"
 "$yoban" offsite-restore "$newest" --key "$tmp/vault.key" --to "$tmp/restored2" >/dev/null 2>&1; rc=$?
-check "... and restores" "$rc" 0
-if diff <(tree "$src") <(tree "$tmp/restored2") >/dev/null; then ok "... to the source tree"; else bad "the resumed copy restores another tree"; fi
-check "keep 2 after the resumed copy" "$(copies)" 2
+check "... and restores" 0 "$rc"
+check "... to the source tree" "$(tree "$src")" "$(tree "$tmp/restored2")"
+check "keep 2 after the resumed copy" 2 "$(copies)"
 
-echo "# $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
