@@ -17,6 +17,8 @@ packages=(
   check
   # integration tests: a real PostgreSQL and a real sshd, started by the tests themselves
   postgresql-15 postgresql-client-15 openssh-server openssh-client
+  # the off-site copy tests and benchmark: the SFTP server their sshd runs
+  openssh-sftp-server
   # schema tests and the croniter baseline of the cron benchmark (Debian's python3)
   python3 python3-jsonschema python3-croniter python3-yaml
   # time zone data (TZif files) for the cron engine
