@@ -142,6 +142,12 @@ static int upload_sink(void *ctx, const void *data, size_t len, struct yb_err *e
 	return 0;
 }
 
+static bool is_copy_of(const char *file, const char *prefix)
+{
+	size_t n = strlen(file), sl = strlen(COPY_SUFFIX);
+	return !strncmp(file, prefix, strlen(prefix)) && n > sl && !strcmp(file + n - sl, COPY_SUFFIX);
+}
+
 static bool retryable(int rc)
 {
 	return rc == YB_ECLOSED || rc == YB_ESSH || rc == YB_ETIMEDOUT || rc == YB_EIO;
@@ -377,15 +383,13 @@ int step_offsite(const struct yb_json *spec, struct yb_json *ev, struct yb_err *
 	/* prune: this step's copies beyond keep, oldest first */
 	struct yb_json *pruned = yb_json_array();
 	if (yb_sftp_list(s.sftp, d.path, &names, err) == 0) {
-		size_t count = 0, prefix_len = strlen(name) + 1;
+		/* this step's copies only: NAME-gen-..., so that "fs-vault" never prunes "fs-vault-2" */
+		char *prefix = xasprintf("%s-gen-", name);
+		size_t count = 0;
 		for (char **p = names; *p; p++)
-			count += !strncmp(*p, name, prefix_len - 1) && (*p)[prefix_len - 1] == '-' &&
-				 strlen(*p) > strlen(COPY_SUFFIX) &&
-				 !strcmp(*p + strlen(*p) - strlen(COPY_SUFFIX), COPY_SUFFIX);
+			count += is_copy_of(*p, prefix);
 		for (char **p = names; *p && count > (size_t)keep; p++) {
-			if (strncmp(*p, name, prefix_len - 1) || (*p)[prefix_len - 1] != '-' ||
-			    strlen(*p) <= strlen(COPY_SUFFIX) ||
-			    strcmp(*p + strlen(*p) - strlen(COPY_SUFFIX), COPY_SUFFIX))
+			if (!is_copy_of(*p, prefix))
 				continue;
 			char *victim = xasprintf("%s/%s", d.path, *p);
 			if (yb_sftp_unlink(s.sftp, victim, err) == 0) {
@@ -397,6 +401,7 @@ int step_offsite(const struct yb_json *spec, struct yb_json *ev, struct yb_err *
 			free(victim);
 			count--;
 		}
+		free(prefix);
 	} else {
 		fprintf(stderr, "yoban-runner: warning: the copy is in place, but the old ones could "
 			"not be listed: %s\n", err->msg);

@@ -28,7 +28,10 @@ backup() { "$runner" step backup --spec "{\"repository\":\"$tmp/repo\",\"source\
 offsite() { # [keep] [extra json]
   "$runner" step offsite --spec "{\"repository\":\"$tmp/repo\",\"name\":\"share\",\"public_key\":\"$tmp/vault.key.pub\",\"keep\":${1:-2},${2:-}\"destination\":{\"host\":\"vault\",\"address\":\"127.0.0.1\",\"port\":$SSHD_PORT,\"user\":\"$SSHD_USER\",\"host_key\":\"$SSHD_FINGERPRINT\",\"identity\":\"$SSHD_KEY\",\"path\":\"$vault\"}}"
 }
-copies() { ls -1 "$vault" | grep -c '\.yoban-offsite$'; }
+copies() { ls -1 "$vault" | grep -c '^share-gen-.*\.yoban-offsite$'; }
+# another step's copy and someone's file in the same folder: never pruned
+echo other > "$vault/share-2-gen-000001-20200101T000000Z.yoban-offsite"
+echo mine > "$vault/notes.txt"
 
 "$yoban" offsite-restore --new-key "$tmp/vault.key" >/dev/null; rc=$?
 check "a recipient key pair" 0 "$rc"
@@ -54,10 +57,11 @@ check "... and its remote digest equals what was sent" "$sent" "$remote"
 check "keep 2: two copies remain" 2 "$(copies)"
 contains "the third copy pruned the first" "pruned 'share-gen-000002-" "$out"
 check "no temporary file is left" 0 "$(ls -A "$vault" | grep -c '\.part$')"
+check "another step's copy and other files are left alone" "other mine" "$(cat "$vault/share-2-gen-000001-20200101T000000Z.yoban-offsite" "$vault/notes.txt" | tr '\n' ' ' | sed 's/ $//')"
 out=$(offsite 2 2>&1); rc=$?
 check "the same generation again: refused, nothing sent" 1 "$rc"
 contains "... saying it is already there" "already there" "$out"
-newest=$(ls -1 "$vault"/*.yoban-offsite | tail -1)
+newest=$(ls -1 "$vault"/share-gen-*.yoban-offsite | tail -1)
 check_status "the copy holds no clear text" 1 grep -aq "month 3" "$newest"
 
 "$yoban" offsite-restore "$newest" --key "$tmp/vault.key" --to "$tmp/restored" >"$tmp/out" 2>&1; rc=$?
@@ -115,7 +119,7 @@ contains "... after reconnecting" "reconnecting" "$(cat "$tmp/err")"
 resumed=$(grep -o '"resumed":[0-9]*' "$tmp/out" | cut -d: -f2)
 check_status "... resumed (${resumed:-0} times)" 0 test "${resumed:-0}" -ge 1
 sent=$(grep -o '"bytes":[0-9]*' "$tmp/out" | cut -d: -f2)
-newest=$(ls -1 "$vault"/*.yoban-offsite | tail -1)
+newest=$(ls -1 "$vault"/share-gen-*.yoban-offsite | tail -1)
 check "... the file on the vault has every byte once" "$sent" "$(stat -c %s "$newest")"
 rm -rf "$tmp/restored2"
 "$yoban" offsite-restore "$newest" --key "$tmp/vault.key" --to "$tmp/restored2" >/dev/null 2>&1; rc=$?
