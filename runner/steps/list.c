@@ -100,7 +100,13 @@ int step_list(const struct yb_json *spec, struct yb_json *ev, struct yb_err *err
 		if (step)
 			yb_json_set(o, "step", yb_json_str(step));
 		struct yb_err one_err = { 0 };
-		if (!path || repo_list(path, &gens, &n, &one_err) < 0) {
+		int lrc = path ? repo_list(path, &gens, &n, &one_err) : YB_EINVAL;
+		if (lrc == YB_ENOENT) {
+			/* no backup has run yet: an empty list, not an error */
+			yb_json_set(o, "generations", yb_json_array());
+			if (!json)
+				printf("repository %s: no generations yet (the folder does not exist)\n", path);
+		} else if (lrc < 0) {
 			if (!path)
 				yb_err_set(&one_err, YB_EINVAL, "a repository without 'path'");
 			yb_json_set(o, "error", yb_json_str(one_err.msg));
