@@ -144,6 +144,7 @@ int steps_verify_generation(const char *dir, bool progress_on, struct manifest *
 	dpath = xasprintf("%s/%s", dir, m.data_name);
 	if ((rc = rstream_open(&r, dpath, err)) < 0)
 		goto out;
+	r.skip_content_sha = !m.content_sha256[0];
 	progress_start(&prog, progress_on, "verify", m.content_bytes);
 	r.progress = &prog;
 	if (m.source_kind == MF_FOLDER) {
@@ -167,7 +168,8 @@ int steps_verify_generation(const char *dir, bool progress_on, struct manifest *
 				m.data_sha256);
 		goto out;
 	}
-	if (r.content_bytes != m.content_bytes || strcmp(content, m.content_sha256)) {
+	if (r.content_bytes != m.content_bytes ||
+	    (m.content_sha256[0] && strcmp(content, m.content_sha256))) {
 		rc = yb_err_set(err, YB_EINVAL, "the content of '%s' does not match its manifest", dpath);
 		goto out;
 	}
@@ -243,6 +245,7 @@ int step_backup(const struct yb_json *spec, struct yb_json *ev, struct yb_err *e
 	if ((rc = wstream_open(&w, data_path, (int)level, (int)threads, &threads_used, err)) < 0)
 		goto out;
 	m.threads = threads_used;
+	w.skip_content_sha = source != NULL;
 	progress_start(&prog, steps_progress_wanted(spec), "backup", estimate);
 	w.progress = &prog;
 	struct pack_ctx pc = { &m, &prog, 0, 0 };
@@ -290,7 +293,8 @@ int step_backup(const struct yb_json *spec, struct yb_json *ev, struct yb_err *e
 	yb_json_set(ev, "data_bytes", yb_json_int((int64_t)m.data_bytes));
 	yb_json_set(ev, "data_sha256", yb_json_str(m.data_sha256));
 	yb_json_set(ev, "content_bytes", yb_json_int((int64_t)m.content_bytes));
-	yb_json_set(ev, "content_sha256", yb_json_str(m.content_sha256));
+	if (m.content_sha256[0])
+		yb_json_set(ev, "content_sha256", yb_json_str(m.content_sha256));
 	yb_json_set(ev, "files", yb_json_int((int64_t)m.n_entries));
 	yb_json_set(ev, "file_bytes", yb_json_int((int64_t)m.file_bytes));
 	yb_json_set(ev, "changed_while_read", yb_json_int((int64_t)pc.changed));

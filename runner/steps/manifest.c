@@ -78,7 +78,8 @@ char *manifest_dump(const struct manifest *m)
 	yb_json_set(o, "data", d);
 	struct yb_json *c = yb_json_object();
 	yb_json_set(c, "bytes", yb_json_int((int64_t)m->content_bytes));
-	yb_json_set(c, "sha256", yb_json_str(m->content_sha256));
+	if (m->content_sha256[0])
+		yb_json_set(c, "sha256", yb_json_str(m->content_sha256));
 	yb_json_set(o, "content", c);
 	yb_json_set(o, "file_bytes", yb_json_int((int64_t)m->file_bytes));
 	for (size_t i = 0; i < m->n_entries; i++) {
@@ -262,7 +263,10 @@ int manifest_parse(const char *text, size_t len, struct manifest *out, struct yb
 	if ((rc = get_i64(o, "created_us", "", &m.created_us, err)) < 0 ||
 	    (rc = get_u64(d, "bytes", "data.", &m.data_bytes, err)) < 0 ||
 	    (rc = get_sha(d, "sha256", "data.", m.data_sha256, err)) < 0 ||
-	    (rc = get_u64(c, "bytes", "content.", &m.content_bytes, err)) < 0 ||
+	    (rc = get_u64(c, "bytes", "content.", &m.content_bytes, err)) < 0)
+		goto out;
+	/* the stream's digest: a command's output has no other; a folder's entries have theirs */
+	if ((m.source_kind == MF_COMMAND || yb_json_get(c, "sha256")) &&
 	    (rc = get_sha(c, "sha256", "content.", m.content_sha256, err)) < 0)
 		goto out;
 	struct yb_json *entries = yb_json_get(o, "entries");

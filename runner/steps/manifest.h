@@ -43,7 +43,7 @@ struct manifest {
 	uint64_t data_bytes;      /* compressed, on disk */
 	char data_sha256[YB_SHA256_HEX_LEN];
 	uint64_t content_bytes;   /* uncompressed stream */
-	char content_sha256[YB_SHA256_HEX_LEN];
+	char content_sha256[YB_SHA256_HEX_LEN]; /* "" for a folder (its entries have digests) */
 	uint64_t file_bytes;      /* sum of the files' sizes */
 	size_t n_entries, cap_entries;
 	struct mf_entry *entries; /* sorted by path after manifest_parse */

@@ -112,6 +112,7 @@ static int restore_stream(const struct manifest *m, struct rstream *r, const cha
 
 	progress_start(&prog, progress_on, "restore", m->content_bytes);
 	r->progress = &prog;
+	r->skip_content_sha = !m->content_sha256[0];
 	if (m->source_kind == MF_FOLDER) {
 		seen = xcalloc(m->n_entries + 1, 1);
 		struct land_ctx l = { m, seen, 0, &prog };
@@ -162,7 +163,7 @@ static int restore_stream(const struct manifest *m, struct rstream *r, const cha
 	if ((rc = rstream_finish(r, content, data, err)) < 0)
 		goto out;
 	progress_end(&prog);
-	if (strcmp(data, m->data_sha256) || strcmp(content, m->content_sha256) ||
+	if (strcmp(data, m->data_sha256) || (m->content_sha256[0] && strcmp(content, m->content_sha256)) ||
 	    r->content_bytes != m->content_bytes) {
 		rc = yb_err_set(err, YB_EINVAL, "the data read does not match the manifest's digests "
 				"(the generation is damaged)");

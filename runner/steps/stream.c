@@ -112,7 +112,8 @@ int wstream_open(struct wstream *w, const char *path, int level, int threads, in
 int wstream_write(void *ctx, const void *data, size_t len, struct yb_err *err)
 {
 	struct wstream *w = ctx;
-	yb_sha256_update(&w->content_sha, data, len);
+	if (!w->skip_content_sha)
+		yb_sha256_update(&w->content_sha, data, len);
 	w->content_bytes += len;
 	if (w->progress) {
 		w->progress->bytes += len;
@@ -138,6 +139,8 @@ int wstream_finish(struct wstream *w, char content_hex[YB_SHA256_HEX_LEN],
 	unsigned char md[YB_SHA256_LEN];
 	yb_sha256_final(&w->content_sha, md);
 	yb_hex(md, sizeof(md), content_hex);
+	if (w->skip_content_sha)
+		content_hex[0] = '\0';
 	yb_sha256_final(&w->data_sha, md);
 	yb_hex(md, sizeof(md), data_hex);
 	yb_zstd_enc_free(w->enc);
@@ -209,7 +212,8 @@ static int collect(void *ctx, const void *data, size_t len, struct yb_err *err)
 {
 	struct rstream *r = ctx;
 	const char *p = data;
-	yb_sha256_update(&r->content_sha, data, len);
+	if (!r->skip_content_sha)
+		yb_sha256_update(&r->content_sha, data, len);
 	r->content_bytes += len;
 	while (len) {
 		if (!r->filling)
@@ -386,6 +390,8 @@ int rstream_finish(struct rstream *r, char content_hex[YB_SHA256_HEX_LEN],
 	unsigned char md[YB_SHA256_LEN];
 	yb_sha256_final(&r->content_sha, md);
 	yb_hex(md, sizeof(md), content_hex);
+	if (r->skip_content_sha)
+		content_hex[0] = '\0';
 	yb_sha256_final(&r->data_sha, md);
 	yb_hex(md, sizeof(md), data_hex);
 	return 0;

@@ -36,6 +36,7 @@ struct wstream {
 	struct yb_sha256 content_sha, data_sha;
 	uint64_t content_bytes, data_bytes;
 	struct progress *progress;
+	bool skip_content_sha; /* a folder's tar stream: its entries have digests of their own */
 };
 
 int wstream_open(struct wstream *w, const char *path, int level, int threads, int *threads_used,
@@ -63,6 +64,7 @@ struct rstream {
 	const char *path;
 	struct yb_zstd_dec *dec;
 	struct yb_sha256 content_sha, data_sha; /* the worker's until it is joined */
+	bool skip_content_sha;                  /* set before the first read: see wstream */
 	uint64_t content_bytes, data_bytes;
 	char *in;
 	struct rstream_block *filling;          /* the worker's block being filled */
