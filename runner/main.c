@@ -1,7 +1,7 @@
 /*
  * main.c: the yoban-runner program: `serve` (the protocol on stdin/stdout, started by sshd as a
  * forced command or by the scheduler as a local child), `gc` (the retention sweep by hand) and
- * `step KIND JOB_DIR` (a built-in step, started by a job's supervisor: runner/steps/).
+ * `step KIND ...` (a built-in step, started by a job's supervisor: runner/steps/).
  * Everything it does lives in the yb_runner library (serve.c, journal.c, supervisor.c, mask.c)
  * and, for the built-in steps, yb_steps.
  */
@@ -14,11 +14,13 @@
 #include "journal.h"
 #include "serve.h"
 #include "sql.h"
+#include "steps.h"
 #include "yb.h"
 
 static const char usage[] =
 	"usage: yoban-runner serve [--state-dir DIR] [--retention DURATION]\n"
 	"       yoban-runner gc [--state-dir DIR] [--retention DURATION]\n"
+	"       yoban-runner step KIND (--spec JSON | --spec-file FILE)\n"
 	"       yoban-runner --help | --version\n"
 	"       yoban-runner step sql|sql-settle JOB_DIR   (run by a job's supervisor, not by hand)\n"
 	"\n"
@@ -26,6 +28,8 @@ static const char usage[] =
 	"          under its own supervisor, and stream their output; jobs outlive the connection\n"
 	"  gc      remove the journals of jobs that ended more than DURATION ago (serve does this\n"
 	"          at start-up too)\n"
+	"  step    run a built-in step kind (backup, restore, list) as a job's step; its last\n"
+	"          stdout line is its evidence: yoban-evidence {JSON} (see docs/backups.md)\n"
 	"\n"
 	"  --state-dir DIR       the journal folder (default $YOBAN_RUNNER_STATE_DIR, else\n"
 	"                        " JOURNAL_DEFAULT_STATE_DIR ")\n"
@@ -47,7 +51,7 @@ static int usage_error(const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("%s", "missing command: serve or gc");
+		return usage_error("%s", "missing command: serve, gc or step");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		fputs(usage, stdout);
@@ -57,18 +61,14 @@ int main(int argc, char **argv)
 		printf("yoban-runner " RUNNER_VERSION " (protocol %d)\n", 1);
 		return 0;
 	}
-	if (!strcmp(cmd, "step")) {
-		/* a built-in step, as its supervisor's child (supervisor.c): runner/steps/ */
-		if (argc != 4)
-			return usage_error("%s", "'step' takes a kind and a job folder");
-		if (!strcmp(argv[2], "sql"))
-			return sql_step_main(argv[3]);
-		if (!strcmp(argv[2], "sql-settle"))
-			return sql_settle_main(argv[3]);
-		return usage_error("unknown step kind '%s' (expected sql)", argv[2]);
-	}
+	if (!strcmp(cmd, "step") && argc == 4 && !strcmp(argv[2], "sql"))
+		return sql_step_main(argv[3]); /* START "step":"sql" (supervisor.c, runner/steps/sql.h) */
+	if (!strcmp(cmd, "step") && argc == 4 && !strcmp(argv[2], "sql-settle"))
+		return sql_settle_main(argv[3]);
+	if (!strcmp(cmd, "step"))
+		return steps_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") && strcmp(cmd, "gc"))
-		return usage_error("unknown command '%s' (expected serve or gc)", cmd);
+		return usage_error("unknown command '%s' (expected serve, gc or step)", cmd);
 
 	const char *state_dir = getenv("YOBAN_RUNNER_STATE_DIR");
 	if (!state_dir || !*state_dir)
