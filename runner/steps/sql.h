@@ -4,7 +4,7 @@
  * The runner runs it as `yoban-runner step sql JOB_DIR`, a child of the job's supervisor like any
  * step, with the step's fields in its environment (YOBAN_SQL_*, set by the scheduler) and the
  * password, if any, as libpq's own variable (PGPASSWORD) from the runbook's secrets. What it
- * leaves in the job's folder (see docs/runner.md, "Built-in steps"):
+ * leaves in the job's folder (see docs/runner.md, "the sql step"):
  *
  *   sql.txid     the transaction id, written and fsynced before anything is changed
  *   before.csv   the before query's result set, RFC 4180
