@@ -145,7 +145,16 @@ bool yd_lost_report(struct yd *d, struct yd_conn *c, const char *job, const stru
 	}
 	j->probing = false;
 	j->probe_at_ms = yb_mono_ms() + YD_PROBE_MS;
-	if (!strcmp(r->code, "unknown-job") || (r->processes == 0 && r->killed >= 0)) {
+	if (r->killed >= 0) {
+		yd_log("run %lld: job %s on '%s': CANCEL killed %lld process%s, %lld left",
+		       (long long)j->run->id, job, c->host, (long long)r->killed,
+		       r->killed == 1 ? "" : "es", (long long)(r->processes > 0 ? r->processes : 0));
+		evidence_add(d, j, "cancel", said(r));
+		if (r->processes == 0)
+			release_job(d, j, "runner", "the runner killed what was left of it");
+		else
+			j->processes = r->processes;
+	} else if (!strcmp(r->code, "unknown-job")) {
 		evidence_add(d, j, "released", said(r));
 		release_job(d, j, "runner", "nothing of the job runs there any more");
 	} else if (!strcmp(r->code, "unknown-running")) {
@@ -176,6 +185,30 @@ bool yd_lost_exit(struct yd *d, struct yd_conn *c, const char *job, const struct
 	if (ex->processes == 0)
 		release_job(d, j, "runner", "nothing of the job runs there any more");
 	return true;
+}
+
+void yd_run_kill_leftovers(struct yd *d, struct yd_run *run, const char *by)
+{
+	for (size_t i = 0; i < run->n_jobs; i++) {
+		struct yd_job *j = run->jobs[i];
+		if (!j->holds || j->phase != JP_DONE || j->exit_pending)
+			continue;
+		struct yd_conn *c = yd_conn_get(d, j->host, NULL);
+		if (!c)
+			continue;
+		rclient_drop(c->rc, j->runner_id); /* a probe's answer is not waited for */
+		struct yb_err err = { 0 };
+		if (rclient_cancel_leftovers(c->rc, j->runner_id, j->spec_sha256[0] ? j->spec_sha256 :
+					     NULL, &err) < 0) {
+			yd_log("run %lld: cannot cancel what is left of job %s on '%s': %s",
+			       (long long)run->id, j->runner_id, j->host, err.msg);
+			j->probing = false;
+			continue;
+		}
+		j->probing = true;
+		yd_log("run %lld: %s asked to kill what is left of job %s on '%s'", (long long)run->id, by,
+		       j->runner_id, j->host);
+	}
 }
 
 /* A job that never reached its runner fails at its deadline; lost jobs holding a slot are asked

@@ -146,6 +146,14 @@ static struct yb_json *req_cancel(struct yd *d, const struct yb_json *args, cons
 	struct yd_run *run = yd_run_find(d, id);
 	*ok = false;
 	yb_json_set(res, "run", yb_json_int(id));
+	if (run && !run->busy && yd_run_holds(run)) {
+		/* lost, but processes of it may still run: the runner kills what is left */
+		yd_run_kill_leftovers(d, run, by);
+		yb_json_set(res, "state", yb_json_str("lost"));
+		yb_json_set(res, "killing_leftovers", yb_json_bool(true));
+		*ok = true;
+		return res;
+	}
 	if (!run || yd_run_state_final(yd_run_eff(run))) {
 		yb_json_set(res, "error", yb_json_str("the run is not in flight"));
 		return res;

@@ -337,6 +337,9 @@ const char *yd_job_label(const struct yd_job *j, char *buf, size_t size);
 bool yd_run_holds(const struct yd_run *run);
 /* The first job of run that holds its slot, or NULL. */
 struct yd_job *yd_run_holder(const struct yd_run *run);
+/* `yoban cancel` of a lost run holding its slot: CANCEL of what is left of its jobs (the runner
+ * kills what carries their marker); released when the answer says nothing is left. */
+void yd_run_kill_leftovers(struct yd *d, struct yd_run *run, const char *by);
 /* Releases the jobs of run that hold its slot (by: "runner", or the operator's login). */
 void yd_run_release(struct yd *d, struct yd_run *run, const char *by, const char *comment);
 /* Cancelling: a job that never reached its runner (host unreachable) is cancelled here at once;

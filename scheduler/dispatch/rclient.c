@@ -38,6 +38,7 @@ struct rjob {
 	char id[WIRE_MAX_JOB_ID + 1];
 	enum job_phase phase;
 	bool attach_only;   /* followed, not started, by this client */
+	bool cancel_only;   /* only a CANCEL of what is left of it (rclient_cancel_leftovers) */
 	int start_sends;    /* STARTs sent (more than one: resent after a lost connection) */
 	bool attach_sent;   /* ATTACH sent on this connection */
 	bool cancel_wanted, cancel_sent;
@@ -165,6 +166,13 @@ static int job_resume(struct rclient *rc, struct rjob *j, struct yb_err *err)
 			j->forget_sent = true;
 			j->forget_at = 0;
 			r = send_job_op(rc, WIRE_FORGET, j, err);
+		}
+		return r;
+	}
+	if (j->cancel_only) {
+		if (!j->cancel_sent) {
+			j->cancel_sent = true;
+			r = send_job_op(rc, WIRE_CANCEL, j, err);
 		}
 		return r;
 	}
@@ -372,11 +380,17 @@ static int on_control(struct rclient *rc, const struct wire_frame *f, struct yb_
 			job_remove(rc, j);
 			if (rc->cb.ack)
 				rc->cb.ack(rc->ctx, jid, op, 0);
-		} else if (!strcmp(op, "cancel") && rc->cb.job_report) {
-			struct rclient_report rep;
-			report_of(o, &rep);
-			rep.op = op;
-			rc->cb.job_report(rc->ctx, j->id, &rep);
+		} else if (!strcmp(op, "cancel")) {
+			char jid[WIRE_MAX_JOB_ID + 1];
+			snprintf(jid, sizeof(jid), "%s", j->id);
+			if (j->cancel_only)
+				job_remove(rc, j); /* answered: nothing more will come for it */
+			if (rc->cb.job_report) {
+				struct rclient_report rep;
+				report_of(o, &rep);
+				rep.op = op;
+				rc->cb.job_report(rc->ctx, jid, &rep);
+			}
 		}
 		break;
 	}
@@ -726,6 +740,22 @@ int rclient_attach_spec(struct rclient *rc, const char *job, uint64_t offset,
 int rclient_attach(struct rclient *rc, const char *job, uint64_t offset, struct yb_err *err)
 {
 	return rclient_attach_spec(rc, job, offset, NULL, err);
+}
+
+int rclient_cancel_leftovers(struct rclient *rc, const char *job, const char *spec_sha256,
+			     struct yb_err *err)
+{
+	int r = check_new_job(rc, job, err);
+	if (r < 0)
+		return r;
+	struct rjob *j = job_add(rc, job);
+	j->cancel_only = true;
+	j->cancel_wanted = true;
+	j->phase = JOB_LIVE;
+	keep_digest(j, spec_sha256);
+	if (rc->state == RC_READY)
+		return job_resume(rc, j, err);
+	return 0;
 }
 
 int rclient_drop(struct rclient *rc, const char *job)

@@ -110,6 +110,12 @@ int rclient_attach(struct rclient *rc, const char *job, uint64_t offset, struct 
  * then acts only on that job, and answers "conflict" for another job holding the id. */
 int rclient_attach_spec(struct rclient *rc, const char *job, uint64_t offset,
 			const char *spec_sha256, struct yb_err *err);
+/* Sends CANCEL alone for a job this client does not follow (a lost job's leftovers: the runner
+ * kills what carries its marker); the answer comes to job_report ("unknown-job" /
+ * "unknown-running" with "killed" and "processes", or the ACK op "cancel") and the job leaves
+ * the client with it. */
+int rclient_cancel_leftovers(struct rclient *rc, const char *job, const char *spec_sha256,
+			     struct yb_err *err);
 /* Stops following a job without a word to the runner (a job that never reached it, given up). */
 int rclient_drop(struct rclient *rc, const char *job);
 int rclient_cancel(struct rclient *rc, const char *job, struct yb_err *err);

@@ -306,6 +306,23 @@ yd_wait_sql "SELECT count(*) > 0 FROM yoban.heartbeats WHERE leader AND pid = $Y
 again=$(trigger_run vanish '{"nap": "0"}')
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $again" skipped 10
 check "a restarted daemon still counts the lost run's slot" 0 "$?"
+as_alice cancel "$run" --wait >/dev/null; check "cancel of a lost run holding its slot is accepted" 0 "$?"
+yd_wait_sql "SELECT released_by FROM yoban.jobs WHERE run_id = $run" runner 20
+check "the runner kills its leftovers and the slot is released" 0 "$?"
+check "what the cancel killed is the job's evidence" t \
+  "$(yd_sql "SELECT (evidence #>> '{cancel,killed}')::int > 0 AND (evidence #>> '{cancel,processes}')::int = 0 FROM yoban.jobs WHERE run_id = $run")"
+alive=
+for _ in $(seq 50); do
+  alive=$(for pid in $(yd_sql "SELECT p->>'pid' FROM yoban.jobs j, jsonb_array_elements(j.evidence #> '{attach,pids}') p WHERE j.run_id = $run"); do
+    yd_running "$pid" && echo "$pid"; done)
+  [ -z "$alive" ] && break
+  sleep 0.1
+done
+check "the leftovers are gone" "" "$alive"
+
+run=$(trigger_run vanish '{"nap": "25"}')
+lose_journal "$run"
+yd_wait_sql "SELECT holds_slot FROM yoban.jobs WHERE run_id = $run" t 20; check "a third lost job holds its slot" 0 "$?"
 check_status "the daemon's own login may not release" 1 "$YB_BIN/yoban" release "$run" --wait
 check_status "yoban release frees it by hand" 0 as_alice release "$run" --comment "checked on the host: a harmless sleep" --wait
 check "the job says who released it and why" "alice|checked on the host: a harmless sleep|lost|f" \

@@ -31,7 +31,7 @@ steps:
 yd_runbook leaver 'targets: { hosts: [local] }
 steps:
   - name: fork
-    run: sleep 60 & sleep 0.3; echo started'
+    run: setsid sleep 60 & sleep 0.3; echo started'
 yd_start
 
 # ---- ids: the site's id and the run's nonce ----

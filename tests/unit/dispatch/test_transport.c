@@ -773,6 +773,15 @@ START_TEST(local_spec_digest_guards_attach)
 	run_ok(rc, c, 30);
 	ck_assert(c->jobs[0].exited);
 	ck_assert_str_eq(c->jobs[0].out.data, "one\n");
+	/* CANCEL alone of an id nothing carries: answered unknown-job, nothing killed, and the
+	 * client lets go of it */
+	tjob_new(c, "leftovers-of-nothing", false);
+	ck_assert_int_eq(rclient_cancel_leftovers(rc, "leftovers-of-nothing", NULL, &err), 0);
+	run_ok(rc, c, 30);
+	ck_assert_str_eq(c->jobs[2].code, "unknown-job");
+	ck_assert_int_eq(last_report.killed, 0);
+	ck_assert_int_eq(last_report.processes, 0);
+	ck_assert_int_eq(rclient_job_offset(rc, "leftovers-of-nothing"), -1);
 	rclient_free(rc);
 	ctx_free(c);
 }
