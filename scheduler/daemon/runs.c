@@ -50,6 +50,10 @@ void yd_job_free(struct yd_job *j)
 {
 	yb_json_free(j->spec);
 	yb_json_free(j->cancel_said);
+	if (j->stdout_tail) {
+		yb_buf_release(j->stdout_tail);
+		free(j->stdout_tail);
+	}
 	free(j->host);
 	free(j);
 }

@@ -84,6 +84,9 @@ struct yd_job {
 	int64_t probe_at_ms;
 	int64_t processes;       /* what the runner said last: processes still running */
 	struct yb_json *cancel_said; /* a CANCEL's answer, kept for the job's evidence */
+	/* a built-in step (backup, offsite, restore): the tail of its stdout, where its evidence
+	 * line ("yoban-evidence {...}") is, recorded into backup_evidence with its exit */
+	struct yb_buf *stdout_tail;
 };
 
 struct yd_run {
