@@ -76,7 +76,9 @@ void yd_step_result_store(struct yd *d, const struct yd_job *j, const struct rcl
 		return;
 	char jid[24], pr[24], er[24];
 	yd_idtext(jid, j->id);
-	const struct yb_json *r = ex->step;
+	const struct yb_json *r = ex->record ? yb_json_get(ex->record, "step") : NULL;
+	if (r && !yb_json_is_object(r))
+		r = NULL;
 	const char *outcome = r ? yb_json_get_str(r, "outcome") : NULL;
 	static const char *const outcomes[] = { "committed", "rolled back", "unknown", "not started" };
 	bool known = false;
