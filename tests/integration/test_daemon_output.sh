@@ -56,7 +56,7 @@ want=$(sha256sum <"$data/random.bin" | cut -c1-64)
 check "the runner's digest is the printed bytes'" "$want" "$(yd_sql "SELECT stdout_sha256 FROM yoban.jobs WHERE id = $job")"
 check "every byte stored" 5242880 "$(yd_sql "SELECT sum(raw_len) FROM yoban.output_chunks WHERE job_id = $job")"
 # chunks under 4 KiB are compressed whatever they hold: the raw ones carry nearly all
-check "random output is stored raw" t "$(yd_sql "SELECT sum(length(raw)) >= 0.98 * 5242880 FROM yoban.output_chunks WHERE job_id = $job")"
+check "random output is stored raw" t "$(yd_sql "SELECT sum(length(raw)) >= 0.9 * 5242880 FROM yoban.output_chunks WHERE job_id = $job")"
 check "a raw chunk holds raw_len bytes and no zstd frame" 0 "$(yd_sql "SELECT count(*) FROM yoban.output_chunks WHERE job_id = $job AND raw IS NOT NULL AND (zstd IS NOT NULL OR length(raw) <> raw_len)")"
 check "yoban logs gives back the exact bytes" "$want" "$("$YB_BIN/yoban" logs "$run" --quiet | sha256sum | cut -c1-64)"
 json=$("$YB_BIN/yoban" logs "$run" --format json | head -1)
