@@ -13,8 +13,9 @@
 #define YB_SERVE_H
 
 #include "yb.h"
+#include "yb_version.h"
 
-#define RUNNER_VERSION "0.1.0"
+#define RUNNER_VERSION YB_VERSION
 #define SERVE_OUT_HIGH (1u << 20)   /* queued output bytes past which serve stops producing */
 #define SERVE_TICK_MS 250           /* attached spools are looked at on inotify events, and at
                                        least this often (liveness, missed events) */

@@ -44,10 +44,20 @@ static void strv_free(char **v)
 	free(v);
 }
 
-/* A string value of at most max bytes (the JSON parser refuses \u0000, so none holds a NUL). */
-static bool string_ok(const struct yb_json *v, size_t max)
+/* Bytes as the scheduler sent them (common/json.h, yb_json_bytes: a string, or {"base64": ...}
+ * for bytes that are not UTF-8, such as a Shift_JIS file name): a new C string of at most max
+ * bytes and no NUL (argv, the environment and paths cannot hold one), or NULL. */
+static char *bytes_get(const struct yb_json *v, size_t max)
 {
-	return yb_json_is_string(v) && strlen(yb_json_string_value(v)) <= max;
+	unsigned char *b = NULL;
+	size_t n = 0;
+	if (!v || yb_json_bytes_value(v, &b, &n, NULL) < 0)
+		return NULL;
+	if (n > max || memchr(b, '\0', n)) {
+		free(b);
+		return NULL;
+	}
+	return (char *)b;
 }
 
 static int parse_job(const struct yb_json *start, struct job_spec *s, struct yb_err *err)
@@ -67,10 +77,9 @@ static int parse_command(const struct yb_json *start, struct job_spec *s, struct
 	if (!!argv == !!shell)
 		return yb_err_set(err, YB_EINVAL, "give exactly one of 'argv' and 'shell'");
 	if (shell) {
-		if (!string_ok(shell, SPEC_MAX_STRING))
+		if (!(s->shell = bytes_get(shell, SPEC_MAX_STRING)))
 			return yb_err_set(err, YB_EINVAL, "'shell' must be a string of at most %d bytes",
 					  SPEC_MAX_STRING);
-		s->shell = xstrdup(yb_json_string_value(shell));
 		return 0;
 	}
 	size_t n = yb_json_len(argv);
@@ -79,11 +88,9 @@ static int parse_command(const struct yb_json *start, struct job_spec *s, struct
 				  SPEC_MAX_ARGV);
 	s->argv = strv_new(n);
 	for (size_t i = 0; i < n; i++) {
-		struct yb_json *a = yb_json_at(argv, i);
-		if (!string_ok(a, SPEC_MAX_STRING))
+		if (!(s->argv[i] = bytes_get(yb_json_at(argv, i), SPEC_MAX_STRING)))
 			return yb_err_set(err, YB_EINVAL, "'argv[%zu]' must be a string of at most %d bytes",
 					  i, SPEC_MAX_STRING);
-		s->argv[i] = xstrdup(yb_json_string_value(a));
 	}
 	if (!s->argv[0][0])
 		return yb_err_set(err, YB_EINVAL, "'argv[0]' is empty");
@@ -123,13 +130,15 @@ static int parse_env(const struct yb_json *start, struct job_spec *s, struct yb_
 		if (!strcmp(key, SPEC_RESERVED_ENV))
 			return yb_err_set(err, YB_EINVAL, "'env' name '%s' is reserved (the runner sets it "
 					  "to find the job's processes)", key);
-		if (!string_ok(value, SPEC_MAX_STRING - 1 - strlen(key)))
+		char *bytes = bytes_get(value, SPEC_MAX_STRING - 1 - strlen(key));
+		if (!bytes)
 			return yb_err_set(err, YB_EINVAL, "'env.%.64s' must be a string of at most %zu bytes",
 					  key, SPEC_MAX_STRING - 1 - strlen(key));
 		has_path |= !strcmp(key, "PATH");
 		has_home |= !strcmp(key, "HOME");
 		has_lang |= !strcmp(key, "LANG");
-		s->env[count++] = xasprintf("%s=%s", key, yb_json_string_value(value));
+		s->env[count++] = xasprintf("%s=%s", key, bytes);
+		free(bytes);
 	}
 	if (!has_path)
 		s->env[count++] = xasprintf("PATH=%s", SPEC_BASE_PATH);
@@ -145,10 +154,9 @@ static int parse_cwd(const struct yb_json *start, struct job_spec *s, struct yb_
 	struct yb_json *cwd = yb_json_get(start, "cwd");
 	if (!cwd)
 		return 0;
-	if (!string_ok(cwd, SPEC_MAX_CWD) || yb_json_string_value(cwd)[0] != '/')
+	if (!(s->cwd = bytes_get(cwd, SPEC_MAX_CWD)) || s->cwd[0] != '/')
 		return yb_err_set(err, YB_EINVAL, "'cwd' must be an absolute path of at most %d bytes",
 				  SPEC_MAX_CWD);
-	s->cwd = xstrdup(yb_json_string_value(cwd));
 	return 0;
 }
 
@@ -191,11 +199,11 @@ static int parse_secrets(const struct yb_json *start, struct job_spec *s, struct
 				  MASK_MAX_SECRETS);
 	s->secrets = strv_new(n);
 	for (size_t i = 0; i < n; i++) {
-		struct yb_json *v = yb_json_at(secrets, i);
-		if (!string_ok(v, MASK_MAX_SECRET_LEN))
+		char *secret = bytes_get(yb_json_at(secrets, i), MASK_MAX_SECRET_LEN);
+		if (!secret)
 			return yb_err_set(err, YB_EINVAL, "'secrets[%zu]' must be a string of at most %d bytes",
 					  i, MASK_MAX_SECRET_LEN);
-		s->secrets[s->n_secrets++] = xstrdup(yb_json_string_value(v));
+		s->secrets[s->n_secrets++] = secret;
 	}
 	return 0;
 }
@@ -250,7 +258,7 @@ static struct yb_json *masked_str(struct mask *m, const char *s)
 	yb_buf_init(&b, 0);
 	mask_feed(m, s, strlen(s), emit_to_buf, &b);
 	mask_flush(m, emit_to_buf, &b);
-	struct yb_json *v = yb_json_strn(b.data ? b.data : "", b.len);
+	struct yb_json *v = yb_json_bytes(b.data ? b.data : "", b.len);
 	yb_buf_release(&b);
 	return v;
 }
@@ -294,7 +302,8 @@ struct yb_json *job_spec_redacted(const struct job_spec *spec)
 	}
 	free(sorted);
 	yb_json_set(o, "env", env);
-	yb_json_set(o, "cwd", yb_json_str(spec->cwd ? spec->cwd : "/"));
+	const char *cwd = spec->cwd ? spec->cwd : "/";
+	yb_json_set(o, "cwd", yb_json_bytes(cwd, strlen(cwd)));
 	yb_json_set(o, "timeout_ms", yb_json_int(spec->timeout_ms));
 	yb_json_set(o, "grace_ms", yb_json_int(spec->grace_ms));
 	yb_json_set(o, "output_cap", yb_json_int((int64_t)spec->output_cap));

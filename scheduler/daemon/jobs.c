@@ -82,8 +82,12 @@ struct yb_json *yd_params_resolve(const struct rb_runbook *rb, const struct yb_j
 	for (size_t i = 0; i < rb->n_params; i++) {
 		const struct rb_param *p = &rb->params[i];
 		struct yb_json *v = given ? yb_json_get(given, p->name) : NULL;
-		if (v && yb_json_is_string(v)) {
-			yb_json_set(out, p->name, yb_json_str(yb_json_string_value(v)));
+		unsigned char *bytes = NULL;
+		size_t n_bytes = 0;
+		if (v && yb_json_bytes_value(v, &bytes, &n_bytes, NULL) == 0) {
+			/* a string, or bytes that are not UTF-8 as {"base64": ...}: kept as given */
+			yb_json_set(out, p->name, yb_json_bytes(bytes, n_bytes));
+			free(bytes);
 		} else if (v) {
 			char *t = yb_json_dump(v, 0);
 			yb_json_set(out, p->name, yb_json_str(t));
@@ -132,9 +136,12 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 	for (size_t i = 0; i < step->n_env; i++)
 		yb_json_set(env, step->env[i].name, yb_json_str(step->env[i].value));
 	for (size_t i = 0; i < rb->n_params; i++) {
-		const char *v = yb_json_get_str(run->params, rb->params[i].name);
-		if (v)
-			yb_json_set(env, rb->params[i].env_name, yb_json_str(v));
+		unsigned char *v = NULL;
+		size_t n = 0;
+		if (yb_json_bytes_value(yb_json_get(run->params, rb->params[i].name), &v, &n, NULL) == 0) {
+			yb_json_set(env, rb->params[i].env_name, yb_json_bytes(v, n));
+			free(v);
+		}
 	}
 	yb_json_set(env, "YOBAN_RUN_ID", yb_json_str(yd_idtext(buf, run->id)));
 	tz_format_iso(yd_zone_of(rb), run->scheduled_for, buf, sizeof(buf));
@@ -162,9 +169,9 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 			}
 			while (len && (val[len - 1] == '\n' || val[len - 1] == '\r'))
 				val[--len] = 0;
-			yb_json_set(env, step->secrets[i].name, yb_json_str(val));
+			yb_json_set(env, step->secrets[i].name, yb_json_bytes(val, strlen(val)));
 			if (len)
-				yb_json_push(secrets, yb_json_str(val));
+				yb_json_push(secrets, yb_json_bytes(val, strlen(val)));
 			yb_wipe(val, len);
 			free(val);
 		}

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "yoband.h"
+#include "yb_version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -221,6 +222,7 @@ static const char usage[] =
 	"  -c, --config FILE  the site config (default: $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
 	"  -f, --foreground   stay in the foreground (yoband never forks; accepted for unit files)\n"
 	"  -h, --help         this text\n"
+	"      --version      the version\n"
 	"\n"
 	"Several yoband may run against one database: one leads (a PostgreSQL advisory lock), the\n"
 	"others wait and take over within seconds when it dies. SIGHUP (or `yoban reload`) reloads\n"
@@ -233,6 +235,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL;
@@ -246,6 +249,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("yoband %s\n", YB_VERSION);
 			return 0;
 		default:
 			fputs(usage, stderr);
