@@ -324,7 +324,7 @@ stored_bytes_sql() {
   fi
 }
 raw_chunks_sql() {
-  if [ "$(stored_bytes_sql)" = "length(c.zstd)" ]; then echo 0; else echo "count(c.raw)"; fi
+  if [ "$(stored_bytes_sql)" = "length(c.zstd)" ]; then echo "0 * count(*)"; else echo "count(c.raw)"; fi
 }
 
 # gen_content KIND BYTES FILE: log lines, base64 lines of random bytes (barely compressible), or
