@@ -12,8 +12,8 @@
  * the runner told to FORGET it. Lost is not free: a job lost while processes of it still run holds
  * its run's slot and locks, and is asked about every YD_PROBE_MS until the runner says nothing is
  * left (or an operator releases it). A job that never reached an unreachable runner fails at its
- * dispatch deadline (the step's timeout), and is cancelled at once. Output chunks are compressed as they
- * arrive and written behind (yd_flush_chunks: every turn, and at 100 waiting).
+ * dispatch deadline (the step's timeout), and is cancelled at once. Output chunks go to output.c,
+ * which stores them behind, with a bound on what waits in memory.
  */
 #include "yoband.h"
 
@@ -22,14 +22,10 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "compress.h"
 #include "digest.h"
 #include "names.h"
 #include "step_results.h"
 #include "tz.h"
-
-#define YD_FLUSH_ROWS 100
-#define YD_FLUSH_BYTES (8u << 20)
 
 /* ---- parameters and job specs ------------------------------------------------------------ */
 
@@ -505,51 +501,6 @@ void yd_job_start(struct yd *d, struct yd_job *j)
 
 /* ---- output and exits -------------------------------------------------------------------- */
 
-int yd_flush_chunks(struct yd *d)
-{
-	int rc = 0;
-	size_t done = 0;
-	while (done < d->n_chunks && !d->db_broken) {
-		struct yb_buf sql;
-		yb_buf_init(&sql, 0);
-		yb_buf_appendf(&sql, "INSERT INTO yoban.output_chunks (job_id, stream, \"offset\", raw_len, "
-				     "zstd) VALUES ");
-		size_t n = 0, bytes = 0;
-		const char **p = xcalloc(5 * YD_FLUSH_ROWS, sizeof(*p));
-		char (*num)[3][24] = xcalloc(YD_FLUSH_ROWS, sizeof(*num));
-		while (done + n < d->n_chunks && n < YD_FLUSH_ROWS && bytes < YD_FLUSH_BYTES) {
-			struct yd_chunk *ch = &d->chunks[done + n];
-			snprintf(num[n][0], 24, "%lld", (long long)ch->job_id);
-			snprintf(num[n][1], 24, "%llu", (unsigned long long)ch->offset);
-			snprintf(num[n][2], 24, "%zu", ch->raw_len);
-			p[5 * n] = num[n][0];
-			p[5 * n + 1] = ch->stream == WIRE_STDERR ? "stderr" : "stdout";
-			p[5 * n + 2] = num[n][1];
-			p[5 * n + 3] = num[n][2];
-			p[5 * n + 4] = ch->zhex;
-			yb_buf_appendf(&sql, "%s($%zu::bigint, $%zu::yoban.output_stream, $%zu::bigint, "
-					     "$%zu::integer, $%zu::bytea)", n ? ", " : "", 5 * n + 1,
-				       5 * n + 2, 5 * n + 3, 5 * n + 4, 5 * n + 5);
-			bytes += strlen(ch->zhex);
-			n++;
-		}
-		yb_buf_appendf(&sql, " ON CONFLICT DO NOTHING");
-		/* Not waited for: the job's exit, written later on the same connection, comes after
-		 * it; a refused INSERT makes the daemon reconcile (re-attach at what is stored). */
-		yd_async(d, "output chunks", true, sql.data, (int)(5 * n), p);
-		free(p);
-		free(num);
-		yb_buf_release(&sql);
-		done += n;
-	}
-	for (size_t i = 0; i < d->n_chunks; i++)
-		free(d->chunks[i].zhex);
-	d->n_chunks = 0;
-	if (d->db_broken)
-		rc = YB_EIO;
-	return rc;
-}
-
 static void keep_tail(struct yd_job *j, const void *data, size_t len);
 static void record_evidence(struct yd *d, struct yd_job *j, const char *state);
 
@@ -569,27 +520,10 @@ static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, c
 		len -= skip;
 		offset = j->queued;
 	}
-	struct yb_buf z;
-	struct yb_err err = { 0 };
-	yb_buf_init(&z, 0);
-	if (yb_zstd_compress(&z, data, len, 3, &err) < 0) {
-		yd_log("job %s: cannot compress output: %s", job, err.msg);
-		yb_buf_release(&z);
-		return;
-	}
-	if (d->n_chunks == d->cap_chunks) {
-		d->cap_chunks = d->cap_chunks ? 2 * d->cap_chunks : 64;
-		d->chunks = xrealloc(d->chunks, d->cap_chunks * sizeof(*d->chunks));
-	}
-	d->chunks[d->n_chunks++] = (struct yd_chunk){ .job_id = j->id, .stream = stream,
-						      .offset = offset, .raw_len = len,
-						      .zhex = yd_bytea_hex(z.data, z.len) };
-	yb_buf_release(&z);
+	yd_output_chunk(d, c, j->id, stream, offset, data, len);
 	j->queued = offset + len;
 	if (stream == WIRE_STDOUT && rb_step_is_builtin(&j->run->rev->rb->steps[j->step_idx]))
 		keep_tail(j, data, len);
-	if (d->n_chunks >= YD_FLUSH_ROWS)
-		yd_flush_chunks(d);
 }
 
 #define EVIDENCE_TAIL (64u << 10)
@@ -700,7 +634,8 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	if (!j || j->exit_pending)
 		return;
 	/* All the output first: the exit is written only after it. */
-	if (yd_flush_chunks(d) < 0)
+	yd_output_flush(d, true);
+	if (d->db_broken)
 		return;
 	/* a built-in step's evidence, ahead of the exit row; a data patch that committed succeeded
 	 * (its patch is applied once), whatever happened to its process afterwards */
