@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ static int run(int argc, char **argv)
 	char host[64] = "";
 	gethostname(host, sizeof(host) - 1);
 	struct notice n = { .event = "test", .site_host = host };
+	signal(SIGPIPE, SIG_IGN); /* a command that does not read its stdin */
 	if (channel_deliver(site, ch, &n, &answer, &err) < 0) {
 		cli_error("the test notice did not go through: %s", err.msg);
 		goto out;

@@ -55,8 +55,10 @@ char *notice_tail(const char *text, size_t len)
 	/* Start on a character boundary: skip UTF-8 continuation bytes cut by the cap. */
 	while (start < len && ((unsigned char)text[start] & 0xC0) == 0x80)
 		start++;
-	char *out = xstrndup(text + start, len - start);
 	size_t n = len - start;
+	char *out = xmalloc(n + 1); /* stderr may hold NUL bytes: copied, then shown as '?' */
+	memcpy(out, text + start, n);
+	out[n] = 0;
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)out[i];
 		size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 :
@@ -232,13 +234,15 @@ static void encoded_header(struct yb_buf *b, const char *name, const char *value
 	yb_buf_append(b, "\r\n", 2);
 }
 
-/* The part after '@' of an address ("Yoban <yoban@city.lg.jp>" too), else "yoban.invalid". */
+/* The domain of an address ("yoban@city.lg.jp" or "Yoban <yoban@city.lg.jp>"): letters,
+ * digits, '.' and '-' only, else "yoban.invalid". */
 static char *domain_of(const char *from)
 {
-	const char *at = strrchr(from, '@');
-	if (!at || !at[1])
+	const char *lt = strchr(from, '<');
+	const char *at = strchr(lt ? lt : from, '@');
+	if (!at)
 		return xstrdup("yoban.invalid");
-	size_t k = strcspn(at + 1, "> \t\r\n");
+	size_t k = strspn(at + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-");
 	return k ? xstrndup(at + 1, k) : xstrdup("yoban.invalid");
 }
 
