@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries Yoban links (each behind one wrapper file, see docs/dependencies.md)
   libpq-dev libyaml-dev libssh2-1-dev libzstd-dev libjansson-dev libsodium-dev
+  # libcurl (OpenSSL flavour): the smtp and webhook notice channels (scheduler/notify/http.c)
+  libcurl4-openssl-dev
   # unit tests
   check
   # integration tests: a real PostgreSQL and a real sshd, started by the tests themselves
@@ -23,6 +25,8 @@ packages=(
   zstd
   # the daemon tests turn stored chunks (bytea hex) back into bytes to compare digests
   xxd
+  # the notice tests deliver to a real SMTP server on loopback (python3 -m aiosmtpd)
+  python3-aiosmtpd
 )
 
 missing=()
