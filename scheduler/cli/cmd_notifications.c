@@ -28,7 +28,7 @@ static const char list_sql[] =
 
 static const char attempts_sql[] =
 	"SELECT a.notification_id, a.attempt, a.channel, a.ok,"
-	" to_json(a.started_at) #>> '{}' AS started_at,"
+	" to_json(a.started_at) #>> '{}' AS started_at, to_json(a.ended_at) #>> '{}' AS ended_at,"
 	" extract(epoch FROM a.ended_at - a.started_at)::float8 AS duration_seconds, a.answer, a.worker"
 	" FROM yoban.notify_attempts a WHERE a.notification_id = ANY($1::bigint[])"
 	" ORDER BY a.notification_id DESC, a.attempt";
@@ -66,8 +66,10 @@ static void print_text(const struct db_result *r, const struct db_result *a)
 			char t[32], dur[32];
 			opdb_format_time(col(a, k, "started_at"), t, sizeof(t));
 			opdb_format_seconds(col(a, k, "duration_seconds"), dur, sizeof(dur));
+			const char *okv = col(a, k, "ok");
 			printf("         attempt %s at %s (%s): %s %s\n", col(a, k, "attempt"), t, dur,
-			       !strcmp(col(a, k, "ok"), "t") ? "ok" : "FAILED", col(a, k, "answer"));
+			       !okv ? (col(a, k, "ended_at") ? "INTERRUPTED" : "in flight") :
+			       !strcmp(okv, "t") ? "ok" : "FAILED", col(a, k, "answer"));
 		}
 	}
 	if (n == 0)

@@ -23,6 +23,8 @@
 #define PLAN_BATCH 100
 #define STDERR_CHUNKS 4
 #define STDERR_RAW_MAX (256 * 1024)
+/* A claimed delivery is leased for its channel's timeout and this much more. */
+#define WORKER_LEASE_SLACK_MS (15 * 1000)
 
 static void wlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void wlog(const char *fmt, ...)
@@ -237,7 +239,7 @@ static const char claim_sql[] =
 	" to_json(i.detected_at + $1::interval) #>> '{}' AS report_due,"
 	" to_json(i.detected_at + $2::interval) #>> '{}' AS start_due,"
 	" to_json(i.detected_at + $3::interval) #>> '{}' AS recover_due,"
-	" array_length(e.channels, 1) AS n_channels, clock_timestamp() AS started"
+	" array_length(e.channels, 1) AS n_channels"
 	" FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id"
 	" LEFT JOIN yoban.notifications f ON f.id = n.fallover_of"
 	" LEFT JOIN yoban.runs r ON r.id = e.run_id"
@@ -270,10 +272,20 @@ static char *channel_at(const char *list, int index)
 	return NULL;
 }
 
-int worker_deliver_one(struct worker *w, struct yb_err *err)
+/* The claim's answer, copied out of the claim's result so the transaction can end before the
+ * channel is tried. */
+struct claim {
+	struct db_result *r;
+	char attempt_id[24];
+	int attempt, hops, index, n_channels;
+};
+
+/* Transaction 1: the due delivery, locked; its attempt counted and recorded as in flight; the
+ * row leased (next_attempt_at moved past the attempt's longest end) so that no other worker
+ * takes it meanwhile, and so that a worker killed mid-attempt leaves it to be taken again when
+ * the lease ends. Returns 1 with *c, 0 when nothing is due, or <0. */
+static int claim_one(struct worker *w, struct claim *c, struct yb_err *err)
 {
-	struct db_result *r = NULL;
-	int rc;
 	char report[48], start[48], recover[48];
 	const struct rb_contract *k = &w->site->contract;
 	interval_text(report, sizeof(report), k->sla_report_ms);
@@ -281,6 +293,9 @@ int worker_deliver_one(struct worker *w, struct yb_err *err)
 	interval_text(recover, sizeof(recover), k->sla_recover_ms);
 	const char *cp[] = { report[0] ? report : NULL, start[0] ? start : NULL,
 			     recover[0] ? recover : NULL };
+	struct db_result *r = NULL;
+	char *attempt_id = NULL;
+	int rc;
 	if ((rc = db_exec(w->conn, "BEGIN", 0, NULL, NULL, err)) < 0)
 		return rc;
 	if ((rc = db_exec(w->conn, claim_sql, 3, cp, &r, err)) < 0)
@@ -290,9 +305,49 @@ int worker_deliver_one(struct worker *w, struct yb_err *err)
 		return db_exec(w->conn, "COMMIT", 0, NULL, NULL, err);
 	}
 	const char *id = col(r, "id"), *channel = col(r, "channel");
-	int attempt = atoi(col(r, "attempts")) + 1, hops = atoi(col(r, "hops"));
-	int index = atoi(col(r, "channel_index"));
-	const char *n_channels = col(r, "n_channels");
+	const struct rb_channel *ch = channel_find(w->site, channel);
+	char lease[48], attempt_text[16];
+	c->attempt = atoi(col(r, "attempts")) + 1;
+	snprintf(attempt_text, sizeof(attempt_text), "%d", c->attempt);
+	snprintf(lease, sizeof(lease), "%lld milliseconds",
+		 (long long)((ch ? ch->timeout_ms : 0) + WORKER_LEASE_SLACK_MS));
+	const char *p[] = { id, attempt_text, lease, channel, w->instance };
+	if ((rc = db_query_value(w->conn,
+				 "WITH interrupted AS (UPDATE yoban.notify_attempts SET ended_at = now(), "
+				 " answer = 'interrupted: the worker ended before the attempt did' "
+				 " WHERE notification_id = $1::bigint AND ok IS NULL AND answer = ''), "
+				 "counted AS (UPDATE yoban.notifications SET attempts = $2::integer, "
+				 " next_attempt_at = now() + $3::interval WHERE id = $1::bigint) "
+				 "INSERT INTO yoban.notify_attempts (notification_id, attempt, channel, "
+				 " started_at, ended_at, ok, answer, worker) VALUES ($1::bigint, $2::integer, "
+				 " $4, clock_timestamp(), NULL, NULL, '', $5) RETURNING id",
+				 5, p, &attempt_id, err)) < 0)
+		goto fail;
+	snprintf(c->attempt_id, sizeof(c->attempt_id), "%s", attempt_id);
+	free(attempt_id);
+	if ((rc = db_exec(w->conn, "COMMIT", 0, NULL, NULL, err)) < 0) {
+		db_result_free(r);
+		return rc;
+	}
+	c->r = r;
+	c->hops = atoi(col(r, "hops"));
+	c->index = atoi(col(r, "channel_index"));
+	c->n_channels = col(r, "n_channels") ? atoi(col(r, "n_channels")) : 0;
+	return 1;
+fail:
+	db_result_free(r);
+	rollback(w);
+	return rc;
+}
+
+int worker_deliver_one(struct worker *w, struct yb_err *err)
+{
+	struct claim c = { 0 };
+	int rc = claim_one(w, &c, err);
+	if (rc <= 0)
+		return rc;
+	struct db_result *r = c.r;
+	const char *id = col(r, "id"), *channel = col(r, "channel");
 	char *tail = col(r, "job_id") ? stderr_tail(w, col(r, "job_id")) : NULL;
 	struct notice n = {
 		.id = strtoll(id, NULL, 10),
@@ -319,67 +374,68 @@ int worker_deliver_one(struct worker *w, struct yb_err *err)
 				 channel);
 	else
 		drc = channel_deliver(w->site, ch, &n, &answer, &derr);
-	int max_attempts = ch ? ch->retry.attempts : 1;
+	int attempt = c.attempt, max_attempts = ch ? ch->retry.attempts : 1;
 	int64_t delay_ms = ch ? ch->retry.delay_ms : 0;
 	for (int i = 1; i < attempt && delay_ms < 24LL * 3600 * 1000; i++)
 		delay_ms *= 2; /* backoff: delay, 2 delay, 4 delay ... */
 	char attempt_text[16], delay_text[48];
 	snprintf(attempt_text, sizeof(attempt_text), "%d", attempt);
 	snprintf(delay_text, sizeof(delay_text), "%lld milliseconds", (long long)delay_ms);
+
+	/* Transaction 2: the attempt's outcome, and what becomes of the delivery. Each update is
+	 * guarded by the attempt count, so a worker whose lease ran out changes nothing another
+	 * worker has taken over since. */
 	const char *said = drc == 0 ? answer : derr.msg;
-	const char *ap[] = { id, attempt_text, channel, col(r, "started"), drc == 0 ? "t" : "f",
-			     said, w->instance };
-	rc = db_exec(w->conn, "INSERT INTO yoban.notify_attempts (notification_id, attempt, channel, "
-			      "started_at, ok, answer, worker) VALUES ($1::bigint, $2::integer, $3, "
-			      "$4::timestamptz, $5::boolean, left($6, 2000), $7)", 7, ap, NULL, err);
+	const char *ap[] = { c.attempt_id, drc == 0 ? "t" : "f", said };
+	if ((rc = db_exec(w->conn, "BEGIN", 0, NULL, NULL, err)) < 0)
+		goto out;
+	rc = db_exec(w->conn, "UPDATE yoban.notify_attempts SET ended_at = clock_timestamp(), "
+			      "ok = $2::boolean, answer = left($3, 2000) WHERE id = $1::bigint",
+		     3, ap, NULL, err);
 	if (rc == 0 && drc == 0) {
 		wlog("notification %s (%s, run %s) delivered via '%s': %s", id, n.event,
 		     col(r, "run_id") ? col(r, "run_id") : "-", channel, answer);
 		const char *up[] = { id, attempt_text, col(r, "incident_id") };
 		rc = db_exec(w->conn, "WITH d AS (UPDATE yoban.notifications SET state = 'delivered', "
-				      "attempts = $2::integer, delivered_at = now(), last_error = NULL "
-				      "WHERE id = $1::bigint) UPDATE yoban.incidents SET notified_at = "
-				      "coalesce(notified_at, now()) WHERE id = $3::bigint",
-			     3, up, NULL, err);
+				      "delivered_at = now(), last_error = NULL WHERE id = $1::bigint AND "
+				      "state = 'pending' AND attempts = $2::integer) "
+				      "UPDATE yoban.incidents SET notified_at = coalesce(notified_at, now()) "
+				      "WHERE id = $3::bigint", 3, up, NULL, err);
 	} else if (rc == 0 && attempt < max_attempts) {
 		wlog("notification %s via '%s': attempt %d of %d failed (%s); again in %llds", id,
 		     channel, attempt, max_attempts, derr.msg, (long long)(delay_ms / 1000));
 		const char *up[] = { id, attempt_text, delay_text, derr.msg };
-		rc = db_exec(w->conn, "UPDATE yoban.notifications SET attempts = $2::integer, "
-				      "next_attempt_at = now() + $3::interval, last_error = left($4, 2000) "
-				      "WHERE id = $1::bigint", 4, up, NULL, err);
+		rc = db_exec(w->conn, "UPDATE yoban.notifications SET next_attempt_at = now() + "
+				      "$3::interval, last_error = left($4, 2000) WHERE id = $1::bigint AND "
+				      "state = 'pending' AND attempts = $2::integer", 4, up, NULL, err);
 	} else if (rc == 0) {
-		int total = n_channels ? atoi(n_channels) : 0;
-		char *next = total > 1 && hops + 1 < total ?
-			channel_at(col(r, "channels"), (index + 1) % total) : NULL;
+		int total = c.n_channels;
+		char *next = total > 1 && c.hops + 1 < total ?
+			channel_at(col(r, "channels"), (c.index + 1) % total) : NULL;
 		wlog("notification %s via '%s': the last attempt (%d) failed (%s)%s%s", id, channel,
 		     attempt, derr.msg, next ? "; falling over to " : "", next ? next : "");
 		char index_text[16], hops_text[16];
-		snprintf(index_text, sizeof(index_text), "%d", total ? (index + 1) % total : 0);
-		snprintf(hops_text, sizeof(hops_text), "%d", hops + 1);
+		snprintf(index_text, sizeof(index_text), "%d", total ? (c.index + 1) % total : 0);
+		snprintf(hops_text, sizeof(hops_text), "%d", c.hops + 1);
 		const char *up[] = { id, attempt_text, derr.msg, next, index_text, hops_text };
 		rc = db_exec(w->conn,
 			     "WITH f AS (UPDATE yoban.notifications SET state = 'failed', "
-			     "attempts = $2::integer, last_error = left($3, 2000) WHERE id = $1::bigint "
-			     "RETURNING event_id) INSERT INTO yoban.notifications (event_id, channel, "
-			     "channel_index, fallover_of, hops) SELECT f.event_id, $4, $5::integer, "
-			     "$1::bigint, $6::integer FROM f WHERE $4::text IS NOT NULL",
-			     6, up, NULL, err);
+			     "last_error = left($3, 2000) WHERE id = $1::bigint AND state = 'pending' "
+			     "AND attempts = $2::integer RETURNING event_id) INSERT INTO "
+			     "yoban.notifications (event_id, channel, channel_index, fallover_of, hops) "
+			     "SELECT f.event_id, $4, $5::integer, $1::bigint, $6::integer FROM f "
+			     "WHERE $4::text IS NOT NULL", 6, up, NULL, err);
 		free(next);
 	}
+	if (rc < 0)
+		rollback(w);
+	else
+		rc = db_exec(w->conn, "COMMIT", 0, NULL, NULL, err);
+out:
 	free(answer);
 	free(tail);
 	db_result_free(r);
-	r = NULL;
-	if (rc < 0)
-		goto fail;
-	if ((rc = db_exec(w->conn, "COMMIT", 0, NULL, NULL, err)) < 0)
-		return rc;
-	return 1;
-fail:
-	db_result_free(r);
-	rollback(w);
-	return rc;
+	return rc < 0 ? rc : 1;
 }
 
 int worker_escalate(struct worker *w, struct yb_err *err)

@@ -79,15 +79,17 @@ CREATE TABLE yoban.notifications (
 );
 CREATE INDEX notifications_due ON yoban.notifications (next_attempt_at) WHERE state = 'pending';
 
--- Every attempt, with what the other side answered.
+-- Every attempt, with what the other side answered. An attempt is written when it starts
+-- (ok NULL, answer ''), and completed when it ends; one whose worker died stays ok NULL and is
+-- marked interrupted when the delivery is taken up again.
 CREATE TABLE yoban.notify_attempts (
 	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	notification_id bigint NOT NULL REFERENCES yoban.notifications (id),
 	attempt integer NOT NULL CHECK (attempt >= 1),
 	channel text NOT NULL,
 	started_at timestamptz NOT NULL,
-	ended_at timestamptz NOT NULL DEFAULT now(),
-	ok boolean NOT NULL,
+	ended_at timestamptz,
+	ok boolean,                 -- NULL: in flight, or interrupted
 	answer text NOT NULL,       -- the server's reply or the error, at most 2,000 characters
 	worker text NOT NULL DEFAULT session_user,
 	UNIQUE (notification_id, attempt)
@@ -325,6 +327,7 @@ GRANT INSERT ON yoban.incidents, yoban.notify_events, yoban.notifications, yoban
 GRANT UPDATE (planned_at, channels) ON yoban.notify_events TO yoban_daemon;
 GRANT UPDATE (state, attempts, next_attempt_at, delivered_at, last_error)
 	ON yoban.notifications TO yoban_daemon;
+GRANT UPDATE (ended_at, ok, answer) ON yoban.notify_attempts TO yoban_daemon;
 GRANT UPDATE (notified_at, escalated_at) ON yoban.incidents TO yoban_daemon;
 GRANT UPDATE (to_at) ON yoban.leader_spans TO yoban_daemon;
 -- The definer functions close incidents and write audit rows, nothing more.

@@ -113,7 +113,7 @@ notify:
   channels:
     mail:  { smtp: { url: "smtp://127.0.0.1:$SMTP_PORT", from: "yoban@example.lg.jp", to: [ops@example.lg.jp], tls: optional }, timeout: 5s, retry: { attempts: 2, delay: 1s } }
     hook:  { webhook: "http://127.0.0.1:$HTTP_PORT/ops", timeout: 5s }
-    phone: { command: [$work/phone.sh], timeout: 20s, retry: { attempts: 1 } }
+    phone: { command: [$work/phone.sh], timeout: 10s, retry: { attempts: 1 } }
     slow:  { webhook: "http://127.0.0.1:$HTTP_PORT/hang", timeout: 2s, retry: { attempts: 1 } }
     dead:  { webhook: "http://127.0.0.1:$DEAD_PORT/x", timeout: 2s, retry: { attempts: 2, delay: 1s } }
   default: [mail]
@@ -275,11 +275,15 @@ check "the command channel is mid-call" test -s "$work/hang.pid"
 kill -KILL "$NOTIFY_PID"; wait "$NOTIFY_PID" 2>/dev/null
 kill -KILL -- -"$(cat "$work/hang.pid")" 2>/dev/null
 check "the killed delivery is still pending" eq \
-  "$(yd_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3")" pending
+  "$(yd_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")" pending
 notify_start
-yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3" delivered 40
-check "the restarted worker delivered it" eq "$?" 0
-cid=$(yd_sql "SELECT n.id FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3")
+yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'" delivered 60
+check "the restarted worker delivered it when the lease ran out" eq "$?" 0
+check "the killed attempt is recorded as interrupted, the second as ok" eq \
+  "$(yd_sql "SELECT string_agg(a.attempt || ':' || coalesce(a.ok::text, 'null') || ':' || (a.answer LIKE 'interrupted%')::text, ',' ORDER BY a.attempt) FROM yoban.notify_attempts a JOIN yoban.notifications n ON n.id = a.notification_id JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")" \
+  "1:null:true,2:true:false"
+check "yoban notifications shows it" has "$(yb notifications --run "$run3")" "INTERRUPTED"
+cid=$(yd_sql "SELECT n.id FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")
 check "the duplicate call carries the same key" eq "$(grep -c "^yoban-notice-$cid failure" "$work/calls.log")" 2
 
 # ---- killed between the event and any delivery: the outbox keeps it ----
@@ -289,7 +293,7 @@ yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run4" failed 30 >/dev/null
 check "with no worker, the event waits in the outbox" eq \
   "$(yd_sql "SELECT count(*) FROM yoban.notify_events WHERE run_id = $run4 AND planned_at IS NULL")" 1
 notify_start
-yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run4" delivered 30
+yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run4 AND e.event = 'failure'" delivered 30
 check "a worker started later delivers it" eq "$?" 0
 
 # ---- a missed fire opens an incident ----
