@@ -24,6 +24,16 @@
 
 #define COMMAND_ANSWER_MAX 2000
 
+/* The envelope address of a From: "Yoban <yoban@city.lg.jp>" -> "yoban@city.lg.jp". */
+static char *envelope_of(const char *from)
+{
+	const char *lt = strchr(from, '<');
+	if (!lt)
+		return xstrdup(from);
+	size_t k = strcspn(lt + 1, ">");
+	return xstrndup(lt + 1, k);
+}
+
 static int deliver_smtp(const struct rb_site *site, const struct rb_channel *ch,
 			const struct notice *n, char **answer, struct yb_err *err)
 {
@@ -40,8 +50,10 @@ static int deliver_smtp(const struct rb_site *site, const struct rb_channel *ch,
 	}
 	struct smtp_auth auth = { ch->smtp_user, password, ch->smtp_tls_required };
 	char *mail = notice_mail(n, ch->smtp_from, (const char *const *)ch->smtp_to, ch->n_smtp_to);
-	rc = smtp_send(ch->smtp_url, &auth, ch->smtp_from, (const char *const *)ch->smtp_to,
+	char *envelope = envelope_of(ch->smtp_from);
+	rc = smtp_send(ch->smtp_url, &auth, envelope, (const char *const *)ch->smtp_to,
 		       ch->n_smtp_to, mail, ch->timeout_ms, answer, err);
+	free(envelope);
 	free(mail);
 	if (password) {
 		explicit_bzero(password, password_len);

@@ -256,13 +256,38 @@ static void plain_header(struct yb_buf *b, const char *name, const char *value)
 	yb_buf_append(b, "\r\n", 2);
 }
 
+/* From: with a display name that is not ASCII ("夜番 <yoban@city.lg.jp>") as an RFC 2047 word. */
+static void from_header(struct yb_buf *b, const char *from)
+{
+	const char *lt = strchr(from, '<');
+	bool ascii = true;
+	for (const char *p = from; lt && p < lt; p++)
+		ascii = ascii && (unsigned char)*p < 0x80;
+	if (ascii) {
+		plain_header(b, "From", from);
+		return;
+	}
+	const char *name = from, *end = lt;
+	while (*name == ' ')
+		name++;
+	while (end > name && end[-1] == ' ')
+		end--;
+	char *b64 = yb_base64(name, (size_t)(end - name));
+	struct yb_buf v;
+	yb_buf_init(&v, 0);
+	yb_buf_appendf(&v, "=?UTF-8?B?%s?= %s", b64, lt);
+	plain_header(b, "From", v.data);
+	yb_buf_release(&v);
+	free(b64);
+}
+
 char *notice_mail(const struct notice *n, const char *from, const char *const *to, size_t n_to)
 {
 	struct yb_buf b;
 	yb_buf_init(&b, 0);
 	char *subject = notice_subject(n), *text = notice_text(n), *key = notice_key(n);
 	char *domain = domain_of(from);
-	plain_header(&b, "From", from);
+	from_header(&b, from);
 	struct yb_buf all;
 	yb_buf_init(&all, 0);
 	for (size_t i = 0; i < n_to; i++)

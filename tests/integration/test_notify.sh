@@ -111,7 +111,7 @@ inventory: inventory.yaml
 timezone: Asia/Tokyo
 notify:
   channels:
-    mail:  { smtp: { url: "smtp://127.0.0.1:$SMTP_PORT", from: "yoban@example.lg.jp", to: [ops@example.lg.jp], tls: optional }, timeout: 5s, retry: { attempts: 2, delay: 1s } }
+    mail:  { smtp: { url: "smtp://127.0.0.1:$SMTP_PORT", from: "Yoban 夜番 <yoban@example.lg.jp>", to: [ops@example.lg.jp], tls: optional }, timeout: 5s, retry: { attempts: 2, delay: 1s } }
     hook:  { webhook: "http://127.0.0.1:$HTTP_PORT/ops", timeout: 5s }
     phone: { command: [$work/phone.sh], timeout: 10s, retry: { attempts: 1 } }
     slow:  { webhook: "http://127.0.0.1:$HTTP_PORT/hang", timeout: 2s, retry: { attempts: 1 } }
@@ -183,12 +183,14 @@ from email import policy
 m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=policy.default)
 print("SUBJECT", m["Subject"])
 print("MSGID", m["Message-ID"])
+print("FROM", m["From"])
 print(m.get_content())
 PY
 )
 nid=$(yd_sql "SELECT n.id FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND n.channel = 'mail'")
 check "the subject is Japanese and English, with the runbook and run" has "$decoded" "SUBJECT \[yoban\] 異常終了 FAILED: broken (run $run)"
 check "the Message-ID comes from the notification id" has "$decoded" "MSGID <yoban-notice-$nid@example.lg.jp>"
+check "the From display name is encoded and decodes" has "$decoded" "FROM Yoban 夜番 <yoban@example.lg.jp>"
 check "the mail carries the last lines of stderr" has "$decoded" "ディスク容量不足 / disk full"
 check "the mail names step, host and exit" has "$(grep -E 'step:|host:|exit:' <<<"$decoded" | tr -s ' ')" "extract"
 check "the mail says how to see more" has "$decoded" "yoban show $run"
