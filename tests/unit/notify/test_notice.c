@@ -115,6 +115,14 @@ START_TEST(mail_headers)
 		p = nl + 1;
 	}
 	free(mail);
+	mail = notice_mail(&failed_notice, "夜番 <yoban@city.lg.jp>", to, 1);
+	char *b64 = yb_base64("夜番", strlen("夜番"));
+	char *want = xasprintf("From: =?UTF-8?B?%s?= <yoban@city.lg.jp>\r\n", b64);
+	ck_assert_ptr_nonnull(strstr(mail, want));
+	ck_assert_ptr_nonnull(strstr(mail, "Message-ID: <yoban-notice-42@city.lg.jp>\r\n"));
+	free(want);
+	free(b64);
+	free(mail);
 }
 END_TEST
 
