@@ -91,6 +91,12 @@ int yb_base64_decode(const char *text, unsigned char **out, size_t *len, struct 
 	return 0;
 }
 
+void yb_wipe(void *p, size_t n)
+{
+	if (p && n)
+		sodium_memzero(p, n);
+}
+
 void yb_random_bytes(void *buf, size_t len)
 {
 	ensure_init();

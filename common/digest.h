@@ -29,6 +29,8 @@ char *yb_base64(const void *bytes, size_t len);
 /* Decodes standard base64 (padding required, no white space) into a new buffer with a NUL after
  * the bytes (not counted in *len); the caller frees it. YB_EINVAL when text is not base64. */
 int yb_base64_decode(const char *text, unsigned char **out, size_t *len, struct yb_err *err);
+/* Overwrites n bytes at p with zeros in a way the compiler keeps (a secret's copy before free). */
+void yb_wipe(void *p, size_t n);
 /* Fills buf with random bytes. */
 void yb_random_bytes(void *buf, size_t len);
 

@@ -186,6 +186,7 @@ void yb_json_print(const struct yb_json *v, int flags)
 bool yb_json_is_object(const struct yb_json *v) { return v && json_is_object(J(v)); }
 bool yb_json_is_array(const struct yb_json *v) { return v && json_is_array(J(v)); }
 bool yb_json_is_string(const struct yb_json *v) { return v && json_is_string(J(v)); }
+bool yb_json_is_null(const struct yb_json *v) { return v && json_is_null(J(v)); }
 bool yb_json_is_int(const struct yb_json *v) { return v && json_is_integer(J(v)); }
 
 struct yb_json *yb_json_get(const struct yb_json *obj, const char *key)

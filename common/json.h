@@ -52,6 +52,7 @@ bool yb_json_is_object(const struct yb_json *v);
 bool yb_json_is_array(const struct yb_json *v);
 bool yb_json_is_string(const struct yb_json *v);
 bool yb_json_is_int(const struct yb_json *v);
+bool yb_json_is_null(const struct yb_json *v);
 struct yb_json *yb_json_get(const struct yb_json *obj, const char *key);
 const char *yb_json_get_str(const struct yb_json *obj, const char *key);
 int64_t yb_json_get_int(const struct yb_json *obj, const char *key, int64_t dflt);

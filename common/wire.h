@@ -7,7 +7,7 @@
  * Many jobs share one connection; every payload names its job id ([A-Za-z0-9._-]{1,64}).
  *
  * The conversation (S = scheduler side, R = runner):
- *   S->R HELLO  {"proto":1,"program":"yoban","version":"0.1.0"}
+ *   S->R HELLO  {"proto":1,"program":"yoban","version":"0.1.0"}  (the version is YB_VERSION, from CMake)
  *   R->S HELLO  {"proto":1,"program":"yoban-runner","version":"0.1.0","host":"...","state_dir":"..."}
  *        a peer speaking another proto gets ERROR {"code":"version","message":"..."} and is closed.
  *   S->R START  {"job":ID,"argv":[...]} or {"job":ID,"shell":"script"}, with optional
@@ -55,7 +55,7 @@
 #define WIRE_PROTO 1
 #define WIRE_MAX_FRAME (4u << 20)      /* type + payload */
 #define WIRE_MAX_CHUNK (256u << 10)    /* raw output bytes in one OUTPUT frame */
-#define WIRE_MAX_JOB_ID 64
+#define WIRE_MAX_JOB_ID 128
 
 enum wire_type {
 	WIRE_HELLO = 1,

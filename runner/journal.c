@@ -7,6 +7,7 @@
  * whole or not at all (temp, fsync, rename); and whether a job still runs is asked of the kernel
  * (does the control FIFO have a reader?), not of a pid file that could name a stranger.
  */
+#define _GNU_SOURCE /* renameat2 */
 #include "journal.h"
 
 #include <dirent.h>
@@ -23,6 +24,11 @@
 
 #define REC_MAGIC 0xA5
 #define EXIT_MAX_BYTES (64u << 10)
+#define SPEC_JSON_MAX_BYTES (64u << 20) /* a 4 MiB START whose one-byte secrets became MASK_TEXT */
+#define STARTING_MAX_AGE_US (60LL * 1000000) /* a folder left in starting/ by a killed serve */
+
+/* "ID.PID.N" in starting/ and forgotten/ must fit in one file name (NAME_MAX, 255 bytes). */
+_Static_assert(WIRE_MAX_JOB_ID + 1 + 10 + 1 + 10 <= 255, "job ids too long for folder names");
 
 static int mkdir_one(const char *path, struct yb_err *err)
 {
@@ -106,20 +112,198 @@ static int remove_tree_at(int dfd, int depth)
 	return rc;
 }
 
+/* Removes a folder and its files; a missing folder is not an error. */
+static int remove_dir(const char *dir, struct yb_err *err)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : yb_err_set(err, YB_EIO, "cannot open '%s': %s", dir,
+							 strerror(errno));
+	if (remove_tree_at(dfd, 0) < 0 || (rmdir(dir) < 0 && errno != ENOENT))
+		return yb_err_set(err, YB_EIO, "cannot remove '%s': %s", dir, strerror(errno));
+	return 0;
+}
+
 int journal_remove_job(const char *state_dir, const char *job, struct yb_err *err)
 {
 	char *dir = journal_job_dir(state_dir, job);
+	int rc = remove_dir(dir, err);
+	free(dir);
+	return rc;
+}
+
+/* ---- a job's identity ---- */
+
+/* A journal file: a regular file (opened without blocking and without following a link, so
+ * that a FIFO or a link put in its place cannot stall or redirect serve), read whole up to max
+ * bytes. YB_ENOENT if it is not there. */
+static int read_journal_file(const char *path, size_t max, char **out, size_t *out_len,
+			     struct yb_err *err)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return yb_err_set(err, errno == ENOENT ? YB_ENOENT : YB_EIO, "cannot open '%s': %s",
+				  path, strerror(errno));
+	struct stat st;
 	int rc = 0;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		if (errno != ENOENT)
-			rc = yb_err_set(err, YB_EIO, "cannot open '%s': %s", dir, strerror(errno));
+	char *data = NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = yb_err_set(err, YB_EIO, "'%s' is not a regular file", path);
 		goto out;
 	}
-	if (remove_tree_at(dfd, 0) < 0 || (rmdir(dir) < 0 && errno != ENOENT))
-		rc = yb_err_set(err, YB_EIO, "cannot remove '%s': %s", dir, strerror(errno));
+	if ((uint64_t)st.st_size > max) {
+		rc = yb_err_set(err, YB_ENOMEM, "'%s' is larger than %zu bytes", path, max);
+		goto out;
+	}
+	size_t len = 0, cap = (size_t)st.st_size;
+	data = xmalloc(cap + 1);
+	while (len < cap) {
+		ssize_t n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = yb_err_set(err, YB_EIO, "cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	data[len] = '\0';
+	*out = data;
+	data = NULL;
+	if (out_len)
+		*out_len = len;
 out:
+	free(data);
+	close(fd);
+	return rc;
+}
+
+static bool is_hex64(const char *s)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int journal_read_digest(const char *job_dir, char out[65], struct yb_err *err)
+{
+	char *path = xasprintf("%s/spec.sha256", job_dir), *text = NULL;
+	struct yb_json *v = NULL;
+	size_t len = 0;
+	int rc = 0;
+	if (read_journal_file(path, 65, &text, &len, NULL) == 0 && len >= 64 && is_hex64(text) &&
+	    (len == 64 || text[64] == '\n')) {
+		memcpy(out, text, 64);
+		out[64] = '\0';
+		goto out;
+	}
+	/* spec.sha256 is not fsynced; spec.json, written durably by the supervisor, repeats it */
+	free(text);
+	text = NULL;
+	free(path);
+	path = xasprintf("%s/spec.json", job_dir);
+	if (read_journal_file(path, SPEC_JSON_MAX_BYTES, &text, &len, NULL) == 0 &&
+	    yb_json_parse(text, len, &v, NULL) == 0) {
+		const char *d = yb_json_get_str(v, "spec_sha256");
+		if (d && strlen(d) == 64 && is_hex64(d)) {
+			memcpy(out, d, 65);
+			goto out;
+		}
+	}
+	rc = yb_err_set(err, YB_ENOENT, "the folder '%s' records no spec digest", job_dir);
+out:
+	yb_json_free(v);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* The id is taken: the same job (YB_EEXIST) or another one (YB_EPERM). */
+static int id_taken(const char *dir, const char *job, const char *spec_sha256, struct yb_err *err)
+{
+	char have[65];
+	if (journal_read_digest(dir, have, NULL) < 0)
+		return yb_err_set(err, YB_EPERM, "job id '%s' is taken here by a job whose spec digest "
+				  "cannot be read: refused, never adopted (give this job a new id)", job);
+	if (strcmp(have, spec_sha256))
+		return yb_err_set(err, YB_EPERM, "job id '%s' is taken here by another job (spec digest "
+				  "%.16s..., this START's %.16s...): refused, never adopted (give this job "
+				  "a new id)", job, have, spec_sha256);
+	return yb_err_set(err, YB_EEXIST, "job '%s' is already journaled with this spec (ATTACH to it)",
+			  job);
+}
+
+static int create_file(const char *dir, const char *name, const char *text, struct yb_err *err)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	int rc = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	if (fd < 0 || (len && write(fd, text, len) != (ssize_t)len))
+		rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+int journal_create_job(const char *state_dir, const char *job, const char *spec_sha256,
+		       int *ctl_fd, struct yb_err *err)
+{
+	static unsigned counter;
+	char *starting = xasprintf("%s/starting", state_dir);
+	char *tmp = xasprintf("%s/%s.%d.%u", starting, job, (int)getpid(), counter++);
+	char *dir = journal_job_dir(state_dir, job);
+	char *digest_line = xasprintf("%s\n", spec_sha256);
+	char *fifo = xasprintf("%s/control", tmp);
+	int rc, fd = -1;
+	bool made = false;
+
+	/* the state folder may have been removed under us: made again, as at serve's start */
+	if ((rc = journal_prepare(state_dir, err)) < 0 || (rc = mkdir_one(starting, err)) < 0)
+		goto out;
+	if (mkdir(tmp, 0700) < 0) {
+		rc = yb_err_set(err, YB_EIO, "cannot create folder '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	made = true;
+	if ((rc = create_file(tmp, "output", "", err)) < 0 ||
+	    (rc = create_file(tmp, "output.idx", "", err)) < 0 ||
+	    (rc = create_file(tmp, "spec.sha256", digest_line, err)) < 0)
+		goto out;
+	if (mkfifo(fifo, 0600) < 0 || (fd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", fifo, strerror(errno));
+		goto out;
+	}
+	/* appear whole, or not at all; never replace a folder that is there */
+	int moved = renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE);
+	if (moved < 0 && (errno == EINVAL || errno == ENOSYS))
+		moved = rename(tmp, dir); /* no RENAME_NOREPLACE here: a job folder is never empty, so
+					     rename cannot replace one either */
+	if (moved < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			rc = id_taken(dir, job, spec_sha256, err);
+		else
+			rc = yb_err_set(err, YB_EIO, "cannot rename '%s' to '%s': %s", tmp, dir,
+					strerror(errno));
+		goto out;
+	}
+	made = false;
+	*ctl_fd = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		remove_dir(tmp, NULL);
+	free(fifo);
+	free(digest_line);
 	free(dir);
+	free(tmp);
+	free(starting);
 	return rc;
 }
 
@@ -458,6 +642,8 @@ struct yb_json *job_exit_to_json(const char *job, const struct job_exit *ex)
 	yb_json_set(o, "signal", ex->has_signal ? yb_json_int(ex->signal) : yb_json_null());
 	yb_json_set(o, "timed_out", yb_json_bool(ex->timed_out));
 	yb_json_set(o, "cancelled", yb_json_bool(ex->cancelled));
+	if (ex->lost)
+		yb_json_set(o, "lost", yb_json_bool(true));
 	yb_json_set(o, "started_at_us", yb_json_int(ex->started_at_us));
 	yb_json_set(o, "ended_at_us", yb_json_int(ex->ended_at_us));
 	yb_json_set(o, "utime_us", yb_json_int(ex->utime_us));
@@ -469,6 +655,15 @@ struct yb_json *job_exit_to_json(const char *job, const struct job_exit *ex)
 	yb_json_set(o, "stderr_sha256", yb_json_str(ex->stderr_sha256));
 	yb_json_set(o, "dropped_bytes", yb_json_int((int64_t)ex->dropped_bytes));
 	yb_json_set(o, "spool_bytes", yb_json_int((int64_t)ex->spool_bytes));
+	yb_json_set(o, "killed_count", yb_json_int((int64_t)ex->killed_count));
+	struct yb_json *killed = yb_json_array();
+	for (size_t i = 0; i < ex->n_killed; i++) {
+		struct yb_json *k = yb_json_object();
+		yb_json_set(k, "pid", yb_json_int(ex->killed[i].pid));
+		yb_json_set(k, "comm", yb_json_str(ex->killed[i].comm));
+		yb_json_push(killed, k);
+	}
+	yb_json_set(o, "killed", killed);
 	if (ex->error[0])
 		yb_json_set(o, "error", yb_json_str(ex->error));
 	return o;
@@ -491,6 +686,7 @@ int job_exit_from_json(const struct yb_json *v, struct job_exit *out, struct yb_
 	ex.signal = ex.has_signal ? (int)yb_json_int_value(sig) : 0;
 	ex.timed_out = yb_json_get_bool(v, "timed_out", false);
 	ex.cancelled = yb_json_get_bool(v, "cancelled", false);
+	ex.lost = yb_json_get_bool(v, "lost", false);
 	ex.started_at_us = yb_json_get_int(v, "started_at_us", 0);
 	ex.ended_at_us = yb_json_get_int(v, "ended_at_us", 0);
 	ex.utime_us = yb_json_get_int(v, "utime_us", 0);
@@ -506,6 +702,15 @@ int job_exit_from_json(const struct yb_json *v, struct job_exit *out, struct yb_
 	copy_str(ex.stdout_sha256, sizeof(ex.stdout_sha256), yb_json_get_str(v, "stdout_sha256"));
 	copy_str(ex.stderr_sha256, sizeof(ex.stderr_sha256), yb_json_get_str(v, "stderr_sha256"));
 	copy_str(ex.error, sizeof(ex.error), yb_json_get_str(v, "error"));
+	ex.killed_count = (uint64_t)yb_json_get_int(v, "killed_count", 0);
+	struct yb_json *killed = yb_json_get(v, "killed");
+	size_t n = yb_json_is_array(killed) ? yb_json_len(killed) : 0;
+	for (size_t i = 0; i < n && ex.n_killed < JOB_EXIT_KILLED_MAX; i++) {
+		struct yb_json *k = yb_json_at(killed, i);
+		ex.killed[ex.n_killed].pid = (int)yb_json_get_int(k, "pid", 0);
+		copy_str(ex.killed[ex.n_killed].comm, sizeof(ex.killed[0].comm), yb_json_get_str(k, "comm"));
+		ex.n_killed++;
+	}
 	*out = ex;
 	return 0;
 }
@@ -530,7 +735,7 @@ int journal_read_exit(const char *job_dir, struct job_exit *out, struct yb_err *
 	char *path = xasprintf("%s/exit.json", job_dir), *text = NULL;
 	struct yb_json *v = NULL;
 	size_t len;
-	int rc = yb_read_file(path, EXIT_MAX_BYTES, &text, &len, err);
+	int rc = read_journal_file(path, EXIT_MAX_BYTES, &text, &len, err);
 	if (rc < 0)
 		goto out;
 	if ((rc = yb_json_parse(text, len, &v, err)) < 0 ||
@@ -631,6 +836,7 @@ int journal_record_lost(const char *job_dir, const char *job, struct yb_err *err
 		ex.started_at_us = (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
 	free(spec);
 	ex.ended_at_us = yb_wall_us();
+	ex.lost = true;
 	snprintf(ex.error, sizeof(ex.error),
 		 "the job's supervisor died without recording the end (killed, or the host restarted); "
 		 "the output spooled until then is kept");
@@ -651,6 +857,28 @@ static int64_t mtime_us(const char *dir, const char *name)
 		t = (int64_t)st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000;
 	free(path);
 	return t;
+}
+
+/* Folders a killed serve left half made in starting/ (a start takes milliseconds: a minute old
+ * is abandoned). */
+static void purge_starting(const char *state_dir)
+{
+	char *starting = xasprintf("%s/starting", state_dir);
+	DIR *d = opendir(starting);
+	struct dirent *e;
+	int64_t now = yb_wall_us();
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *path = xasprintf("%s/%s", starting, e->d_name);
+		int64_t t = mtime_us(path, NULL);
+		if (t >= 0 && now - t > STARTING_MAX_AGE_US)
+			remove_dir(path, NULL);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(starting);
 }
 
 int journal_gc(const char *state_dir, int64_t retention_ms, int *removed, struct yb_err *err)
@@ -699,6 +927,7 @@ out:
 	/* and what FORGET left on its way out (not counted: those jobs were forgotten already) */
 	while (journal_purge_forgotten(state_dir) == 1)
 		;
+	purge_starting(state_dir);
 	if (rc == 0 && removed)
 		*removed = n_removed;
 	free(jobs);

@@ -1,13 +1,18 @@
 /*
  * journal.h: the runner's state folder, one folder per job.
  *
- *   STATE/jobs/ID/spec.json     the START request, secrets redacted (written atomically by the supervisor)
+ *   STATE/jobs/ID/spec.sha256   the digest of the START spec (spec.h), the job's identity: written
+ *                               before the folder appears, never changed
+ *   STATE/jobs/ID/spec.json     the START request, secrets redacted, with "spec_sha256" (written
+ *                               atomically by the supervisor)
  *   STATE/jobs/ID/control       a FIFO: the supervisor holds it open for reading while it lives;
  *                               a writer getting ENXIO knows the supervisor is gone; "c" cancels
  *   STATE/jobs/ID/output        the combined output bytes, in the order they were read
  *   STATE/jobs/ID/output.idx    the index: one 16-byte record per write to `output`
  *   STATE/jobs/ID/exit.json     the exit record (written atomically, after output is fsynced)
  *   STATE/jobs/ID/supervisor.log  the supervisor's own complaints, if any
+ *   STATE/starting/ID.PID.N     a job's folder while serve fills it, before it is renamed into
+ *                               jobs/ (so that nobody ever sees a job folder without its digest)
  *   STATE/forgotten/ID.PID.N    folders of FORGOTten jobs, on their way out (removed when serve
  *                               is idle, at its start and by gc)
  *
@@ -30,6 +35,17 @@
 
 /* Makes STATE and STATE/jobs (mode 0700) if missing. */
 int journal_prepare(const char *state_dir, struct yb_err *err);
+/* Makes a new job's folder whole, then lets it appear in STATE/jobs in one rename that never
+ * replaces anything: the empty spool, spec.sha256 and the control FIFO, opened for reading and
+ * writing (*ctl_fd, non-blocking, close-on-exec) so that the job looks alive from its first
+ * moment. The state folders are made again first if they were removed. If the id is taken:
+ * YB_EEXIST when the journaled digest is spec_sha256 (the same job: ATTACH to it), YB_EPERM when
+ * it differs or cannot be read (another job: never adopted); the message says which. */
+int journal_create_job(const char *state_dir, const char *job, const char *spec_sha256,
+		       int *ctl_fd, struct yb_err *err);
+/* The digest a job was started with (64 hex digits and a NUL into out): from spec.sha256, or from
+ * spec.json if that file did not survive a crash; YB_ENOENT if neither says. */
+int journal_read_digest(const char *job_dir, char out[65], struct yb_err *err);
 /* STATE/jobs/ID (caller frees); the id must be valid (BUG otherwise). */
 char *journal_job_dir(const char *state_dir, const char *job);
 /* True if STATE/jobs/ID exists. */
@@ -75,16 +91,26 @@ int spool_reader_read(struct spool_reader *r, struct yb_buf *buf, size_t max, ui
 int spool_length(const char *job_dir, uint64_t *out, struct yb_err *err);
 
 /* The exit record (the EXIT frame's fields; see wire.h). */
+#define JOB_EXIT_KILLED_MAX 32
 struct job_exit {
 	bool has_status;
 	int status;
 	bool has_signal;
 	int signal;
 	bool timed_out, cancelled;
+	bool lost; /* made by serve from the spool: the supervisor died (journal_record_lost) */
 	int64_t started_at_us, ended_at_us, utime_us, stime_us, maxrss_kb;
 	uint64_t stdout_bytes, stderr_bytes, dropped_bytes, spool_bytes;
 	char stdout_sha256[65], stderr_sha256[65];
 	char error[256]; /* "" unless the runner itself failed (spool, supervisor lost) */
+	/* the processes of the job the supervisor signalled to end it (timeout, cancel, or left
+	 * behind when the step's main process ended): how many, and the first ones by pid and name */
+	uint64_t killed_count;
+	size_t n_killed;
+	struct {
+		int pid;
+		char comm[16];
+	} killed[JOB_EXIT_KILLED_MAX];
 };
 /* The EXIT payload for job (caller frees). */
 struct yb_json *job_exit_to_json(const char *job, const struct job_exit *ex);

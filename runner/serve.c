@@ -20,17 +20,20 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "journal.h"
 #include "json.h"
+#include "proctree.h"
 #include "supervisor.h"
 #include "wire.h"
 
 #define READ_PIECE (64u << 10)
 #define LIVENESS_EVERY_MS 1000
 #define FINAL_FLUSH_MS 5000
+#define LEFTOVER_KILL_MS 2000 /* how long serve keeps killing what is left of a lost job */
 
 struct attach {
 	char job[WIRE_MAX_JOB_ID + 1];
@@ -46,6 +49,7 @@ struct attach {
 
 struct pending {
 	char job[WIRE_MAX_JOB_ID + 1];
+	char digest[65];       /* the spec's, for the ACK */
 	int fd;
 	char text[512];
 	size_t len;
@@ -112,6 +116,73 @@ static void send_error(struct serve *s, const char *job, const char *code, const
 	}
 }
 
+/* A job's ERROR that names the spec digest of the request ("exists", "conflict"). */
+static void send_error_digest(struct serve *s, const char *job, const char *code,
+			      const char *digest, const char *msg)
+{
+	struct yb_json *o = yb_json_object();
+	yb_json_set(o, "job", yb_json_str(job));
+	yb_json_set(o, "code", yb_json_str(code));
+	yb_json_set(o, "message", yb_json_str(msg));
+	yb_json_set(o, "spec_sha256", yb_json_str(digest));
+	send_json(s, WIRE_ERROR, o);
+}
+
+/* The processes of a job that carry its marker (proctree.h): with killed, first SIGKILLed until
+ * none is left or LEFTOVER_KILL_MS passed (killed says whom). Returns how many are left, named in
+ * left. Used only where no supervisor answers for the job. */
+static int leftovers(struct serve *s, const char *job, struct proctree_log *killed,
+		     struct proctree_log *left)
+{
+	char *marker = proctree_marker(s->o->state_dir, job);
+	int64_t deadline = yb_mono_ms() + LEFTOVER_KILL_MS;
+	while (killed && proctree_signal_marked(marker, SIGKILL, killed) > 0 &&
+	       yb_mono_ms() < deadline) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	int n = proctree_signal_marked(marker, 0, left); /* 0: only counted, and named */
+	free(marker);
+	return n;
+}
+
+static struct yb_json *log_json(const struct proctree_log *log)
+{
+	struct yb_json *a = yb_json_array();
+	for (size_t i = 0; i < log->n_kept; i++) {
+		struct yb_json *k = yb_json_object();
+		yb_json_set(k, "pid", yb_json_int(log->kept[i].pid));
+		yb_json_set(k, "comm", yb_json_str(log->kept[i].comm));
+		yb_json_push(a, k);
+	}
+	return a;
+}
+
+/* A job this runner has no journal for: "unknown-job" when nothing of it runs here either (its
+ * id may be released), "unknown-running" when processes carrying its marker still run (lost,
+ * but not free: CANCEL kills them). killed: how many a CANCEL just killed, or -1. */
+static void send_unknown(struct serve *s, const char *job, const char *why, int killed)
+{
+	struct proctree_log *log = xcalloc(1, sizeof(*log));
+	int left = leftovers(s, job, NULL, log);
+	struct yb_json *o = yb_json_object();
+	yb_json_set(o, "job", yb_json_str(job));
+	yb_json_set(o, "code", yb_json_str(left ? "unknown-running" : "unknown-job"));
+	char *msg = left ? xasprintf("no journal for job '%s' in '%s' (%s), but %d process%s of it "
+				     "still run%s here (CANCEL kills them)", job, s->o->state_dir, why,
+				     left, left == 1 ? "" : "es", left == 1 ? "s" : "")
+			 : xasprintf("no job '%s' in '%s' (%s), and nothing of it runs here", job,
+				     s->o->state_dir, why);
+	yb_json_set(o, "message", yb_json_str(msg));
+	yb_json_set(o, "processes", yb_json_int(left));
+	yb_json_set(o, "pids", log_json(log));
+	if (killed >= 0)
+		yb_json_set(o, "killed", yb_json_int(killed));
+	send_json(s, WIRE_ERROR, o);
+	free(msg);
+	free(log);
+}
+
 static void drop_attach(struct serve *s, const char *job)
 {
 	for (struct attach **pp = &s->attached; *pp; pp = &(*pp)->next) {
@@ -138,8 +209,7 @@ static int attach_job(struct serve *s, const char *job, uint64_t offset)
 	a->dir = journal_job_dir(s->o->state_dir, job);
 	int rc = spool_reader_open(&a->rd, a->dir, &err);
 	if (rc == YB_ENOENT) {
-		send_error(s, job, "unknown-job", "no job '%s' in '%s' (never started here, or forgotten)",
-			   job, s->o->state_dir);
+		send_unknown(s, job, "never started here, forgotten, or its folder was removed", -1);
 		goto fail;
 	}
 	if (rc < 0) {
@@ -162,6 +232,31 @@ fail:
 	free(a->dir);
 	free(a);
 	return rc;
+}
+
+/* ATTACH, CANCEL and FORGET may name the spec digest the client knows from the ACK
+ * ("spec_sha256"): then they act only on that job. False (with an ERROR queued: "bad-spec" if the
+ * field is malformed, "conflict" if the id is held by a job with another digest) when they must
+ * not go on; a job not journaled here passes (the request itself says "unknown-job"). */
+static bool same_job(struct serve *s, const char *job, const struct yb_json *v)
+{
+	const struct yb_json *field = yb_json_get(v, "spec_sha256");
+	if (!field)
+		return true;
+	const char *want = yb_json_string_value(field);
+	if (!yb_json_is_string(field) || strlen(want) != 64) {
+		send_error(s, job, "bad-spec", "job '%s': 'spec_sha256' must be 64 hex digits", job);
+		return false;
+	}
+	if (!journal_job_exists(s->o->state_dir, job))
+		return true;
+	char *dir = journal_job_dir(s->o->state_dir, job), have[65];
+	bool same = journal_read_digest(dir, have, NULL) == 0 && !strcmp(have, want);
+	free(dir);
+	if (!same)
+		send_error_digest(s, job, "conflict", want, "job id held here by another job (its spec "
+				  "digest is not the one given): left alone");
+	return same;
 }
 
 static const char *job_of(struct serve *s, const struct wire_frame *f, const struct yb_json *v)
@@ -216,17 +311,21 @@ static void on_start(struct serve *s, const struct yb_json *v, const char *job)
 		return;
 	}
 	int rc = supervisor_launch(s->o->state_dir, &spec, &fd, &err);
-	job_spec_release(&spec);
-	if (rc == YB_EEXIST) {
-		send_error(s, job, "exists", "%s", err.msg);
+	if (rc == YB_EEXIST || rc == YB_EPERM) {
+		/* the same job (ATTACH to it), or another job holding the id (never adopted) */
+		send_error_digest(s, job, rc == YB_EEXIST ? "exists" : "conflict", spec.digest, err.msg);
+		job_spec_release(&spec);
 		return;
 	}
 	if (rc < 0) {
 		send_error(s, job, "spawn", "job '%s': %s", job, err.msg);
+		job_spec_release(&spec);
 		return;
 	}
 	struct pending *p = xcalloc(1, sizeof(*p));
 	snprintf(p->job, sizeof(p->job), "%s", job);
+	snprintf(p->digest, sizeof(p->digest), "%s", spec.digest);
+	job_spec_release(&spec);
 	p->fd = fd;
 	p->next = s->pending;
 	s->pending = p;
@@ -245,6 +344,7 @@ static void on_pending_done(struct serve *s, struct pending *p)
 	yb_json_set(o, "job", yb_json_str(p->job));
 	yb_json_set(o, "op", yb_json_str("start"));
 	yb_json_set(o, "pid", yb_json_int(pid));
+	yb_json_set(o, "spec_sha256", yb_json_str(p->digest));
 	send_json(s, WIRE_ACK, o);
 	/* follow it from the first byte: nothing of a job goes out before its ACK */
 	attach_job(s, p->job, 0);
@@ -290,23 +390,39 @@ static void on_frame(struct serve *s, const struct wire_frame *f)
 				   job);
 			break;
 		}
-		attach_job(s, job, (uint64_t)offset);
+		if (same_job(s, job, v))
+			attach_job(s, job, (uint64_t)offset);
 		break;
 	}
 	case WIRE_CANCEL: {
-		if (!(job = job_of(s, f, v)))
+		if (!(job = job_of(s, f, v)) || !same_job(s, job, v))
 			break;
+		struct proctree_log *log = xcalloc(2, sizeof(*log)); /* [0] killed, [1] left */
 		if (!journal_job_exists(s->o->state_dir, job)) {
-			send_error(s, job, "unknown-job", "no job '%s' to cancel", job);
+			/* no journal: whatever still carries its marker is killed */
+			leftovers(s, job, &log[0], &log[1]);
+			send_unknown(s, job, "nothing to cancel", (int)log[0].n);
+			free(log);
 			break;
 		}
 		char *dir = journal_job_dir(s->o->state_dir, job);
-		journal_cancel(dir, NULL); /* not listening: it has ended already; EXIT says how */
+		if (journal_cancel(dir, NULL) == YB_ENOENT) {
+			/* no supervisor listens: it has ended (EXIT says how), or it was lost and what
+			 * is left of the job is killed here */
+			int left = leftovers(s, job, &log[0], &log[1]);
+			struct yb_json *o = yb_json_object();
+			yb_json_set(o, "job", yb_json_str(job));
+			yb_json_set(o, "op", yb_json_str("cancel"));
+			yb_json_set(o, "killed", yb_json_int((int64_t)log[0].n));
+			yb_json_set(o, "processes", yb_json_int(left));
+			send_json(s, WIRE_ACK, o);
+		}
 		free(dir);
+		free(log);
 		break;
 	}
 	case WIRE_FORGET: {
-		if (!(job = job_of(s, f, v)))
+		if (!(job = job_of(s, f, v)) || !same_job(s, job, v))
 			break;
 		char *dir = journal_job_dir(s->o->state_dir, job);
 		bool running = journal_job_exists(s->o->state_dir, job) &&
@@ -378,7 +494,15 @@ static bool pump_one(struct serve *s, struct attach *a, int64_t now_ms)
 	if (rc == 0) {
 		if (a->rd.pos < ex.spool_bytes)
 			return false; /* its last records are on their way */
-		send_json(s, WIRE_EXIT, job_exit_to_json(a->job, &ex));
+		struct yb_json *exit = job_exit_to_json(a->job, &ex);
+		if (ex.lost) {
+			/* the supervisor died: the step may live on; say how much of it, now */
+			struct proctree_log *log = xcalloc(1, sizeof(*log));
+			yb_json_set(exit, "processes", yb_json_int(leftovers(s, a->job, NULL, log)));
+			yb_json_set(exit, "pids", log_json(log));
+			free(log);
+		}
+		send_json(s, WIRE_EXIT, exit);
 		a->exit_sent = true;
 		return true;
 	}
@@ -393,7 +517,7 @@ static bool pump_one(struct serve *s, struct attach *a, int64_t now_ms)
 			fprintf(stderr, "yoban-runner: job '%s' lost its supervisor; recording its end\n",
 				a->job);
 			if (journal_record_lost(a->dir, a->job, &err) < 0) {
-				send_error(s, a->job, "unknown-job", "job '%s': %s", a->job, err.msg);
+				send_unknown(s, a->job, err.msg, -1); /* its folder is gone */
 				a->exit_sent = true;
 				return true;
 			}

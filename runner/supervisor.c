@@ -1,12 +1,16 @@
 /*
- * supervisor.c: one job's supervisor, from the START payload to exit.json (see supervisor.h).
+ * supervisor.c: one job's supervisor, from the checked spec to exit.json (see supervisor.h).
  *
  * The one idea: the supervisor owns the job and depends on nobody. It is forked from serve into a
- * session of its own (serve only reaps it), keeps the control FIFO open (its reading end is how others know it lives), and is the
- * only writer of the spool and of exit.json. The step's process group is signalled only while the
- * step's main process is unreaped (a zombie still holds its pid and group id), so the group id can
- * never name a stranger's group; orphaned grandchildren come back to the supervisor (child
- * subreaper) and are reaped, so no zombie outlives the job.
+ * session of its own (serve only reaps it), keeps the control FIFO open (its reading end is how
+ * others know it lives), and is the only writer of the spool and of exit.json. It goes through its
+ * phases in order: become the supervisor, spawn the step, watch it (forwarding its output,
+ * enforcing the timeout and CANCEL), end the tree, then record the end. The job is not over until
+ * every process of it is gone: being a child subreaper, the supervisor is an ancestor of every
+ * process the step ever started, in its group or not, and kills them all (proctree.c) before it
+ * writes exit.json. The step's process group is signalled only while the step's main process is
+ * unreaped (a zombie still holds its pid and group id), so the group id can never name a
+ * stranger's group.
  */
 #define _GNU_SOURCE
 #include "supervisor.h"
@@ -14,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,239 +33,13 @@
 #include "digest.h"
 #include "journal.h"
 #include "mask.h"
+#include "proctree.h"
 
 #define READ_PIECE (64u << 10)
 #define PENDING_MAX (64u << 10)
 #define LINGER_MS 2000 /* after the step ends, how long leftover writers may hold the pipes */
-
-/* ---- the spec ---- */
-
-static bool env_name_valid(const char *k)
-{
-	if (!*k || (*k >= '0' && *k <= '9'))
-		return false;
-	for (const char *p = k; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_'))
-			return false;
-	return true;
-}
-
-static char **strv_new(size_t n)
-{
-	return xcalloc(n + 1, sizeof(char *));
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
-static int get_nonneg(const struct yb_json *o, const char *key, int64_t dflt, int64_t max,
-		      int64_t *out, struct yb_err *err)
-{
-	struct yb_json *v = yb_json_get(o, key);
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	if (!yb_json_is_int(v) || yb_json_int_value(v) < 0 || yb_json_int_value(v) > max)
-		return yb_err_set(err, YB_EINVAL, "'%s' must be an integer from 0 to %lld", key,
-				  (long long)max);
-	*out = yb_json_int_value(v);
-	return 0;
-}
-
-int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_err *err)
-{
-	struct job_spec s = { 0 };
-	int rc = 0;
-	const char *job = yb_json_get_str(start, "job");
-	struct yb_json *argv = yb_json_get(start, "argv"), *shell = yb_json_get(start, "shell");
-	struct yb_json *env = yb_json_get(start, "env"), *cwd = yb_json_get(start, "cwd");
-	struct yb_json *secrets = yb_json_get(start, "secrets");
-	int64_t cap = 0;
-
-	if (!job || !wire_job_id_valid(job, strlen(job))) {
-		rc = yb_err_set(err, YB_EINVAL, "'job' must be 1 to %d of A-Z a-z 0-9 . _ -",
-				WIRE_MAX_JOB_ID);
-		goto out;
-	}
-	snprintf(s.job, sizeof(s.job), "%s", job);
-	if (!!argv == !!shell) {
-		rc = yb_err_set(err, YB_EINVAL, "give exactly one of 'argv' and 'shell'");
-		goto out;
-	}
-	if (argv) {
-		size_t n = yb_json_len(argv);
-		if (!yb_json_is_array(argv) || n == 0 || n > SUPERVISOR_MAX_ARGV) {
-			rc = yb_err_set(err, YB_EINVAL, "'argv' must be an array of 1 to %d strings",
-					SUPERVISOR_MAX_ARGV);
-			goto out;
-		}
-		s.argv = strv_new(n);
-		for (size_t i = 0; i < n; i++) {
-			struct yb_json *a = yb_json_at(argv, i);
-			if (!yb_json_is_string(a)) {
-				rc = yb_err_set(err, YB_EINVAL, "'argv[%zu]' is not a string", i);
-				goto out;
-			}
-			s.argv[i] = xstrdup(yb_json_string_value(a));
-		}
-		if (!s.argv[0][0]) {
-			rc = yb_err_set(err, YB_EINVAL, "'argv[0]' is empty");
-			goto out;
-		}
-	} else {
-		if (!yb_json_is_string(shell)) {
-			rc = yb_err_set(err, YB_EINVAL, "'shell' must be a string");
-			goto out;
-		}
-		s.shell = xstrdup(yb_json_string_value(shell));
-	}
-	/* the environment: exactly what is given, plus PATH, HOME and LANG when absent */
-	size_t n_env = env ? yb_json_len(env) : 0;
-	if (env && (!yb_json_is_object(env))) {
-		rc = yb_err_set(err, YB_EINVAL, "'env' must be an object of strings");
-		goto out;
-	}
-	void *iter = NULL;
-	const char *key;
-	struct yb_json *value;
-	size_t count = 0;
-	bool has_path = false, has_home = false, has_lang = false;
-	s.env = strv_new(SUPERVISOR_MAX_ENV + 3);
-	while (env && yb_json_next_member(env, &iter, &key, &value)) {
-		if (count >= SUPERVISOR_MAX_ENV) {
-			rc = yb_err_set(err, YB_EINVAL, "'env' has more than %d variables", SUPERVISOR_MAX_ENV);
-			goto out;
-		}
-		if (!env_name_valid(key)) {
-			rc = yb_err_set(err, YB_EINVAL, "'env' name '%.64s' is not a valid variable name", key);
-			goto out;
-		}
-		if (!yb_json_is_string(value)) {
-			rc = yb_err_set(err, YB_EINVAL, "'env.%.64s' is not a string", key);
-			goto out;
-		}
-		has_path |= !strcmp(key, "PATH");
-		has_home |= !strcmp(key, "HOME");
-		has_lang |= !strcmp(key, "LANG");
-		s.env[count++] = xasprintf("%s=%s", key, yb_json_string_value(value));
-	}
-	(void)n_env;
-	if (!has_path)
-		s.env[count++] = xasprintf("PATH=%s", SUPERVISOR_BASE_PATH);
-	if (!has_home) {
-		/* looked up once: serve runs as one user, and /etc/passwd per START is a profile hot spot */
-		static char *home;
-		if (!home) {
-			struct passwd *pw = getpwuid(getuid());
-			home = xstrdup(pw && pw->pw_dir ? pw->pw_dir : "/");
-		}
-		s.env[count++] = xasprintf("HOME=%s", home);
-	}
-	if (!has_lang)
-		s.env[count++] = xstrdup("LANG=C.UTF-8");
-	if (cwd) {
-		const char *c = yb_json_string_value(cwd);
-		if (!yb_json_is_string(cwd) || c[0] != '/') {
-			rc = yb_err_set(err, YB_EINVAL, "'cwd' must be an absolute path");
-			goto out;
-		}
-		s.cwd = xstrdup(c);
-	}
-	/* durations up to ten years, so that deadline arithmetic cannot overflow */
-	if ((rc = get_nonneg(start, "timeout_ms", 0, SUPERVISOR_MAX_DURATION_MS, &s.timeout_ms, err)) < 0 ||
-	    (rc = get_nonneg(start, "grace_ms", SUPERVISOR_DEFAULT_GRACE_MS, SUPERVISOR_MAX_DURATION_MS,
-			     &s.grace_ms, err)) < 0 ||
-	    (rc = get_nonneg(start, "output_cap", (int64_t)SUPERVISOR_DEFAULT_OUTPUT_CAP, INT64_MAX, &cap,
-			     err)) < 0)
-		goto out;
-	s.output_cap = (uint64_t)cap;
-	size_t n_secrets = secrets ? yb_json_len(secrets) : 0;
-	if (secrets && (!yb_json_is_array(secrets) || n_secrets > MASK_MAX_SECRETS)) {
-		rc = yb_err_set(err, YB_EINVAL, "'secrets' must be an array of at most %d strings",
-				MASK_MAX_SECRETS);
-		goto out;
-	}
-	s.secrets = strv_new(n_secrets);
-	for (size_t i = 0; i < n_secrets; i++) {
-		struct yb_json *v = yb_json_at(secrets, i);
-		if (!yb_json_is_string(v) || strlen(yb_json_string_value(v)) > MASK_MAX_SECRET_LEN) {
-			rc = yb_err_set(err, YB_EINVAL, "'secrets[%zu]' must be a string of at most %d bytes",
-					i, MASK_MAX_SECRET_LEN);
-			goto out;
-		}
-		s.secrets[s.n_secrets++] = xstrdup(yb_json_string_value(v));
-	}
-	*out = s;
-	memset(&s, 0, sizeof(s));
-out:
-	job_spec_release(&s);
-	return rc;
-}
-
-void job_spec_release(struct job_spec *spec)
-{
-	strv_free(spec->argv);
-	free(spec->shell);
-	strv_free(spec->env);
-	free(spec->cwd);
-	strv_free(spec->secrets);
-	memset(spec, 0, sizeof(*spec));
-}
-
-static void emit_to_buf(void *ctx, const void *data, size_t len)
-{
-	yb_buf_append(ctx, data, len);
-}
-
-static struct yb_json *masked_str(struct mask *m, const char *s)
-{
-	struct yb_buf b;
-	yb_buf_init(&b, 0);
-	mask_feed(m, s, strlen(s), emit_to_buf, &b);
-	mask_flush(m, emit_to_buf, &b);
-	struct yb_json *v = yb_json_strn(b.data ? b.data : "", b.len);
-	yb_buf_release(&b);
-	return v;
-}
-
-struct yb_json *job_spec_redacted(const struct job_spec *spec)
-{
-	struct mask m;
-	mask_init(&m, (const char *const *)spec->secrets, spec->n_secrets);
-	struct yb_json *o = yb_json_object();
-	yb_json_set(o, "job", yb_json_str(spec->job));
-	if (spec->argv) {
-		struct yb_json *a = yb_json_array();
-		for (char **p = spec->argv; *p; p++)
-			yb_json_push(a, masked_str(&m, *p));
-		yb_json_set(o, "argv", a);
-	} else {
-		yb_json_set(o, "shell", masked_str(&m, spec->shell));
-	}
-	struct yb_json *env = yb_json_object();
-	for (char **p = spec->env; *p; p++) {
-		char *eq = strchr(*p, '=');
-		char *k = xstrndup(*p, (size_t)(eq - *p));
-		yb_json_set(env, k, masked_str(&m, eq + 1));
-		free(k);
-	}
-	yb_json_set(o, "env", env);
-	yb_json_set(o, "cwd", yb_json_str(spec->cwd ? spec->cwd : "/"));
-	yb_json_set(o, "timeout_ms", yb_json_int(spec->timeout_ms));
-	yb_json_set(o, "grace_ms", yb_json_int(spec->grace_ms));
-	yb_json_set(o, "output_cap", yb_json_int((int64_t)spec->output_cap));
-	yb_json_set(o, "secret_count", yb_json_int((int64_t)spec->n_secrets));
-	mask_release(&m);
-	return o;
-}
+#define END_TREE_MAX_MS 10000 /* how long a process of the job may resist SIGKILL (stuck in the
+				 kernel) before the exit record says so */
 
 int supervisor_parse_report(const char *text, size_t len, int64_t *pid, struct yb_err *err)
 {
@@ -284,9 +61,18 @@ int supervisor_parse_report(const char *text, size_t len, int64_t *pid, struct y
 
 /* ---- the supervisor process ---- */
 
+/* Everything one supervisor knows about its job, from the spawn to the exit record. */
 struct sup {
 	const struct job_spec *spec;
-	const char *dir;
+	const char *state_dir, *dir;
+	int ctl_fd;              /* the control FIFO: held open for reading while we live */
+	int dir_fd;              /* the job's folder, wherever it is renamed to (FORGET) */
+	char **env;              /* the step's: the spec's and the job's marker (proctree.h) */
+	pid_t step;              /* the step's main process, and its process group's id */
+	int out_fds[3];          /* [WIRE_STDOUT], [WIRE_STDERR]: our ends of its pipes, or -1 */
+	char *buf;               /* READ_PIECE bytes */
+
+	/* the output, on its way to the spool */
 	struct spool_writer spool;
 	struct mask masks[3];
 	struct yb_sha256 sha[3]; /* over exactly what reached the spool */
@@ -294,7 +80,17 @@ struct sup {
 	uint64_t dropped;
 	struct yb_buf pending;
 	uint8_t pending_stream;
-	char error[256];
+	char error[256];         /* the runner's own failure, for the exit record */
+
+	/* the clock and the end */
+	int64_t start_ms, started_at_us, ended_at_us;
+	bool main_done, timed_out, cancelled, terminating;
+	int64_t kill_at;         /* when SIGTERM's grace ends (mono ms), or -1 */
+	int64_t linger_until;    /* after the step's end: how long leftover writers keep the pipes */
+	int wstatus;
+	struct rusage ru;
+	struct proctree_log killed; /* every process of the job we signalled */
+	int survivors;              /* processes still there when we gave up (END_TREE_MAX_MS) */
 };
 
 static volatile sig_atomic_t got_sigterm;
@@ -397,7 +193,7 @@ static volatile int step_failed, step_errno;
  * async-signal-safe calls (and execvp), no allocation, and nothing written to memory but
  * step_failed, step_errno and environ (which the supervisor puts back). Every signal is blocked
  * on entry, so none of the supervisor's handlers can run here. */
-static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_w)
+static _Noreturn void exec_step(const struct job_spec *spec, char **env, int out_w, int err_w)
 {
 	static const int sigs[] = { SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 };
 	for (size_t i = 0; i < YB_ARRAY_LEN(sigs); i++)
@@ -417,10 +213,10 @@ static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_
 		step_failed = STEP_CHDIR;
 		_exit(127);
 	}
-	environ = spec->env; /* execvp searches the step's PATH, not ours */
+	environ = env; /* execvp searches the step's PATH, not ours */
 	if (spec->shell) {
 		char *const argv[] = { "sh", "-c", spec->shell, NULL };
-		execve("/bin/sh", argv, spec->env);
+		execve("/bin/sh", argv, env);
 	} else {
 		execvp(spec->argv[0], spec->argv);
 	}
@@ -432,7 +228,8 @@ static _Noreturn void exec_step(const struct job_spec *spec, int out_w, int err_
 /* Starts the step with vfork: no copy of the supervisor's page tables, and the supervisor
  * resumes only once the step has exec'd or failed, so a failure is known at once. <0 if it could
  * not be started, with the reason in line. */
-static pid_t spawn_step(const struct job_spec *spec, int out_w, int err_w, char *line, size_t cap)
+static pid_t spawn_step(const struct job_spec *spec, char **env, int out_w, int err_w, char *line,
+			size_t cap)
 {
 	sigset_t all, old;
 	sigfillset(&all);
@@ -442,7 +239,7 @@ static pid_t spawn_step(const struct job_spec *spec, int out_w, int err_w, char 
 	step_errno = 0;
 	pid_t child = vfork();
 	if (child == 0)
-		exec_step(spec, out_w, err_w);
+		exec_step(spec, env, out_w, err_w);
 	int vfork_errno = errno;
 	environ = saved_environ;
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -476,14 +273,12 @@ static void signal_group(pid_t pgid, int sig)
 	kill(-pgid, sig);
 }
 
-static _Noreturn void supervise(const char *state_dir, const char *dir, const struct job_spec *spec,
-				int report_fd, int ctl_fd)
-{
-	struct sup s = { .spec = spec, .dir = dir };
-	struct yb_err err;
-	int pipes[2][2] = { { -1, -1 }, { -1, -1 } };
-	char line[600];
+/* ---- phase 0: become the supervisor ---- */
 
+/* A session of our own, only the two descriptors we keep, stderr into supervisor.log, the
+ * subreaper role (orphans of the step come back to us) and our signal handlers. */
+static int become_supervisor(const char *dir, int report_fd, int ctl_fd)
+{
 	setsid();
 	close_others(report_fd, ctl_fd);
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -501,7 +296,7 @@ static _Noreturn void supervise(const char *state_dir, const char *dir, const st
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	prctl(PR_SET_NAME, "yb-supervisor"); /* what ps -o comm shows; the command line is serve's */
 	if (pipe2(sigchld_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		_exit(1);
+		return -1;
 	struct sigaction sa = { 0 };
 	sa.sa_handler = on_sigchld;
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
@@ -515,201 +310,314 @@ static _Noreturn void supervise(const char *state_dir, const char *dir, const st
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	return 0;
+}
 
-	/* the spec, durable before the step runs and before serve ACKs the START (serve waits for
-	 * our report, not for the disk, so the fsyncs of many STARTs overlap) */
-	struct yb_json *red = job_spec_redacted(spec);
+/* ---- phase 1: spawn ---- */
+
+/* spec.json (durable before the step runs and before serve ACKs the START: serve waits for our
+ * report, not for the disk, so the fsyncs of many STARTs overlap), the spool, the pipes, the
+ * step. 0, or -1 with the "err ..." line for serve in line. */
+static int start_step(struct sup *s, char *line, size_t cap)
+{
+	struct yb_err err;
+	int pipes[2][2] = { { -1, -1 }, { -1, -1 } };
+	struct yb_json *red = job_spec_redacted(s->spec);
+	yb_json_set(red, "spec_sha256", yb_json_str(s->spec->digest));
 	char *text = yb_json_dump(red, YB_JSON_PRETTY);
 	yb_json_free(red);
-	char *spec_path = xasprintf("%s/spec.json", dir);
-	int spec_rc = yb_write_file_atomic(spec_path, text, strlen(text), 0600, &err);
+	char *spec_path = xasprintf("%s/spec.json", s->dir);
+	int rc = yb_write_file_atomic(spec_path, text, strlen(text), 0600, &err);
 	free(spec_path);
 	free(text);
-	if (spec_rc < 0) {
-		snprintf(line, sizeof(line), "err %.500s\n", err.msg);
-		goto fail_early;
-	}
-	if (spool_writer_open(&s.spool, dir, &err) < 0) {
-		snprintf(line, sizeof(line), "err %.500s\n", err.msg);
-		goto fail_early;
+	if (rc < 0 || spool_writer_open(&s->spool, s->dir, &err) < 0) {
+		snprintf(line, cap, "err %.500s\n", err.msg);
+		return -1;
 	}
 	if (pipe2(pipes[0], O_CLOEXEC) < 0 || pipe2(pipes[1], O_CLOEXEC) < 0) {
-		snprintf(line, sizeof(line), "err cannot make pipes: %s\n", strerror(errno));
-		goto fail_early;
+		snprintf(line, cap, "err cannot make pipes: %s\n", strerror(errno));
+		return -1; /* the process ends: the pipes go with it */
 	}
-	int64_t started_at_us = yb_wall_us(), start_ms = yb_mono_ms();
-	pid_t child = spawn_step(spec, pipes[0][1], pipes[1][1], line, sizeof(line));
-	if (child < 0)
-		goto fail_early;
+	s->started_at_us = yb_wall_us();
+	s->start_ms = yb_mono_ms();
+	/* the step's environment: the spec's, and the marker by which what is left of the job can
+	 * be found even without its folder or its supervisor */
+	size_t n_env = 0;
+	while (s->spec->env[n_env])
+		n_env++;
+	s->env = xcalloc(n_env + 2, sizeof(char *));
+	memcpy(s->env, s->spec->env, n_env * sizeof(char *));
+	s->env[n_env] = proctree_marker(s->state_dir, s->spec->job);
+	s->step = spawn_step(s->spec, s->env, pipes[0][1], pipes[1][1], line, cap);
 	close(pipes[0][1]);
 	close(pipes[1][1]);
-	snprintf(line, sizeof(line), "pid %d\n", (int)getpid());
-	write_all(report_fd, line);
-	close(report_fd);
-
-	for (int i = 1; i <= 2; i++) {
-		mask_init(&s.masks[i], (const char *const *)spec->secrets, spec->n_secrets);
-		yb_sha256_init(&s.sha[i]);
+	if (s->step < 0)
+		return -1;
+	s->out_fds[WIRE_STDOUT] = pipes[0][0];
+	s->out_fds[WIRE_STDERR] = pipes[1][0];
+	for (int i = WIRE_STDOUT; i <= WIRE_STDERR; i++) {
+		mask_init(&s->masks[i], (const char *const *)s->spec->secrets, s->spec->n_secrets);
+		yb_sha256_init(&s->sha[i]);
 	}
-	yb_buf_init(&s.pending, 0);
+	yb_buf_init(&s->pending, 0);
+	s->buf = xmalloc(READ_PIECE);
+	s->kill_at = s->linger_until = -1;
+	return 0;
+}
 
-	int out_fds[3] = { -1, pipes[0][0], pipes[1][0] };
-	bool main_done = false, timed_out = false, cancelled = false, terminating = false;
-	int64_t kill_at = -1, linger_until = -1;
-	int wstatus = 0;
-	struct rusage ru = { 0 };
-	int64_t ended_at_us = 0;
-	char *buf = xmalloc(READ_PIECE);
+/* ---- phase 2: timeout and cancel ---- */
 
+/* The job is not over until every process of it is gone: SIGKILL to the step's group (while its
+ * main process is unreaped, so the group id is still its own) and to every descendant, whatever
+ * its group or session, again until none is left. Orphans that came back to us are reaped once
+ * the main process has been (before, reap() must see it first). A process that resists for
+ * END_TREE_MAX_MS (stuck in the kernel) is counted in the exit record. */
+static void end_tree(struct sup *s)
+{
+	int64_t deadline = yb_mono_ms() + END_TREE_MAX_MS;
+	for (int round = 0;; round++) {
+		if (!s->main_done)
+			signal_group(s->step, SIGKILL);
+		int left = proctree_signal_descendants(SIGKILL, 0, &s->killed);
+		if (s->main_done)
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		s->survivors = left;
+		if (left == 0 || yb_mono_ms() >= deadline)
+			return;
+		struct timespec ts = { 0, (round < 10 ? 1 : 10) * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* SIGTERM to the step's group and to every other process of the job now, and the whole tree
+ * ended when the grace is over (check_deadlines). */
+static void terminate(struct sup *s, bool timed_out)
+{
+	if (s->main_done || s->terminating)
+		return;
+	s->terminating = true;
+	s->timed_out = timed_out;
+	s->cancelled = !timed_out;
+	signal_group(s->step, SIGTERM);
+	proctree_signal_descendants(SIGTERM, s->step, &s->killed); /* the others: escaped the group */
+	s->kill_at = yb_mono_ms() + s->spec->grace_ms;
+}
+
+static void check_deadlines(struct sup *s, int64_t now)
+{
+	if (!s->main_done && s->spec->timeout_ms > 0 && now - s->start_ms >= s->spec->timeout_ms)
+		terminate(s, true);
+	if (!s->main_done && s->kill_at >= 0 && now >= s->kill_at) {
+		end_tree(s);
+		s->kill_at = -1;
+	}
+}
+
+/* A "c" on the control FIFO, or SIGTERM/SIGINT/SIGHUP to us, is CANCEL. */
+static void take_control(struct sup *s, bool readable)
+{
+	bool cancel = false;
+	if (readable) {
+		char cmd[64];
+		ssize_t got = read(s->ctl_fd, cmd, sizeof(cmd));
+		for (ssize_t i = 0; i < got; i++)
+			cancel |= cmd[i] == 'c';
+	}
+	if (got_sigterm) {
+		got_sigterm = 0;
+		cancel = true;
+	}
+	if (cancel)
+		terminate(s, false);
+}
+
+/* ---- phase 3: watch the step, forward its output ---- */
+
+/* The step (peeked first, so that its group is killed while its id is still held) and any orphan
+ * that came back to us. */
+static void reap(struct sup *s)
+{
 	for (;;) {
-		int64_t now = yb_mono_ms();
-		/* timeout and cancellation: SIGTERM to the group, SIGKILL after the grace */
-		if (!main_done && !terminating && spec->timeout_ms > 0 &&
-		    now - start_ms >= spec->timeout_ms) {
-			timed_out = terminating = true;
-			signal_group(child, SIGTERM);
-			kill_at = now + spec->grace_ms;
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		if (si.si_pid == s->step && !s->main_done) {
+			end_tree(s); /* whatever is left of the job: its group, and what escaped it */
+			wait4(s->step, &s->wstatus, 0, &s->ru);
+			s->ended_at_us = yb_wall_us();
+			s->main_done = true;
+			s->linger_until = yb_mono_ms() + LINGER_MS;
+		} else {
+			waitpid(si.si_pid, NULL, 0);
 		}
-		if (!main_done && terminating && kill_at >= 0 && now >= kill_at) {
-			signal_group(child, SIGKILL);
-			kill_at = -1;
-		}
-		/* reap: the step (peeked first, so its group can be killed while the id is held) and
-		 * any orphan that came back to us */
-		for (;;) {
-			siginfo_t si;
-			memset(&si, 0, sizeof(si));
-			if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-				break;
-			if (si.si_pid == child && !main_done) {
-				signal_group(child, SIGKILL); /* whatever is left of the step's group */
-				wait4(child, &wstatus, 0, &ru);
-				ended_at_us = yb_wall_us();
-				main_done = true;
-				linger_until = yb_mono_ms() + LINGER_MS;
-			} else {
-				waitpid(si.si_pid, NULL, 0);
-			}
-		}
-		bool pipes_open = out_fds[1] >= 0 || out_fds[2] >= 0;
-		if (main_done && (!pipes_open || yb_mono_ms() >= linger_until))
-			break;
+	}
+}
 
-		struct pollfd pfd[4];
-		int n = 0;
-		pfd[n++] = (struct pollfd){ .fd = sigchld_pipe[0], .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = ctl_fd, .events = POLLIN };
-		for (int i = 1; i <= 2; i++)
-			pfd[n++] = (struct pollfd){ .fd = out_fds[i], .events = POLLIN };
-		int64_t wait_ms = 1000;
-		if (!main_done && !terminating && spec->timeout_ms > 0) {
-			int64_t left = spec->timeout_ms - (now - start_ms);
-			wait_ms = left < wait_ms ? left : wait_ms;
+/* Reads what the step wrote, masks it and queues it for the spool; a stream at its end is
+ * closed. Everything read in one round goes to the spool before we sleep again. */
+static void forward_output(struct sup *s, const struct pollfd *pfd)
+{
+	for (int i = WIRE_STDOUT; i <= WIRE_STDERR; i++) {
+		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ssize_t got = read(s->out_fds[i], s->buf, READ_PIECE);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got <= 0) {
+			close(s->out_fds[i]);
+			s->out_fds[i] = -1;
+			continue;
 		}
-		if (!main_done && kill_at >= 0 && kill_at - now < wait_ms)
-			wait_ms = kill_at - now;
-		if (main_done && linger_until - now < wait_ms)
-			wait_ms = linger_until - now;
-		if (wait_ms < 0)
-			wait_ms = 0;
-		if (poll(pfd, (nfds_t)n, (int)wait_ms) < 0 && errno != EINTR)
-			break;
+		struct emit_ctx e = { s, (uint8_t)i };
+		mask_feed(&s->masks[i], s->buf, (size_t)got, emit_masked, &e);
+	}
+	pending_flush(s);
+}
+
+/* How long we may sleep: until the timeout, the end of the grace or of the linger, at most 1 s. */
+static int wait_ms(const struct sup *s, int64_t now)
+{
+	int64_t ms = 1000;
+	if (!s->main_done && !s->terminating && s->spec->timeout_ms > 0) {
+		int64_t left = s->spec->timeout_ms - (now - s->start_ms);
+		ms = left < ms ? left : ms;
+	}
+	if (!s->main_done && s->kill_at >= 0 && s->kill_at - now < ms)
+		ms = s->kill_at - now;
+	if (s->main_done && s->linger_until - now < ms)
+		ms = s->linger_until - now;
+	return ms < 0 ? 0 : (int)ms;
+}
+
+/* The loop: until the step's main process has ended and its pipes are closed (or the linger for
+ * writers that escaped the group is over). */
+static void watch(struct sup *s)
+{
+	for (;;) {
+		check_deadlines(s, yb_mono_ms());
+		reap(s);
+		bool pipes_open = s->out_fds[WIRE_STDOUT] >= 0 || s->out_fds[WIRE_STDERR] >= 0;
+		if (s->main_done && (!pipes_open || yb_mono_ms() >= s->linger_until))
+			return;
+
+		/* [0] SIGCHLD/SIGTERM, [1] stdout, [2] stderr, [3] the control FIFO */
+		struct pollfd pfd[4] = {
+			{ .fd = sigchld_pipe[0], .events = POLLIN },
+			{ .fd = s->out_fds[WIRE_STDOUT], .events = POLLIN },
+			{ .fd = s->out_fds[WIRE_STDERR], .events = POLLIN },
+			{ .fd = s->ctl_fd, .events = POLLIN },
+		};
+		if (poll(pfd, YB_ARRAY_LEN(pfd), wait_ms(s, yb_mono_ms())) < 0 && errno != EINTR)
+			return;
 		if (pfd[0].revents) {
 			char drain[64];
 			while (read(sigchld_pipe[0], drain, sizeof(drain)) > 0)
 				;
 		}
-		bool cancel = false;
-		if (pfd[1].revents & POLLIN) {
-			char cmd[64];
-			ssize_t got = read(ctl_fd, cmd, sizeof(cmd));
-			for (ssize_t i = 0; i < got; i++)
-				cancel |= cmd[i] == 'c';
-		}
-		if (got_sigterm) {
-			got_sigterm = 0;
-			cancel = true;
-		}
-		if (cancel && !main_done && !terminating) {
-			cancelled = terminating = true;
-			signal_group(child, SIGTERM);
-			kill_at = yb_mono_ms() + spec->grace_ms;
-		}
-		for (int i = 1; i <= 2; i++) {
-			if (!(pfd[1 + i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			ssize_t got = read(out_fds[i], buf, READ_PIECE);
-			if (got < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (got <= 0) {
-				close(out_fds[i]);
-				out_fds[i] = -1;
-				continue;
-			}
-			struct emit_ctx e = { &s, (uint8_t)i };
-			mask_feed(&s.masks[i], buf, (size_t)got, emit_masked, &e);
-		}
-		/* everything read this round goes to the spool before we sleep */
-		pending_flush(&s);
+		take_control(s, pfd[3].revents & POLLIN);
+		forward_output(s, pfd);
 	}
-	for (int i = 1; i <= 2; i++) {
-		if (out_fds[i] >= 0)
-			close(out_fds[i]);
-		struct emit_ctx e = { &s, (uint8_t)i };
-		mask_flush(&s.masks[i], emit_masked, &e);
-		pending_flush(&s);
-	}
-	/* orphans killed with the group: give them a moment to be reaped, without waiting on
-	 * anything that escaped into a session of its own */
-	for (int tries = 0; tries < 100; tries++) {
-		pid_t p = waitpid(-1, NULL, WNOHANG);
-		if (p < 0)
-			break;
-		if (p == 0) {
-			struct timespec ts = { 0, 10 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	if (spool_sync(&s.spool, &err) < 0 && !s.error[0])
-		snprintf(s.error, sizeof(s.error), "%.200s", err.msg);
+}
 
-	struct job_exit ex = { 0 };
-	if (!main_done) {
-		snprintf(s.error, sizeof(s.error), "the supervisor lost track of the step");
-	} else if (WIFEXITED(wstatus)) {
-		ex.has_status = true;
-		ex.status = WEXITSTATUS(wstatus);
-	} else if (WIFSIGNALED(wstatus)) {
-		ex.has_signal = true;
-		ex.signal = WTERMSIG(wstatus);
+/* ---- phase 4: record the end ---- */
+
+/* The rest of the output (what the maskers held back); the tree ended once more (a process that
+ * held the pipes past the linger, or anything the step started as it died) and every orphan
+ * reaped; then the spool made durable. */
+static void finish_output(struct sup *s)
+{
+	struct yb_err err;
+	for (int i = WIRE_STDOUT; i <= WIRE_STDERR; i++) {
+		if (s->out_fds[i] >= 0)
+			close(s->out_fds[i]);
+		s->out_fds[i] = -1;
+		struct emit_ctx e = { s, (uint8_t)i };
+		mask_flush(&s->masks[i], emit_masked, &e);
+		pending_flush(s);
 	}
-	ex.timed_out = timed_out;
-	ex.cancelled = cancelled;
-	ex.started_at_us = started_at_us;
-	ex.ended_at_us = ended_at_us ? ended_at_us : yb_wall_us();
-	ex.utime_us = tv_us(ru.ru_utime);
-	ex.stime_us = tv_us(ru.ru_stime);
-	ex.maxrss_kb = ru.ru_maxrss;
-	ex.stdout_bytes = s.bytes[WIRE_STDOUT];
-	ex.stderr_bytes = s.bytes[WIRE_STDERR];
-	ex.dropped_bytes = s.dropped;
-	ex.spool_bytes = s.spool.bytes;
+	end_tree(s);
+	if (spool_sync(&s->spool, &err) < 0 && !s->error[0])
+		snprintf(s->error, sizeof(s->error), "%.200s", err.msg);
+}
+
+/* exit.json, then the FIFO let go of (which tells everyone we are done); the exit status. */
+static int record_exit(struct sup *s)
+{
+	struct yb_err err;
+	struct job_exit ex = { 0 };
+	if (!s->main_done) {
+		snprintf(s->error, sizeof(s->error), "the supervisor lost track of the step");
+	} else if (WIFEXITED(s->wstatus)) {
+		ex.has_status = true;
+		ex.status = WEXITSTATUS(s->wstatus);
+	} else if (WIFSIGNALED(s->wstatus)) {
+		ex.has_signal = true;
+		ex.signal = WTERMSIG(s->wstatus);
+	}
+	ex.timed_out = s->timed_out;
+	ex.cancelled = s->cancelled;
+	ex.started_at_us = s->started_at_us;
+	ex.ended_at_us = s->ended_at_us ? s->ended_at_us : yb_wall_us();
+	ex.utime_us = tv_us(s->ru.ru_utime);
+	ex.stime_us = tv_us(s->ru.ru_stime);
+	ex.maxrss_kb = s->ru.ru_maxrss;
+	ex.stdout_bytes = s->bytes[WIRE_STDOUT];
+	ex.stderr_bytes = s->bytes[WIRE_STDERR];
+	ex.dropped_bytes = s->dropped;
+	ex.spool_bytes = s->spool.bytes;
 	unsigned char md[YB_SHA256_LEN];
-	yb_sha256_final(&s.sha[WIRE_STDOUT], md);
+	yb_sha256_final(&s->sha[WIRE_STDOUT], md);
 	yb_hex(md, sizeof(md), ex.stdout_sha256);
-	yb_sha256_final(&s.sha[WIRE_STDERR], md);
+	yb_sha256_final(&s->sha[WIRE_STDERR], md);
 	yb_hex(md, sizeof(md), ex.stderr_sha256);
-	snprintf(ex.error, sizeof(ex.error), "%s", s.error);
+	if (s->survivors > 0 && !s->error[0])
+		snprintf(s->error, sizeof(s->error), "%d process%s of the job could not be ended within "
+			 "%d s (stuck in the kernel?); look for " PROCTREE_MARKER "=%.64s in 'ps e'",
+			 s->survivors, s->survivors == 1 ? "" : "es", END_TREE_MAX_MS / 1000, s->spec->job);
+	snprintf(ex.error, sizeof(ex.error), "%s", s->error);
+	ex.killed_count = s->killed.n;
+	ex.n_killed = s->killed.n_kept < JOB_EXIT_KILLED_MAX ? s->killed.n_kept : JOB_EXIT_KILLED_MAX;
+	for (size_t i = 0; i < ex.n_killed; i++) {
+		ex.killed[i].pid = s->killed.kept[i].pid;
+		snprintf(ex.killed[i].comm, sizeof(ex.killed[i].comm), "%s", s->killed.kept[i].comm);
+	}
 	int code = 0;
-	if (journal_write_exit(dir, spec->job, &ex, &err) < 0) {
+	if (journal_write_exit(s->dir, s->spec->job, &ex, &err) < 0) {
 		fprintf(stderr, "yoban-runner supervisor: %s\n", err.msg);
 		code = 1;
 	}
-	/* exit.json is there: now let go of the FIFO, which tells everyone we are done */
-	char *ctl = xasprintf("%s/control", dir);
-	unlink(ctl);
-	close(ctl_fd);
-	_exit(code);
+	/* through the folder we started in: once exit.json is there the job may be FORGOTten and its
+	 * id given to a new job at once, whose FIFO the same path would name */
+	if (s->dir_fd >= 0)
+		unlinkat(s->dir_fd, "control", 0);
+	close(s->ctl_fd);
+	return code;
+}
+
+/* The supervisor process, from the fork to its exit: the phases above in order. */
+static _Noreturn void supervise(const char *state_dir, const char *dir, const struct job_spec *spec,
+				int report_fd, int ctl_fd)
+{
+	struct sup s = { .spec = spec, .state_dir = state_dir, .dir = dir, .ctl_fd = ctl_fd, .dir_fd = -1,
+			 .out_fds = { -1, -1, -1 }, .spool = { .data_fd = -1, .idx_fd = -1 } };
+	char line[600];
+
+	if (become_supervisor(dir, report_fd, ctl_fd) < 0 ||
+	    (s.dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(line, sizeof(line), "err cannot set up the supervisor: %s\n", strerror(errno));
+		goto fail_early;
+	}
+	if (start_step(&s, line, sizeof(line)) < 0)
+		goto fail_early;
+	snprintf(line, sizeof(line), "pid %d\n", (int)getpid());
+	write_all(report_fd, line);
+	close(report_fd);
+
+	watch(&s);
+	finish_output(&s);
+	_exit(record_exit(&s));
 
 fail_early:
 	/* The step never ran: the job is not journaled (serve answers "spawn"). */
@@ -722,40 +630,14 @@ fail_early:
 int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *report_fd,
 		      struct yb_err *err)
 {
-	char *dir = journal_job_dir(state_dir, spec->job);
-	char *path = NULL;
 	int rc = 0, ctl_fd = -1, report[2] = { -1, -1 };
 	bool made = false;
 
-	if (mkdir(dir, 0700) < 0) {
-		if (errno == EEXIST)
-			rc = yb_err_set(err, YB_EEXIST, "job '%s' is already journaled (ATTACH to it)",
-					spec->job);
-		else
-			rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", dir, strerror(errno));
+	/* the folder, whole: empty spool, digest, and the control FIFO with its reader (ctl_fd), so
+	 * that nobody can see the job without its identity or think it dead before it starts */
+	if ((rc = journal_create_job(state_dir, spec->job, spec->digest, &ctl_fd, err)) < 0)
 		goto out;
-	}
 	made = true;
-	/* the empty spool, so that readers can open it from the first moment */
-	static const char *const empty[] = { "output", "output.idx" };
-	for (size_t i = 0; i < YB_ARRAY_LEN(empty); i++) {
-		free(path);
-		path = xasprintf("%s/%s", dir, empty[i]);
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		close(fd);
-	}
-	/* the control FIFO, opened here so that it has a reader before anyone can look */
-	free(path);
-	path = xasprintf("%s/control", dir);
-	if (mkfifo(path, 0600) < 0 ||
-	    (ctl_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", path, strerror(errno));
-		goto out;
-	}
 	if (pipe2(report, O_CLOEXEC) < 0) {
 		rc = yb_err_set(err, YB_EIO, "cannot make a pipe: %s", strerror(errno));
 		goto out;
@@ -764,9 +646,11 @@ int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *r
 	/* One fork, no intermediate: the supervisor is serve's child only while serve lives (serve
 	 * reaps it when it ends); it is in a session of its own from its first moment, and when serve
 	 * goes it is adopted by init (or the nearest child subreaper) like any orphan. */
+	char *dir = journal_job_dir(state_dir, spec->job);
 	pid_t pid = fork();
 	if (pid < 0) {
 		rc = yb_err_set(err, YB_EIO, "cannot fork: %s", strerror(errno));
+		free(dir);
 		goto out;
 	}
 	if (pid == 0) {
@@ -774,6 +658,7 @@ int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *r
 		close(report[0]);
 		supervise(state_dir, dir, spec, report[1], ctl_fd);
 	}
+	free(dir);
 	fcntl(report[0], F_SETFL, O_NONBLOCK);
 	*report_fd = report[0];
 	report[0] = -1;
@@ -787,7 +672,5 @@ out:
 		close(report[1]);
 	if (made)
 		journal_remove_job(state_dir, spec->job, NULL);
-	free(path);
-	free(dir);
 	return rc;
 }

@@ -1,53 +1,29 @@
 /*
- * supervisor.h: a job's spec, and the detached process that runs it.
+ * supervisor.h: the detached process that runs one job (its spec: spec.h).
  *
- * supervisor_launch makes the job's folder, creates the empty spool and the control FIFO, and
- * forks a supervisor: in its own session and process group (serve's child only while serve lives),
- * child subreaper of the step. The supervisor writes the spec (secrets redacted, fsynced) before
- * anything else, so it is durable before serve ACKs the START, and runs the step in
- * its own process group (argv through execvp, or /bin/sh -c script), with exactly the environment
- * given plus PATH, HOME and LANG when absent; reads its stdout and stderr, masks the secrets,
- * spools the output up to output_cap (the rest is counted, not kept), enforces the timeout and
- * cancellation (SIGTERM to the step's group, SIGKILL after the grace), and at the end kills what
- * is left of the group, fsyncs the spool and writes exit.json. It never talks to serve again after
- * its one-line report, so a dropped connection or a killed serve changes nothing for the job.
+ * supervisor_launch makes the job's folder (journal_create_job: the empty spool, the spec's
+ * digest, the control FIFO) and forks a supervisor: in its own session and process group (serve's
+ * child only while serve lives), child subreaper of the step. The supervisor writes the spec
+ * (secrets redacted, fsynced) before anything else, so it is durable before serve ACKs the START,
+ * and runs the step in its own process group (argv through execvp, or /bin/sh -c script), with
+ * exactly the environment given plus PATH, HOME and LANG when absent and the job's marker
+ * (proctree.h); reads its stdout and stderr, masks the secrets, spools the output up to
+ * output_cap (the rest is counted, not kept), enforces the timeout and cancellation (SIGTERM to
+ * every process of the job, SIGKILL to all after the grace), and when the step's main process
+ * ends kills every process of the job still there (in its group or not), fsyncs the spool and
+ * writes exit.json, naming what it killed. It never talks to serve again after its one-line
+ * report, so a dropped connection or a killed serve changes nothing for the job.
  */
 #ifndef YB_SUPERVISOR_H
 #define YB_SUPERVISOR_H
 
-#include "json.h"
-#include "wire.h"
+#include "spec.h"
 #include "yb.h"
 
-#define SUPERVISOR_DEFAULT_GRACE_MS 10000
-#define SUPERVISOR_DEFAULT_OUTPUT_CAP (1ULL << 30) /* 1 GiB kept per job */
-#define SUPERVISOR_MAX_ARGV 4096
-#define SUPERVISOR_MAX_ENV 4096
-#define SUPERVISOR_MAX_DURATION_MS (10LL * 366 * 86400 * 1000)
-#define SUPERVISOR_BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-struct job_spec {
-	char job[WIRE_MAX_JOB_ID + 1];
-	char **argv;        /* NULL-terminated; NULL when shell is set */
-	char *shell;        /* a script for /bin/sh -c */
-	char **env;         /* NULL-terminated "KEY=VALUE", the base already added */
-	char *cwd;          /* NULL: "/" */
-	int64_t timeout_ms; /* 0: none */
-	int64_t grace_ms;
-	uint64_t output_cap;
-	char **secrets;     /* NULL-terminated */
-	size_t n_secrets;
-};
-
-/* Checks and copies a START payload; YB_EINVAL with a message naming the bad field. */
-int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_err *err);
-void job_spec_release(struct job_spec *spec);
-/* The spec as spec.json holds it: secret values masked wherever they appear. */
-struct yb_json *job_spec_redacted(const struct job_spec *spec);
-
-/* Starts the job (see above); does not wait on the disk. YB_EEXIST if the job id is already
- * journaled. On success *report_fd is the read end of a pipe (non-blocking) on which the
- * supervisor writes one line, "pid N" once spec.json is durable and the step runs, or
+/* Starts the job (see above); does not wait on the disk. If the job id is already journaled:
+ * YB_EEXIST when with the same spec digest, YB_EPERM when with another (journal_create_job).
+ * On success *report_fd is the read end of a pipe (non-blocking) on which the supervisor writes
+ * one line, "pid N" once spec.json is durable and the step runs, or
  * "err MESSAGE" if it could not be started (the folder is then removed), then closes it. The
  * supervisor is the caller's child: the caller reaps it (waitpid) when it ends. */
 int supervisor_launch(const char *state_dir, const struct job_spec *spec, int *report_fd,

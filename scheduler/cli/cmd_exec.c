@@ -192,7 +192,7 @@ static int add_env(struct yb_json *env, const char *kv)
 		return cli_usage_error(&cmd_exec, "--env '%s': expected NAME=VALUE with NAME of letters, "
 				       "digits and '_'", kv);
 	char *name = xstrndup(kv, (size_t)(eq - kv));
-	yb_json_set(env, name, yb_json_str(eq + 1));
+	yb_json_set(env, name, yb_json_bytes(eq + 1, strlen(eq + 1)));
 	free(name);
 	return 0;
 }
@@ -250,9 +250,9 @@ static int add_secret(struct yb_json *env, struct yb_json *secrets, const char *
 	}
 	while (len && (value[len - 1] == '\n' || value[len - 1] == '\r'))
 		value[--len] = 0;
-	yb_json_set(env, name, yb_json_str(value));
+	yb_json_set(env, name, yb_json_bytes(value, strlen(value)));
 	if (len)
-		yb_json_push(secrets, yb_json_str(value));
+		yb_json_push(secrets, yb_json_bytes(value, strlen(value)));
 out:
 	if (value) {
 		memset(value, 0, len);
@@ -414,13 +414,13 @@ static int exec_run(int argc, char **argv)
 		spec = yb_json_object();
 		struct yb_json *av = yb_json_array();
 		for (int i = optind; i < argc; i++)
-			yb_json_push(av, yb_json_str(argv[i]));
+			yb_json_push(av, yb_json_bytes(argv[i], strlen(argv[i])));
 		yb_json_set(spec, "argv", av);
 		yb_json_set(env, "YOBAN_JOB_ID", yb_json_str(job));
 		yb_json_set(env, "YOBAN_HOST", yb_json_str(h->name));
 		yb_json_set(spec, "env", yb_json_ref(env));
 		if (cwd)
-			yb_json_set(spec, "cwd", yb_json_str(cwd));
+			yb_json_set(spec, "cwd", yb_json_bytes(cwd, strlen(cwd)));
 		if (timeout_ms)
 			yb_json_set(spec, "timeout_ms", yb_json_int(timeout_ms));
 		if (yb_json_len(secrets))

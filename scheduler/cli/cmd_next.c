@@ -71,15 +71,24 @@ static int print_fires(const struct next_opts *o, const struct schedule *s, cons
 	return status;
 }
 
+/* The whole second to search from. Fires fall on whole seconds, so "strictly after" a time with
+ * a fraction means after its whole second, and "strictly before" it means before the next one:
+ * --prev --from 10:00:00.0005 finds 10:00:00. Without --from, now (with its fraction). */
 static int parse_from(const struct next_opts *o, const struct tz *zone, int64_t *from)
 {
+	int32_t nanos = 0;
 	if (!o->from) {
-		*from = (int64_t)time(NULL);
-		return 0;
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		*from = (int64_t)now.tv_sec;
+		nanos = (int32_t)now.tv_nsec;
+	} else {
+		struct yb_err err = { 0 };
+		if (tz_parse_iso_ns(o->from, zone, from, &nanos, &err) < 0)
+			return cli_usage_error(&cmd_next, "--from: %s", err.msg);
 	}
-	struct yb_err err = { 0 };
-	if (tz_parse_iso(o->from, zone, from, &err) < 0)
-		return cli_usage_error(&cmd_next, "--from: %s", err.msg);
+	if (o->prev && nanos > 0)
+		*from += 1;
 	return 0;
 }
 
@@ -136,7 +145,7 @@ static int run(int argc, char **argv)
 		{ "config", required_argument, NULL, 'C' }, { "hash-key", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct next_opts o = { .count = 1, .hash_key = "" };
+	struct next_opts o = { .count = 1 };
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -190,14 +199,19 @@ const struct yb_cmd cmd_next = {
 		"ISO 8601 with the zone's offset, e.g. 2026-01-12T09:00:00+09:00. With --prev, the N\n"
 		"fire times strictly before it, going backwards.\n"
 		"\n"
-		"With --cron, the expression is read in --tz (default: this machine's zone); 'H' fields\n"
-		"are hashed with --hash-key (a runbook uses its name). With a runbook, its schedule's\n"
+		"With --cron, the expression is read in --tz (default: this machine's zone) and searched\n"
+		"as far as the engine goes (the years 1 to 9999); 'H' fields are hashed with --hash-key\n"
+		"(a runbook uses its name), and with --hash-key macros are hashed too ('@daily' as\n"
+		"'H H * * * H', as croniter does with a hash_id). With a runbook, its schedule's\n"
 		"timezone and calendar apply: fires on closed days are skipped, run, or moved as its\n"
-		"on_closed_day says, and business_day schedules land on open days.\n"
+		"on_closed_day says, and business_day schedules land on open days; a calendar's moves\n"
+		"are searched ten years ahead (or back). Fewer than --count fires are printed when\n"
+		"the expression has no more (a year field that ends).\n"
 		"\n"
 		"examples:\n"
 		"  yoban next --cron '0 9 * * mon#2' --tz Asia/Tokyo --count 3\n"
 		"  yoban next --cron '30 1 * * *' --tz Asia/Tokyo --from 2026-12-28T00:00:00+09:00\n"
+		"  yoban next --cron '@daily' --hash-key nightly-batch --tz Asia/Tokyo\n"
 		"  yoban next runbooks/nightly-resident-batch.yaml --count 5\n"
 		"\n"
 		"exit status: 0 ok, 1 the runbook is invalid or never fires, 2 usage error\n",

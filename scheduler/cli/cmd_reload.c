@@ -43,14 +43,14 @@ static void print_diag(const struct yb_json *d)
 	fputc('\n', stderr);
 }
 
-/* The files yoband found invalid while it handled this request, from the audit table. */
+/* The files yoband found invalid while it handled this request: the audit rows it wrote with
+ * this request's id (a SIGHUP reload at the same moment writes rows without one). */
 static int read_invalid(struct db_conn *c, const char *request_id, struct yb_json *diags,
 			bool *site_invalid, size_t *n_files)
 {
 	static const char sql[] =
-		"SELECT a.action, a.detail::text FROM yoban.requests q JOIN yoban.audit a"
-		" ON a.at >= q.created_at AND a.at <= q.handled_at"
-		" WHERE q.id = $1::bigint AND a.action IN ('reload:invalid', 'runbook:invalid')"
+		"SELECT a.action, a.detail::text FROM yoban.audit a"
+		" WHERE a.request_id = $1::bigint AND a.action IN ('reload:invalid', 'runbook:invalid')"
 		" ORDER BY a.id";
 	const char *p[] = { request_id };
 	struct db_result *r = NULL;

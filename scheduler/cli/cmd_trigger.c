@@ -39,7 +39,8 @@ static int on_opt(int opt, const char *arg, void *ctx)
 		if (++t->n_params > MAX_PARAMS)
 			return cli_usage_error(&cmd_trigger, "at most %d --param", MAX_PARAMS);
 		char *name = xstrndup(arg, (size_t)(eq - arg));
-		yb_json_set(t->params, name, yb_json_str(eq + 1));
+		/* bytes, losslessly: a value that is not UTF-8 travels as {"base64": ...} */
+		yb_json_set(t->params, name, yb_json_bytes(eq + 1, strlen(eq + 1)));
 		free(name);
 		return 0;
 	}

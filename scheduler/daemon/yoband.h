@@ -1,5 +1,6 @@
 /*
- * yoband.h: the daemon's private model, shared by scheduler/yoband*.c and nothing else.
+ * yoband.h: the daemon's private model, shared by the files of scheduler/daemon/ and nothing
+ * else. The declarations at the end are grouped by the file that defines them.
  *
  * Words (see docs/glossary.md): an *entry* is a runbook the daemon schedules (its latest good
  * revision); a *revision* is one content of a runbook file, recorded in runbook_revisions; a
@@ -16,6 +17,7 @@
 #include "buf.h"
 #include "db.h"
 #include "json.h"
+#include "outcome.h"
 #include "rclient.h"
 #include "runbook.h"
 #include "wire.h"
@@ -54,11 +56,6 @@ struct yd_entry {
 	char *error;             /* why the file's newest content is not scheduled, or NULL */
 };
 
-enum yd_run_state {
-	RS_PENDING, RS_QUEUED, RS_RUNNING, RS_CANCELLING,
-	RS_SUCCEEDED, RS_FAILED, RS_TIMED_OUT, RS_CANCELLED, RS_LOST, RS_SKIPPED,
-};
-
 /* JP_STARTING: the job row is on its way to the database; START follows once it is written. */
 enum yd_job_phase { JP_WAIT, JP_STARTING, JP_LIVE, JP_DONE };
 
@@ -71,7 +68,7 @@ struct yd_job {
 	char *host;
 	int host_idx, step_idx, attempt;
 	enum yd_job_phase phase;
-	char result[16];         /* the final job_state ("succeeded", "failed", ...) when JP_DONE */
+	enum yd_job_result result; /* when JP_DONE */
 	uint64_t queued;         /* output bytes taken so far (stored or waiting to be) */
 	bool acked;
 	bool exit_pending;       /* the exit row is on its way: done when it is written */
@@ -90,7 +87,7 @@ struct yd_run {
 	enum yd_run_state state;
 	int step;                /* the current step index */
 	bool step_started;
-	char *fail_state;        /* NULL while nothing failed; "failed" / "timed_out" / "lost" */
+	enum yd_job_result failed; /* the first failure (failed, timed_out) or YD_JOB_NONE */
 	char *fail_reason;
 	int64_t hold_until;      /* seconds (wall): held by a maintenance window until then */
 	bool cancel_sent;
@@ -124,9 +121,14 @@ struct yd_chunk {
 
 enum yd_phase { YD_DISCONNECTED, YD_STANDBY, YD_LEADER };
 
-struct yd_move;    /* a run transition waiting to be sent (yoband_run.c) */
-struct yd_job_ref; /* a job row waiting to be sent (yoband_run.c) */
-struct yd_req;     /* an operator's request read, waiting to be acted on (yoband_run.c) */
+struct yd_move;    /* a run transition waiting to be sent (runs.c) */
+struct yd_req;     /* an operator's request read, waiting to be acted on (requests.c) */
+
+/* A job row waiting to be sent: START follows once it is written. */
+struct yd_job_ref {
+	int64_t run_id;
+	char runner_id[WIRE_MAX_JOB_ID + 1];
+};
 
 /* A statement queued on the main connection without waiting for it. Statements run one at a
  * time. Stores (output, acks, heartbeats, exits) keep their order; deciding statements (urgent:
@@ -170,6 +172,8 @@ struct yd {
 	struct db_conn *db;      /* statements, LISTEN */
 	struct db_conn *lock_db; /* holds the advisory lock, nothing else */
 	bool db_broken;
+	bool db_held_logged;
+	int64_t reload_request_id; /* while a `yoban reload` request is handled: its id */      /* told the log that `yoban db stop` holds the cluster */
 	int64_t next_connect_ms, next_lock_try_ms, next_heartbeat_ms;
 
 	struct yd_stmt *aq_head, *aq_tail; /* queued statements; aq_head is in flight when aq_sent */
@@ -197,15 +201,16 @@ struct yd {
 	bool draining;
 };
 
-/* yoband.c */
+/* main.c: set by the signal handlers */
 extern volatile sig_atomic_t yd_sig_hup, yd_sig_term, yd_sig_chld;
-void yd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Runs a statement on the main connection; a broken connection sets d->db_broken. */
+
+/* queue.c: the statement queue (see its opening comment) */
+/* Runs a statement on the main connection, after everything queued; a broken connection sets
+ * d->db_broken. */
 int yd_exec(struct yd *d, const char *sql, int n, const char *const *params, struct db_result **out,
 	    struct yb_err *err);
 /* The first value of the first row, copied; NULL on error or SQL NULL. */
 char *yd_value(struct yd *d, const char *sql, int n, const char *const *params);
-char *yd_bytea_hex(const void *data, size_t len);
 /* Queues a statement on the main connection; its result is only checked. */
 void yd_async(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
 	      const char *const *params);
@@ -222,8 +227,32 @@ void yd_decide(struct yd *d, const char *what, const char *sql, int n, const cha
 	       void (*ctx_free)(void *ctx));
 /* Waits (bounded by the statement timeout) until every queued statement is done. */
 int yd_async_drain(struct yd *d);
+/* The main connection's socket is ready (revents) or a turn passed: results come in, their
+ * continuations run. */
+void yd_queue_io(struct yd *d, short revents);
+/* Drops every queued statement (the connection is gone). */
+void yd_queue_clear(struct yd *d);
+/* Parameter text: a number; a PostgreSQL array literal ({"a",NULL}) built with yd_arr_open,
+ * yd_arr_add (v NULL: SQL NULL) and closed with "}"; bytea as "\\x..." hex. */
+const char *yd_idtext(char *buf, int64_t v);
+void yd_arr_open(struct yb_buf *b);
+void yd_arr_add(struct yb_buf *b, const char *v);
+char *yd_bytea_hex(const void *data, size_t len);
 
-/* yoband_load.c */
+/* leader.c: connections, leadership, heartbeat, the log */
+void yd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The conninfo, and whether it is the embedded cluster (from the site config). */
+void yd_db_setup(struct yd *d);
+int yd_db_connect(struct yd *d);       /* disconnected -> standby */
+void yd_db_drop(struct yd *d);         /* a broken connection: forget everything, disconnected */
+void yd_lead_try(struct yd *d);        /* standby -> leader when the lock is free */
+void yd_lock_check(struct yd *d);      /* leader: is the lock's session still there? */
+void yd_heartbeat(struct yd *d);
+/* Stopping: says goodbye (heartbeat, leader = false), waits for what is queued, closes. */
+void yd_db_close(struct yd *d);
+void yd_leader_start(struct yd *d);   /* revisions, reconcile, catch-up, requests */
+
+/* load.c: runbooks, revisions, the timer heap */
 void yd_reload(struct yd *d);
 void yd_set_unref(struct yd_set *s);
 void yd_rev_unref(struct yd_rev *r);
@@ -238,16 +267,74 @@ struct yd_entry *yd_heap_top(struct yd *d);
 void yd_entries_free(struct yd *d);
 const struct rb_host *yd_host(struct yd *d, const char *name);
 
-/* yoband_run.c */
-void yd_leader_start(struct yd *d);   /* catch-up, reconcile, requests, timers */
-void yd_fire_due(struct yd *d);       /* claims fires whose time has come */
-void yd_runs_advance(struct yd *d);   /* admission, retries, next steps */
-int yd_flush_chunks(struct yd *d);
-void yd_handle_requests(struct yd *d);
-void yd_teardown(struct yd *d);       /* forgets runs and runner connections (jobs live on) */
-int yd_runs_timeout_ms(struct yd *d);
-/* Queues the run transitions and job rows collected so far (one statement for each kind). */
-void yd_decisions_flush(struct yd *d);
+/* runs.c: runs in memory and their state machine */
 const char *yd_run_state_name(enum yd_run_state s);
+enum yd_run_state yd_run_state_parse(const char *s);
+bool yd_run_state_final(enum yd_run_state s);
+int64_t yd_now_s(void);                /* wall clock, seconds */
+/* A run in memory (kept in id order); takes rev and params. */
+struct yd_run *yd_run_new(struct yd *d, int64_t id, const char *runbook, struct yd_rev *rev,
+			  bool staging, const char *trigger, int64_t scheduled_for,
+			  struct yb_json *params, enum yd_run_state state);
+struct yd_run *yd_run_find(struct yd *d, int64_t id);
+void yd_runs_gc(struct yd *d);         /* frees the runs that reached a final state */
+/* The state a run is in, or is on its way to (its transition is being written). */
+enum yd_run_state yd_run_eff(const struct yd_run *r);
+void yd_job_free(struct yd_job *j);
+void yd_run_clear_jobs(struct yd_run *run);
+/* Collects a transition: the run is busy until it is written, then acted on. */
+void yd_run_move(struct yd *d, struct yd_run *run, enum yd_run_state to, const char *reason);
+/* The same for a final state: the run leaves memory whether or not the database took it. */
+void yd_run_finish(struct yd *d, struct yd_run *run, enum yd_run_state to, const char *reason);
+void yd_run_cancel(struct yd *d, struct yd_run *run, const char *why);
+void yd_run_advance(struct yd *d, struct yd_run *run); /* as far as it can go now */
+bool yd_step_index(const struct rb_runbook *rb, const char *name, int *out);
+void yd_runs_advance(struct yd *d);   /* every run: admission, retries, next steps */
+int yd_runs_timeout_ms(struct yd *d);  /* until the next retry is due */
+/* Queues the run transitions and job rows collected so far (one statement, one commit). */
+void yd_decisions_flush(struct yd *d);
+void yd_teardown(struct yd *d);       /* forgets runs and runner connections (jobs live on) */
+
+/* admission.c */
+/* Pending or queued: may it start now? (Moves it to queued, running or a final state.) */
+bool yd_run_admit(struct yd *d, struct yd_run *run);
+/* The maintenance window covering runbook at t, or NULL. */
+const struct rb_maintenance *yd_maintenance_at(struct yd *d, const char *runbook, int64_t t);
+
+/* jobs.c: job specs, runner connections, output and exits */
+const struct tz *yd_zone_of(const struct rb_runbook *rb);
+/* The run's parameters: given values, else defaults ({{scheduled_date}} expanded). */
+struct yb_json *yd_params_resolve(const struct rb_runbook *rb, const struct yb_json *given,
+				  int64_t scheduled_for, struct yb_err *err);
+char **yd_run_hosts(const struct yd_run *run, size_t *n);
+/* The START payload; NULL with err when something cannot be prepared (a secret file). */
+struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
+			    const struct rb_step *step, const struct yd_job *j, struct yb_err *err);
+/* The runner connection to a host, made on first use; NULL with err for an unknown host. */
+struct yd_conn *yd_conn_get(struct yd *d, const char *hostname, struct yb_err *err);
+void yd_conn_free(struct yd_conn *c);
+void yd_conns_check(struct yd *d);     /* fails the live jobs of connections that gave up */
+struct yd_job *yd_job_add(struct yd_run *run, int host_idx, const char *host, int attempt);
+/* Records a job that ended without a runner (unsupported kind, unknown host, bad secret). */
+void yd_job_fail_now(struct yd *d, struct yd_job *j, enum yd_job_result result, const char *error);
+/* Collects the job row; START follows once it is written. Tentative: the run's move to running
+ * is not written yet; false when the job cannot start, and nothing is recorded. */
+bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative);
+void yd_job_start(struct yd *d, struct yd_job *j);
+struct yd_job *yd_job_ref_find(struct yd *d, const struct yd_job_ref *ref, struct yd_run **run);
+/* The job row is written (id) or not (NULL): START, unless the run is being cancelled. */
+void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id, bool answered);
+int yd_flush_chunks(struct yd *d);     /* queues the output chunks waiting */
+
+/* fires.c */
+void yd_fire_due(struct yd *d);       /* claims fires whose time has come */
+void yd_catch_up(struct yd *d);       /* claims the fires missed while no one led */
+
+/* reconcile.c */
+void yd_reconcile(struct yd *d);      /* takes over the runs in flight from their rows */
+
+/* requests.c */
+void yd_handle_requests(struct yd *d);
+void yd_reqs_free(struct yd *d);
 
 #endif

@@ -199,7 +199,7 @@ static void log_tail(const char *path, char *out, size_t out_size)
 	char *text = NULL;
 	size_t len;
 	out[0] = '\0';
-	if (yb_read_file(path, 16u << 20, &text, &len, NULL) == 0) {
+	if (yb_read_regular(path, 16u << 20, 0, &text, &len, NULL) == 0) {
 		snprintf(out, out_size, "%s", tail_lines(text, 5));
 		for (char *p = out; *p; p++)
 			if (*p == '\n')
@@ -488,7 +488,7 @@ static int configure(void *arg, struct yb_err *err)
 	size_t conf_len;
 	struct yb_buf b;
 	yb_buf_init(&b, 0);
-	int rc = yb_read_file(conf_path, 16u << 20, &conf, &conf_len, err);
+	int rc = yb_read_regular(conf_path, 16u << 20, 0, &conf, &conf_len, err);
 	if (rc < 0)
 		goto out;
 	yb_buf_append(&b, conf, conf_len);
@@ -709,7 +709,7 @@ static int marker_check(const struct cluster *cl, struct yb_err *err)
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		char at[64], by[96];
-		if (!S_ISREG(st.st_mode) || yb_read_file(path, 4096, &text, &len, NULL) < 0)
+		if (!S_ISREG(st.st_mode) || yb_read_regular(path, 4096, 0, &text, &len, NULL) < 0)
 			text = xstrdup("");
 		marker_field(text, "stopped_at", at, sizeof(at));
 		marker_field(text, "stopped_by", by, sizeof(by));
@@ -740,7 +740,7 @@ static int read_pid(const struct cluster *cl, pid_t *pid)
 	char *path = xasprintf("%s/postmaster.pid", cl->pg_dir);
 	char *text = NULL;
 	size_t len;
-	int rc = yb_read_file(path, 4096, &text, &len, NULL);
+	int rc = yb_read_regular(path, 4096, 0, &text, &len, NULL);
 	free(path);
 	if (rc < 0)
 		return rc;

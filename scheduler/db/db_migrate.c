@@ -98,7 +98,7 @@ int db_migrations_load_dir(const char *dir, struct db_migration **out, size_t *n
 		char *path = xasprintf("%s/%s", dir, e->d_name);
 		char *text;
 		size_t len;
-		rc = yb_read_file(path, MIGRATION_MAX_BYTES, &text, &len, err);
+		rc = yb_read_regular(path, MIGRATION_MAX_BYTES, 0, &text, &len, err);
 		free(path);
 		if (rc < 0) {
 			free(name);

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "wire.h"
+#include "yb_version.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -230,7 +231,7 @@ static int send_hello(struct rclient *rc, struct yb_err *err)
 	struct yb_json *o = yb_json_object();
 	yb_json_set(o, "proto", yb_json_int(WIRE_PROTO));
 	yb_json_set(o, "program", yb_json_str("yoban"));
-	yb_json_set(o, "version", yb_json_str("0.1.0"));
+	yb_json_set(o, "version", yb_json_str(YB_VERSION));
 	return send_json(rc, WIRE_HELLO, o, err);
 }
 

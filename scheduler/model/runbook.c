@@ -160,7 +160,7 @@ static int cron_share_get(const char *text, const char *hash_key, struct cron_sh
 		c->refs++;
 	} else {
 		struct cron_expr *expr = NULL;
-		rc = cron_parse(text, hash_key, &expr, err_col, err);
+		rc = cron_parse(text, key, &expr, err_col, err);
 		if (rc < 0)
 			goto out;
 		c = xcalloc(1, sizeof(*c));
@@ -331,7 +331,11 @@ static void parse_schedule(const struct rbx *x, struct rb_runbook *rb, const str
 		if (rbx_str(x, v, "timezone", &zone_name)) {
 			const struct tz *zone;
 			struct yb_err err = { 0 };
-			if (tz_load(zone_name, &zone, &err) < 0) {
+			int tz_rc = tz_load(zone_name, &zone, &err);
+			if (tz_rc == YB_EINVAL) {
+				/* a name the host defines, not the tz database: tz says why */
+				rbx_err(x, v, "%s", err.msg);
+			} else if (tz_rc < 0) {
 				char hint[120];
 				rbx_did_you_mean(zone_name, common_zones, rb_strv_len(common_zones), hint,
 					     sizeof(hint));

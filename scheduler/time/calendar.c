@@ -8,7 +8,7 @@
  * stay right whatever the rules; they are bounded (a month, or 366 days) and never hang.
  */
 #include "calendar.h"
-#include "tz.h"
+#include "civil.h"
 
 #include <stdlib.h>
 #include <string.h>

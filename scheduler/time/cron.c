@@ -20,18 +20,25 @@
 #define YEAR_MAX 9999
 
 /* Field numbers follow croniter's order, which also seeds the 'H' hash. */
-enum { F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_SEC, N_FIELDS };
+enum { F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_SEC, F_YEAR, N_FIELDS };
 
-static const char *const field_names[N_FIELDS] = { "minute", "hour", "day-of-month",
-						   "month", "day-of-week", "second" };
-static const int field_lo[N_FIELDS] = { 0, 0, 1, 1, 0, 0 };
-static const int field_hi[N_FIELDS] = { 59, 23, 31, 12, 7, 59 };
+static const char *const field_names[N_FIELDS] = { "minute", "hour", "day-of-month", "month",
+						   "day-of-week", "second", "year" };
+static const int field_lo[N_FIELDS] = { 0, 0, 1, 1, 0, 0, 1970 };
+static const int field_hi[N_FIELDS] = { 59, 23, 31, 12, 7, 59, 2099 };
+/* The year field's values (croniter's 1970-2099) are bits 0-129 of three words. */
+#define YEAR_LO 1970
+#define YEAR_HI 2099
+#define ALL_HOURS 0xffffffu
 
 struct cron_expr {
 	uint64_t secs, mins; /* bit n: second / minute n */
 	uint32_t hours;      /* bit n: hour n */
 	uint16_t months;     /* bit n: month n (1-12) */
 	bool has_seconds;
+	bool has_years;      /* a year field other than '*' */
+	bool elapsed;        /* every hour matches: fires on both passes of a repeated hour */
+	uint64_t years[3];   /* bit y - YEAR_LO: year y, when has_years */
 	/* Days: bit d (1-31) of daymask[wday of the 1st][days in month - 28]. */
 	uint32_t daymask[7][4];
 	/* The same by year: yeartab[2 * wday of Jan 1 + leap][month - 1], so that the search looks
@@ -43,7 +50,7 @@ struct cron_expr {
 
 /* What the two day fields say before they are folded into daymask. */
 struct day_spec {
-	bool dom_star, dow_star;
+	bool dom_star, dow_star, year_star;
 	uint32_t dom;       /* plain days 1-31 */
 	bool dom_last;      /* L */
 	bool dom_last_wday; /* LW */
@@ -104,6 +111,11 @@ static int field_error(struct parser *ps, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return yb_err_set(ps->err, YB_EINVAL, "%s field: %s", field_names[ps->field], msg);
+}
+
+static bool is_space_c(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
 static bool is_digit(char c)
@@ -196,12 +208,44 @@ static int hashed(const struct parser *ps, int lo, int hi)
 	return (int)((ps->hash >> ps->field) % (uint32_t)(hi - lo + 1)) + lo;
 }
 
-/* One list item of the general form: '*' | 'H' | 'H(a-b)' | a | a-b, then optionally '/n'. */
+static void set_bit(const struct parser *ps, uint64_t *bits, int v)
+{
+	int i = ps->field == F_YEAR ? v - YEAR_LO : ps->field == F_DOW ? v % 7 : v;
+	bits[i / 64] |= 1ull << (i % 64);
+}
+
+/* a..b by step, or, when a > b, croniter's wrap-around: a to the field's end by step, then on
+ * from the field's start. croniter carries the step across the end only when it lands exactly
+ * one past the end; otherwise the second part starts `step - (hi - last)` past the start, so
+ * months 'apr-mar/2' are 4,6,8,10,12 then 3 (not 2). Copied to the letter, answers included. */
+static void fill_range(const struct parser *ps, uint64_t *bits, int a, int b, int step)
+{
+	int lo = field_lo[ps->field], hi = ps->field == F_DOW ? 6 : field_hi[ps->field];
+	if (a <= b) {
+		for (int v = a; v <= b; v += step)
+			set_bit(ps, bits, v);
+		return;
+	}
+	int last = a;
+	for (int v = a; v <= hi; v += step) {
+		set_bit(ps, bits, v);
+		last = v;
+	}
+	int skip = 0;
+	if (last - lo + step > hi - lo + 1 && hi - last < step)
+		skip = step - (hi - last);
+	for (int v = lo + skip; v <= b; v += step)
+		set_bit(ps, bits, v);
+}
+
+/* One list item of the general form: '*' | 'H' | 'H(a-b)' | a | a-b, then optionally '/n'. In
+ * day-of-month, b may be 'L' (croniter reads it as 31: '29-L' is 29-31). A range whose end comes
+ * before its start wraps around the field's end ('nov-mar', 'sat-tue', '22-2'). */
 static int parse_range_item(struct parser *ps, const char *s, const char *end, uint64_t *bits)
 {
 	int lo = field_lo[ps->field], hi = ps->field == F_DOW ? 6 : field_hi[ps->field];
 	int a, b, step = 1;
-	bool hash = false, open_end = false;
+	bool hash = false, open_end = false, range = false;
 	const char *p = s;
 	int rc;
 	if (*p == '*') {
@@ -230,7 +274,8 @@ static int parse_range_item(struct parser *ps, const char *s, const char *end, u
 			if (ps->field == F_DOW && a == 7)
 				a = 0;
 			if (a > b)
-				return field_error(ps, "'%.*s': range runs backwards", (int)(end - s), s);
+				return field_error(ps, "'%.*s': range runs backwards (H(a-b) needs a <= b)",
+						   (int)(end - s), s);
 		}
 	} else {
 		if ((rc = parse_value(ps, &p, end, &a)) < 0)
@@ -238,19 +283,13 @@ static int parse_range_item(struct parser *ps, const char *s, const char *end, u
 		b = a;
 		if (p < end && *p == '-') {
 			p++;
-			if ((rc = parse_value(ps, &p, end, &b)) < 0)
+			range = true;
+			if (ps->field == F_DOM && p < end && (*p == 'L' || *p == 'l') &&
+			    (p + 1 == end || p[1] == '/')) {
+				b = 31;
+				p++;
+			} else if ((rc = parse_value(ps, &p, end, &b)) < 0) {
 				return rc;
-			if (ps->field == F_DOW && b == 0 && a > 0)
-				b = 7; /* "fri-sun" */
-			if (a > b) {
-				char tail[16];
-				if (b == lo)
-					snprintf(tail, sizeof(tail), "%d", lo);
-				else
-					snprintf(tail, sizeof(tail), "%d-%d", lo, b);
-				return field_error(ps, "range '%.*s' runs backwards (write it as two ranges, "
-						   "e.g. '%d-%d,%s')", (int)(p - s), s, a,
-						   ps->field == F_DOW ? 6 : hi, tail);
 			}
 		} else {
 			open_end = true; /* "a/n" means a to the end */
@@ -264,7 +303,7 @@ static int parse_range_item(struct parser *ps, const char *s, const char *end, u
 			int span = b - a + 1 < step ? b - a + 1 : step;
 			a = hashed(ps, a, a + span - 1);
 		} else if (open_end) {
-			b = ps->field == F_DOW ? 6 : hi;
+			b = hi;
 			if (a > b) /* "7/2" in day-of-week */
 				b = a;
 		}
@@ -273,8 +312,15 @@ static int parse_range_item(struct parser *ps, const char *s, const char *end, u
 	}
 	if (p != end)
 		return field_error(ps, "unexpected '%.*s' in '%.*s'", (int)(end - p), p, (int)(end - s), s);
-	for (int v = a; v <= b; v += step)
-		*bits |= 1ull << (ps->field == F_DOW ? v % 7 : v);
+	if (range && ps->field == F_DOW) {
+		/* 7 is Sunday, 0: "fri-7" wraps to 5,6,0; "0-7" and "7-0" are the whole week */
+		bool whole = a % 7 == b % 7 && a != b;
+		a %= 7;
+		b %= 7;
+		if (whole)
+			a = 0, b = 6;
+	}
+	fill_range(ps, bits, a, b, step);
 	return 0;
 }
 
@@ -349,12 +395,14 @@ static int parse_field(struct parser *ps, const char *s, const char *end, uint64
 		       struct day_spec *ds)
 {
 	int rc;
-	*bits = 0;
+	bits[0] = bits[1] = bits[2] = 0;
 	if (end - s == 1 && (*s == '*' || (*s == '?' && (ps->field == F_DOM || ps->field == F_DOW)))) {
 		if (ps->field == F_DOM)
 			ds->dom_star = true;
 		if (ps->field == F_DOW)
 			ds->dow_star = true;
+		if (ps->field == F_YEAR)
+			ds->year_star = true;
 		static const char star[] = "*";
 		return parse_range_item(ps, star, star + 1, bits);
 	}
@@ -490,6 +538,40 @@ static bool can_fire(const struct cron_expr *e)
 	return false;
 }
 
+static bool year_allowed(const struct cron_expr *e, int y)
+{
+	if (!e->has_years)
+		return true;
+	if (y < YEAR_LO || y > YEAR_HI)
+		return false;
+	int i = y - YEAR_LO;
+	return e->years[i / 64] >> (i % 64) & 1;
+}
+
+/* The first year >= y (dir 1) or <= y (dir -1) that the year field allows; 0 if none. */
+static int year_from(const struct cron_expr *e, int y, int dir)
+{
+	if (!e->has_years)
+		return y;
+	if (dir > 0 && y < YEAR_LO)
+		y = YEAR_LO;
+	if (dir < 0 && y > YEAR_HI)
+		y = YEAR_HI;
+	for (; y >= YEAR_LO && y <= YEAR_HI; y += dir)
+		if (year_allowed(e, y))
+			return y;
+	return 0;
+}
+
+/* With a year field: does one of its years have a fire? */
+static bool years_can_fire(const struct cron_expr *e)
+{
+	for (int y = YEAR_LO; y <= YEAR_HI; y++)
+		if (year_allowed(e, y) && e->year_fires[2 * yb_weekday(y, 1, 1) + leap(y)])
+			return true;
+	return false;
+}
+
 static uint32_t month_days(const struct cron_expr *e, int year, int month)
 {
 	int wd1 = yb_weekday(year, month, 1);
@@ -498,13 +580,24 @@ static uint32_t month_days(const struct cron_expr *e, int year, int month)
 
 /* ---- parsing -------------------------------------------------------------------------------- */
 
+/* Each macro's plain expansion, and croniter's when a hash key is given (its hash_id): then
+ * minute, hour and second, and the day fields a macro fixes, are hashed ('H' below has the same
+ * ranges as croniter's, but for day-of-month, which Yoban hashes within 1-28). */
 static const struct {
-	const char *name, *expansion;
+	const char *name, *expansion, *hashed;
 } macros[] = {
-	{ "@yearly", "0 0 1 1 *" },  { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
-	{ "@weekly", "0 0 * * 0" },  { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
-	{ "@hourly", "0 * * * *" },
+	{ "@yearly", "0 0 1 1 *", "H H H H * H" },   { "@annually", "0 0 1 1 *", "H H H H * H" },
+	{ "@monthly", "0 0 1 * *", "H H H * * H" },  { "@weekly", "0 0 * * 0", "H H * * H H" },
+	{ "@daily", "0 0 * * *", "H H * * * H" },    { "@midnight", "0 0 * * *", "H H(0-2) * * * H" },
+	{ "@hourly", "0 * * * *", "H * * * * H" },
 };
+
+bool cron_text_hashed(const char *text)
+{
+	while (is_space_c(*text))
+		text++;
+	return *text == '@' || strpbrk(text, "Hh") != NULL;
+}
 
 static bool same_ci(const char *a, size_t n, const char *b)
 {
@@ -516,10 +609,6 @@ static bool same_ci(const char *a, size_t n, const char *b)
 	return true;
 }
 
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
 
 int cron_parse(const char *text, const char *hash_key, struct cron_expr **out, int *err_col,
 	       struct yb_err *err)
@@ -527,7 +616,7 @@ int cron_parse(const char *text, const char *hash_key, struct cron_expr **out, i
 	struct parser ps = { .hash = crc32_ieee(hash_key ? hash_key : ""), .err = err };
 	struct day_spec ds;
 	struct cron_expr *e = NULL;
-	const char *starts[7], *ends[7];
+	const char *starts[N_FIELDS + 1], *ends[N_FIELDS + 1];
 	int n = 0, rc = 0, col = 0;
 	bool from_macro = false;
 	memset(&ds, 0, sizeof(ds));
@@ -539,9 +628,9 @@ int cron_parse(const char *text, const char *hash_key, struct cron_expr **out, i
 		goto out;
 	}
 	const char *body = text, *body_end = text + len;
-	while (body < body_end && is_space(*body))
+	while (body < body_end && is_space_c(*body))
 		body++;
-	while (body_end > body && is_space(body_end[-1]))
+	while (body_end > body && is_space_c(body_end[-1]))
 		body_end--;
 	if (body < body_end && *body == '@') {
 		size_t i;
@@ -556,51 +645,64 @@ int cron_parse(const char *text, const char *hash_key, struct cron_expr **out, i
 			goto out;
 		}
 		from_macro = true;
-		body = macros[i].expansion;
+		body = hash_key ? macros[i].hashed : macros[i].expansion;
 		body_end = body + strlen(body);
 	}
 	for (const char *p = body; p < body_end;) {
-		while (p < body_end && is_space(*p))
+		while (p < body_end && is_space_c(*p))
 			p++;
 		if (p == body_end)
 			break;
 		const char *s = p;
-		while (p < body_end && !is_space(*p))
+		while (p < body_end && !is_space_c(*p))
 			p++;
-		if (n == 7)
+		if (n == N_FIELDS + 1)
 			break;
 		starts[n] = s;
 		ends[n] = p;
 		n++;
 	}
-	if (n != 5 && n != 6) {
+	if (n < 5 || n > N_FIELDS) {
 		rc = yb_err_set(err, YB_EINVAL, "expected 5 fields (minute hour day-of-month month "
-				"day-of-week) or 6 (with seconds last), got %s%d", n == 7 ? "more than " : "",
-				n == 7 ? 6 : n);
+				"day-of-week), 6 (with seconds last) or 7 (seconds, then the year), got %s%d",
+				n > N_FIELDS ? "more than " : "", n > N_FIELDS ? N_FIELDS : n);
 		goto out;
 	}
 	e = xcalloc(1, sizeof(*e));
-	e->has_seconds = n == 6;
+	e->has_seconds = n >= 6;
 	e->secs = 1;
 	for (int i = 0; i < n; i++) {
-		uint64_t bits;
+		uint64_t bits[3];
 		ps.field = i;
 		/* Columns point into text; a macro's fields all point at the macro. */
 		if (!from_macro)
 			col = (int)(starts[i] - text);
-		if ((rc = parse_field(&ps, starts[i], ends[i], &bits, &ds)) < 0)
+		if ((rc = parse_field(&ps, starts[i], ends[i], bits, &ds)) < 0)
 			goto out;
 		switch (i) {
-		case F_MIN: e->mins = bits; break;
-		case F_HOUR: e->hours = (uint32_t)bits; break;
-		case F_DOM: ds.dom = (uint32_t)bits; break;
-		case F_MON: e->months = (uint16_t)bits; break;
-		case F_DOW: ds.dow = (uint8_t)bits; break;
-		case F_SEC: e->secs = bits; break;
+		case F_MIN: e->mins = bits[0]; break;
+		case F_HOUR: e->hours = (uint32_t)bits[0]; break;
+		case F_DOM: ds.dom = (uint32_t)bits[0]; break;
+		case F_MON: e->months = (uint16_t)bits[0]; break;
+		case F_DOW: ds.dow = (uint8_t)bits[0]; break;
+		case F_SEC: e->secs = bits[0]; break;
+		case F_YEAR:
+			e->has_years = !ds.year_star;
+			memcpy(e->years, bits, sizeof(e->years));
+			break;
 		}
 	}
+	e->elapsed = e->hours == ALL_HOURS;
 	build_daymask(e, &ds);
 	build_yeartab(e);
+	if (can_fire(e) && e->has_years && !years_can_fire(e)) {
+		if (!from_macro)
+			col = (int)(starts[F_YEAR] - text);
+		rc = yb_err_set(err, YB_EINVAL, "year field: no year in '%.*s' has a day the other "
+				"fields allow (the expression could never fire)",
+				(int)(ends[F_YEAR] - starts[F_YEAR]), starts[F_YEAR]);
+		goto out;
+	}
 	if (!can_fire(e)) {
 		if (!from_macro)
 			col = (int)(starts[F_DOM] - text);
@@ -633,6 +735,20 @@ bool cron_has_seconds(const struct cron_expr *expr)
 	return expr->has_seconds;
 }
 
+bool cron_fires_by_elapsed_time(const struct cron_expr *expr)
+{
+	return expr->elapsed;
+}
+
+bool cron_year_range(const struct cron_expr *expr, int *first, int *last)
+{
+	if (!expr->has_years)
+		return false;
+	*first = year_from(expr, YEAR_LO, 1);
+	*last = year_from(expr, YEAR_HI, -1);
+	return true;
+}
+
 const char *cron_text(const struct cron_expr *expr)
 {
 	return expr->text;
@@ -645,6 +761,8 @@ bool cron_matches(const struct cron_expr *e, const struct yb_civil *c)
 	    c->min < 0 || c->min > 59 || c->sec < 0 || c->sec > 59)
 		return false;
 	if (e->has_seconds && !(e->secs & (1ull << c->sec)))
+		return false;
+	if (!year_allowed(e, c->year))
 		return false;
 	return (e->mins & (1ull << c->min)) && (e->hours & (1u << c->hour)) &&
 	       (e->months & (1u << c->month)) &&
@@ -684,13 +802,25 @@ static int search_forward(const struct cron_expr *e, struct fields *f)
 {
 	int y = f->y, mo = f->mo, d = f->d, h = f->h, mi = f->mi, s = f->s;
 	struct year_cursor yc;
-	year_cursor_set(e, &yc, y, f->jan1);
+	if (e->has_years && !year_allowed(e, y)) {
+		if (!(y = year_from(e, y, 1)))
+			return YB_ERANGE;
+		mo = 1, d = 1, h = 0, mi = 0, s = 0;
+		year_cursor_set(e, &yc, y, yb_weekday(y, 1, 1));
+	} else {
+		year_cursor_set(e, &yc, y, f->jan1);
+	}
 	uint32_t days;
 	for (;;) {
-		if (y > YEAR_MAX)
-			return YB_ERANGE;
-		if (yc.year != y)
+		if (yc.year != y) { /* the year field, the range and the cursor: once a year */
+			if (e->has_years && !year_allowed(e, y)) {
+				if (!(y = year_from(e, y, 1)))
+					return YB_ERANGE;
+			}
+			if (y > YEAR_MAX)
+				return YB_ERANGE;
 			year_cursor_move(e, &yc, y);
+		}
 		if (!yc.fires) { /* e.g. a year whose February has no fifth Monday */
 			y++, mo = 1, d = 1, h = 0, mi = 0, s = 0;
 			continue;
@@ -741,13 +871,25 @@ static int search_backward(const struct cron_expr *e, struct fields *f)
 {
 	int y = f->y, mo = f->mo, d = f->d, h = f->h, mi = f->mi, s = f->s;
 	struct year_cursor yc;
-	year_cursor_set(e, &yc, y, f->jan1);
+	if (e->has_years && !year_allowed(e, y)) {
+		if (!(y = year_from(e, y, -1)))
+			return YB_ERANGE;
+		mo = 12, d = 31, h = 23, mi = 59, s = 59;
+		year_cursor_set(e, &yc, y, yb_weekday(y, 1, 1));
+	} else {
+		year_cursor_set(e, &yc, y, f->jan1);
+	}
 	uint32_t days;
 	for (;;) {
-		if (y < YEAR_MIN)
-			return YB_ERANGE;
-		if (yc.year != y)
+		if (yc.year != y) {
+			if (e->has_years && !year_allowed(e, y)) {
+				if (!(y = year_from(e, y, -1)))
+					return YB_ERANGE;
+			}
+			if (y < YEAR_MIN)
+				return YB_ERANGE;
 			year_cursor_move(e, &yc, y);
+		}
 		if (!yc.fires) {
 			y--, mo = 12, d = 31, h = 23, mi = 59, s = 59;
 			continue;
@@ -797,28 +939,73 @@ static int search_backward(const struct cron_expr *e, struct fields *f)
 #define LS_MIN ((int64_t)-62135596800)
 #define LS_MAX ((int64_t)253402300799)
 
+/* The first matching local time at or after ls (local seconds). */
+static int first_from(const struct cron_expr *e, int64_t ls, int64_t *local)
+{
+	struct fields f;
+	if (ls > LS_MAX)
+		return YB_ERANGE;
+	fields_from_secs(ls < LS_MIN ? LS_MIN : ls, &f);
+	int rc = search_forward(e, &f);
+	if (rc == 0)
+		*local = secs_from_fields(&f);
+	return rc;
+}
+
+/* The last matching local time at or before ls. */
+static int last_from(const struct cron_expr *e, int64_t ls, int64_t *local)
+{
+	struct fields f;
+	if (ls < LS_MIN)
+		return YB_ERANGE;
+	fields_from_secs(ls > LS_MAX ? LS_MAX : ls, &f);
+	int rc = search_backward(e, &f);
+	if (rc == 0)
+		*local = secs_from_fields(&f);
+	return rc;
+}
+
+/* DST: a local time in a gap fires once, when the gap ends. In a repeated stretch, a fixed-time
+ * expression fires on the first pass only; an elapsed-time one (every hour matches) on both. */
 int cron_next(const struct cron_expr *expr, const struct tz *zone, int64_t after, int64_t *out)
 {
 	if (after > LS_MAX)
 		return YB_ERANGE;
-	int64_t ls = after < LS_MIN - 2 * 86400 ? LS_MIN : tz_local_seconds(zone, after) + 1;
+	int64_t ls = LS_MIN;
+	struct tz_span fold = { .kind = TZ_EXACT }; /* elapsed: the fold `after` is on the first pass of */
+	if (after >= LS_MIN - 2 * 86400) {
+		int64_t la = tz_local_seconds(zone, after);
+		ls = la + 1;
+		if (expr->elapsed && tz_resolve_span(zone, la, &fold) != after)
+			fold.kind = TZ_EXACT;
+	}
 	for (;;) {
-		struct fields f;
-		if (ls > LS_MAX)
-			return YB_ERANGE;
-		fields_from_secs(ls < LS_MIN ? LS_MIN : ls, &f);
-		int rc = search_forward(expr, &f);
+		int64_t local = INT64_MAX, l2;
+		int rc = first_from(expr, ls, &local);
+		if (fold.kind == TZ_FOLD && local >= fold.end) {
+			/* the rest of the first pass has no fire: the second pass comes first */
+			if (first_from(expr, fold.start, &l2) == 0 && l2 < fold.end) {
+				struct tz_span sp;
+				tz_resolve_span(zone, l2, &sp);
+				*out = sp.second;
+				return 0;
+			}
+			fold.kind = TZ_EXACT;
+		}
 		if (rc < 0)
 			return rc;
-		int64_t local = secs_from_fields(&f), span_end = 0;
-		int kind;
-		int64_t t = tz_resolve_local(zone, local, &kind, &span_end);
+		struct tz_span sp;
+		int64_t t = tz_resolve_span(zone, local, &sp);
 		if (t > after) {
 			*out = t;
 			return 0;
 		}
-		/* Only in the second pass of a repeated hour: its times fired on the first pass. */
-		ls = kind == TZ_FOLD && span_end > local ? span_end : local + 1;
+		if (sp.kind == TZ_FOLD && expr->elapsed && sp.second > after) {
+			*out = sp.second;
+			return 0;
+		}
+		/* A fixed-time fire's second pass: it fired on the first. */
+		ls = sp.kind == TZ_FOLD && !expr->elapsed && sp.end > local ? sp.end : local + 1;
 	}
 }
 
@@ -827,21 +1014,24 @@ int cron_prev(const struct cron_expr *expr, const struct tz *zone, int64_t befor
 	if (before <= LS_MIN - 2 * 86400)
 		return YB_ERANGE;
 	int64_t b = before > LS_MAX + 2 * 86400 ? LS_MAX + 2 * 86400 : before - 1;
-	int64_t ls = tz_local_seconds(zone, b), span_end = 0;
-	int kind;
-	int64_t first = tz_resolve_local(zone, ls, &kind, &span_end);
-	if (kind == TZ_FOLD && first != b) /* b is on the second pass: the whole first pass is before */
-		ls = span_end - 1;
-	if (ls > LS_MAX)
-		ls = LS_MAX;
-	if (ls < LS_MIN)
-		return YB_ERANGE;
-	struct fields f;
-	fields_from_secs(ls, &f);
-	int rc = search_backward(expr, &f);
+	int64_t ls = tz_local_seconds(zone, b), local;
+	struct tz_span sp;
+	int64_t first = tz_resolve_span(zone, ls, &sp);
+	if (sp.kind == TZ_FOLD && first != b) {
+		/* b is on the second pass: an elapsed-time fire earlier in it, else the first pass */
+		if (expr->elapsed && last_from(expr, ls, &local) == 0 && local >= sp.start) {
+			tz_resolve_span(zone, local, &sp);
+			*out = sp.second;
+			return 0;
+		}
+		ls = sp.end - 1;
+	}
+	int rc = last_from(expr, ls, &local);
 	if (rc < 0)
 		return rc;
-	int64_t t = tz_resolve_local(zone, secs_from_fields(&f), NULL, NULL);
+	int64_t t = tz_resolve_span(zone, local, &sp);
+	if (sp.kind == TZ_FOLD && expr->elapsed && sp.second < before)
+		t = sp.second;
 	if (t >= before)
 		BUG("cron_prev of '%s' found %lld, not before %lld", expr->text, (long long)t,
 		    (long long)before);

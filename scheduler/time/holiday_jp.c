@@ -13,7 +13,7 @@
  * Observatory has published and believed right through 2099; an extrapolation after 2150).
  */
 #include "calendar.h"
-#include "tz.h"
+#include "civil.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

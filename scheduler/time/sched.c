@@ -14,9 +14,14 @@
  * it, are both accounted for, and the results are strictly monotonic by construction: the answer
  * is the least element of a fixed set of instants that is greater than t.
  *
- * Civil time -> instant is tz_resolve_local (a time in a DST gap fires at the end of the gap, a
- * time in a repeated hour at its first occurrence); several civil times that land on one instant
- * are one fire. A raw fire on a closed day with no open day within 366 days is dropped.
+ * Civil time -> instant is tz_resolve_span (a time in a DST gap fires at the end of the gap, a
+ * time in a repeated hour at its first occurrence, and at its second too when the expression
+ * fires by elapsed time, every hour); several civil times that land on one instant are one fire.
+ * A raw fire on a closed day with no open day within 366 days is dropped.
+ *
+ * With no calendar to bend by (or on_closed_day: run), the fires are the expression's own:
+ * cron_next and cron_prev answer directly, searching to the years 9999 and 1; only the calendar's
+ * bending is bounded (ten years).
  */
 #include "sched.h"
 
@@ -90,7 +95,16 @@ static const struct tz *zone_of(const struct schedule *s)
 	return s->zone ? s->zone : tz_utc();
 }
 
-/* Local seconds (civil time read as UTC) -> instant, by the zone's DST rules. */
+/* Local seconds (civil time read as UTC) -> instant, by the zone's DST rules; *second gets the
+ * instant of the second pass when local is repeated and the expression fires on both, else -1. */
+static int64_t resolve2(const struct schedule *s, int64_t local, int64_t *second)
+{
+	struct tz_span sp;
+	int64_t t = tz_resolve_span(zone_of(s), local, &sp);
+	*second = s->cron && sp.kind == TZ_FOLD && cron_fires_by_elapsed_time(s->cron) ? sp.second : -1;
+	return t;
+}
+
 static int64_t resolve(const struct schedule *s, int64_t local)
 {
 	return tz_resolve_local(zone_of(s), local, NULL, NULL);
@@ -115,7 +129,21 @@ static int check_schedule(const struct schedule *s, struct yb_err *err)
 static int no_fire(const struct schedule *s, int64_t t, const char *dir, struct yb_err *err)
 {
 	char when[64];
+	struct yb_civil c;
+	int first, last;
 	tz_format_iso(zone_of(s), t, when, sizeof(when));
+	tz_to_local(zone_of(s), t, &c, NULL);
+	if (s->cron && cron_year_range(s->cron, &first, &last)) {
+		if (!strcmp(dir, "after") && last <= c.year)
+			return yb_err_set(err, YB_ERANGE, "no fire after %s: the year field ends in %d",
+					  when, last);
+		if (strcmp(dir, "after") && first >= c.year)
+			return yb_err_set(err, YB_ERANGE, "no fire before %s: the year field starts in %d",
+					  when, first);
+	}
+	if (s->cron && (!s->cal || s->on_closed == SCHED_RUN))
+		return yb_err_set(err, YB_ERANGE, "no fire %s %s (the search runs from the year 1 to "
+				  "the year 9999)", dir, when);
 	if (!s->cron)
 		return yb_err_set(err, YB_ERANGE,
 				  "no fire in the ten years %s %s (no month of calendar '%s' has %d "
@@ -139,12 +167,17 @@ static bool earliest_on(const struct schedule *s, int64_t t, int64_t src_first, 
 		if (floor_local + 1 - shift > lo)
 			lo = floor_local + 1 - shift;
 		while (lo <= hi && civil_first(s->cron, lo, hi, &m)) {
-			int64_t at = resolve(s, m + shift);
+			int64_t second, at = resolve2(s, m + shift, &second);
 			if (at > after) {
 				if (!found || at < best)
 					best = at;
 				found = true;
 				break;
+			}
+			if (second > after) { /* the second pass of a repeated hour; later m may be earlier */
+				if (!found || second < best)
+					best = second;
+				found = true;
 			}
 			lo = m + 1;
 		}
@@ -167,7 +200,17 @@ static bool latest_on(const struct schedule *s, int64_t t, int64_t src_first, in
 		if (ceil_local - shift < hi)
 			hi = ceil_local - shift;
 		while (lo <= hi && civil_last(s->cron, lo, hi, &m)) {
-			int64_t at = resolve(s, m + shift);
+			int64_t second, at = resolve2(s, m + shift, &second);
+			if (second >= 0 && second < before) {
+				at = second;
+			} else if (second >= 0 && at < before) {
+				/* a first pass; an earlier m's second pass may still be later */
+				if (!found || at > best)
+					best = at;
+				found = true;
+				hi = m - 1;
+				continue;
+			}
 			if (at < before) {
 				if (!found || at > best)
 					best = at;
@@ -187,11 +230,13 @@ static bool latest_on(const struct schedule *s, int64_t t, int64_t src_first, in
  * before `after`). */
 static int64_t local_floor(const struct schedule *s, int64_t after)
 {
-	int64_t ls = tz_local_seconds(zone_of(s), after), span_end = 0;
-	int kind;
-	int64_t first = tz_resolve_local(zone_of(s), ls, &kind, &span_end);
-	if (kind == TZ_FOLD && first != after)
-		ls = span_end - 1;
+	int64_t ls = tz_local_seconds(zone_of(s), after);
+	struct tz_span sp;
+	int64_t first = tz_resolve_span(zone_of(s), ls, &sp);
+	if (sp.kind == TZ_FOLD && s->cron && cron_fires_by_elapsed_time(s->cron))
+		ls = sp.start - 1; /* its civil times fire again on the second pass */
+	else if (sp.kind == TZ_FOLD && first != after)
+		ls = sp.end - 1;
 	return ls;
 }
 
@@ -200,11 +245,11 @@ static int64_t local_floor(const struct schedule *s, int64_t after)
 static int64_t local_ceil(const struct schedule *s, int64_t before)
 {
 	int64_t b = before - 1;
-	int64_t ls = tz_local_seconds(zone_of(s), b), span_end = 0;
-	int kind;
-	int64_t first = tz_resolve_local(zone_of(s), ls, &kind, &span_end);
-	if (kind == TZ_FOLD && first != b)
-		ls = span_end - 1;
+	int64_t ls = tz_local_seconds(zone_of(s), b);
+	struct tz_span sp;
+	int64_t first = tz_resolve_span(zone_of(s), ls, &sp);
+	if (sp.kind == TZ_FOLD && (first != b || (s->cron && cron_fires_by_elapsed_time(s->cron))))
+		ls = sp.end - 1;
 	return ls;
 }
 
@@ -271,6 +316,11 @@ int sched_next(const struct schedule *s, int64_t after, int64_t *out, struct yb_
 		return rc;
 	if (!s->cron)
 		return business_next(s, after, out, err);
+	if (!s->cal || s->on_closed == SCHED_RUN) {
+		if (cron_next(s->cron, zone_of(s), after, out) < 0)
+			return no_fire(s, after, "after", err);
+		return 0;
+	}
 
 	int64_t fl = local_floor(s, after);
 	int64_t first_day = floor_div(fl, DAY_SECS), target = first_day;
@@ -309,6 +359,11 @@ int sched_prev(const struct schedule *s, int64_t before, int64_t *out, struct yb
 		return rc;
 	if (!s->cron)
 		return business_prev(s, before, out, err);
+	if (!s->cal || s->on_closed == SCHED_RUN) {
+		if (cron_prev(s->cron, zone_of(s), before, out) < 0)
+			return no_fire(s, before, "before", err);
+		return 0;
+	}
 
 	int64_t cl = local_ceil(s, before);
 	int64_t last_day = floor_div(cl, DAY_SECS), target = last_day;

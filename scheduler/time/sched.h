@@ -31,12 +31,15 @@ struct schedule {
 	enum sched_on_closed on_closed;
 };
 
-/* The first fire strictly after `after`; YB_ERANGE if none in the next 10 years, YB_EINVAL for
- * a schedule with neither cron nor business_day, or business_day / at out of range. Iterating it
- * never repeats a fire and never goes back. A fire on a closed day moves at most 366 days (none
- * open that near: dropped). See docs/calendars.md. */
+/* The first fire strictly after `after`; YB_ERANGE if none, YB_EINVAL for a schedule with
+ * neither cron nor business_day, or business_day / at out of range. With no calendar (or
+ * on_closed_day: run) a cron schedule's fires are cron_next's, searched to the year 9999; a
+ * calendar's bending and business_day are searched ten years ahead. err->msg says which bound
+ * was met (the year field's last year, the year 9999, or the ten years). Iterating it never
+ * repeats a fire and never goes back. A fire on a closed day moves at most 366 days (none open
+ * that near: dropped). See docs/calendars.md. */
 int sched_next(const struct schedule *s, int64_t after, int64_t *out, struct yb_err *err);
-/* The last fire strictly before `before` (same rules, 10 years back). */
+/* The last fire strictly before `before` (same rules, back to the year 1 or ten years back). */
 int sched_prev(const struct schedule *s, int64_t before, int64_t *out, struct yb_err *err);
 /* "skip", "run", "previous_open_day", "next_open_day"; parse returns YB_EINVAL for others. */
 const char *sched_on_closed_name(enum sched_on_closed v);

@@ -1,5 +1,5 @@
 /*
- * tz.c: time zones read from TZif files (RFC 8536) and the civil-date arithmetic under them.
+ * tz.c: time zones read from TZif files (RFC 8536); the civil-date arithmetic under them is civil.c.
  *
  * The one idea: a zone is a sorted array of transitions (instant, offset from then on), built
  * once at load time. The TZif body gives the past; the footer's POSIX rule ("EST5EDT,M3.2.0,
@@ -55,85 +55,6 @@ struct tz {
 	bool is_static;     /* the built-in UTC zone */
 };
 
-/* ---- civil dates --------------------------------------------------------------------------- */
-
-bool yb_is_leap(int year)
-{
-	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-int yb_days_in_month(int year, int month)
-{
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (month < 1 || month > 12)
-		return 0;
-	return month == 2 && yb_is_leap(year) ? 29 : days[month - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (month 1-12); Hinnant's days_from_civil. */
-int64_t yb_days_from_civil(int year, int month, int day)
-{
-	int64_t y = (int64_t)year - (month <= 2);
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t mp = (month + 9) % 12;
-	int64_t doy = (153 * mp + 2) / 5 + day - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* Neri and Schneider's Euclidean-affine version ("Euclidean affine functions and their
- * application to calendar algorithms", 2022), shifted by 82 eras so that it runs on unsigned 32-bit
- * numbers: several times faster than the general one below, and checked against it day by day
- * over its whole range (years -30,000 to 270,000) when this was written. */
-static void civil_from_days_fast(int64_t days, int *year, int *month, int *day)
-{
-	const uint32_t shift = 82, k = 719468 + 146097 * shift, l = 400 * shift;
-	uint32_t n = (uint32_t)(days + k);
-	uint32_t n1 = 4 * n + 3;
-	uint32_t century = n1 / 146097;
-	uint32_t nc = n1 % 146097 / 4;
-	uint64_t p2 = (uint64_t)2939745 * (4 * nc + 3);
-	uint32_t yoc = (uint32_t)(p2 >> 32);
-	uint32_t doy = (uint32_t)p2 / 2939745 / 4;
-	uint32_t n3 = 2141 * doy + 197913;
-	uint32_t m = n3 >> 16;
-	uint32_t jan_feb = doy >= 306;
-	*year = (int)((int64_t)(100 * century + yoc) - l + jan_feb);
-	*month = (int)(jan_feb ? m - 12 : m);
-	*day = (int)((n3 & 0xffff) / 2141) + 1;
-}
-
-void yb_civil_from_days(int64_t days, int *year, int *month, int *day)
-{
-	if (days >= -12000000 && days <= 100000000) {
-		civil_from_days_fast(days, year, month, day);
-		return;
-	}
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1;
-	int64_t m = mp < 10 ? mp + 3 : mp - 9;
-	*year = (int)(yoe + era * 400 + (m <= 2));
-	*month = (int)m;
-	*day = (int)d;
-}
-
-static int weekday_of_days(int64_t days)
-{
-	int64_t w = (days + 4) % 7; /* 1970-01-01 was a Thursday */
-	return (int)(w < 0 ? w + 7 : w);
-}
-
-int yb_weekday(int year, int month, int day)
-{
-	return weekday_of_days(yb_days_from_civil(year, month, day));
-}
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
@@ -153,7 +74,7 @@ static void civil_from_secs(int64_t secs, struct yb_civil *out)
 	out->hour = (int)(sod / 3600);
 	out->min = (int)(sod / 60 % 60);
 	out->sec = (int)(sod % 60);
-	out->wday = weekday_of_days(days);
+	out->wday = yb_weekday_of_days(days);
 }
 
 /* Civil fields (possibly out of range) to local seconds, normalising as it goes. */
@@ -217,7 +138,7 @@ static void transition_span(const struct tz *z, size_t i, int64_t *lo, int64_t *
 	*hi = z->at[i] + (before < after ? after : before);
 }
 
-int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *span_end)
+int64_t tz_resolve_span(const struct tz *zone, int64_t ls, struct tz_span *span)
 {
 	const struct tz *z = zone;
 	int64_t shift = 0;
@@ -238,7 +159,7 @@ int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *
 			hi = mid;
 	}
 	int k = TZ_EXACT;
-	int64_t t, end = 0;
+	int64_t t, start = 0, end = 0, second = 0;
 	if (lo == 0) {
 		t = ls - z->off0;
 	} else {
@@ -249,20 +170,39 @@ int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *
 		if (ls < e && z->off[i] > before) {
 			k = TZ_GAP;
 			t = z->at[i];
+			start = s;
 			end = e;
 		} else if (ls < e) {
 			k = TZ_FOLD;
 			t = ls - before;
+			second = ls - z->off[i];
+			/* a rule whose next change comes before the second pass ends it: no second pass */
+			if (i + 1 < z->n && second >= z->at[i + 1])
+				second = t;
+			start = s;
 			end = e;
 		} else {
 			t = ls - z->off[i];
 		}
 	}
-	if (kind)
-		*kind = k;
-	if (span_end && k != TZ_EXACT)
-		*span_end = end + shift;
+	span->kind = k;
+	if (k != TZ_EXACT) {
+		span->start = start + shift;
+		span->end = end + shift;
+		span->second = second + shift;
+	}
 	return t + shift;
+}
+
+int64_t tz_resolve_local(const struct tz *zone, int64_t ls, int *kind, int64_t *span_end)
+{
+	struct tz_span span;
+	int64_t t = tz_resolve_span(zone, ls, &span);
+	if (kind)
+		*kind = span.kind;
+	if (span_end && span.kind != TZ_EXACT)
+		*span_end = span.end;
+	return t;
 }
 
 int64_t tz_from_local(const struct tz *zone, const struct yb_civil *local, int *kind)
@@ -412,7 +352,7 @@ static int64_t rule_instant(const struct tz_rule_date *d, int year, int32_t off_
 		days += d->n;
 	} else {
 		int64_t first = yb_days_from_civil(year, d->month, 1);
-		int wd1 = weekday_of_days(first);
+		int wd1 = yb_weekday_of_days(first);
 		int day = 1 + (d->wday - wd1 + 7) % 7 + 7 * (d->week - 1);
 		int dim = yb_days_in_month(year, d->month);
 		while (day > dim)
@@ -704,11 +644,88 @@ static bool name_ok(const char *name)
 	return true;
 }
 
+/* The names of the tz database: the Zone and Link names of $TZDIR/tzdata.zi, sorted, read once
+ * per folder (under cache_lock). A folder without tzdata.zi (a test's own) has no list. */
+static struct {
+	char *dir;
+	char **names;
+	size_t n;
+} iana;
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void iana_load(const char *dir)
+{
+	if (iana.dir && !strcmp(iana.dir, dir))
+		return;
+	for (size_t i = 0; i < iana.n; i++)
+		free(iana.names[i]);
+	free(iana.names);
+	free(iana.dir);
+	iana.dir = xstrdup(dir);
+	iana.names = NULL;
+	iana.n = 0;
+	char *path = xasprintf("%s/tzdata.zi", dir), *data = NULL;
+	size_t len = 0, cap = 0;
+	if (yb_read_regular(path, 4u << 20, 0, &data, &len, NULL) == 0) {
+		/* "Z Asia/Tokyo 9:18:59 - LMT 1887 D 31 15u" and "L Asia/Tokyo Japan" */
+		for (char *line = data, *next; line < data + len; line = next) {
+			char *nl = memchr(line, '\n', (size_t)(data + len - line));
+			next = nl ? nl + 1 : data + len;
+			if (nl)
+				*nl = '\0';
+			if ((line[0] != 'Z' && line[0] != 'L') || line[1] != ' ')
+				continue;
+			char *f = line + 2;
+			if (line[0] == 'L') { /* the link's own name is its second field */
+				f = strchr(f, ' ');
+				if (!f)
+					continue;
+				f++;
+			}
+			size_t n = strcspn(f, " \t");
+			if (n == 0)
+				continue;
+			if (iana.n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				iana.names = xrealloc(iana.names, cap * sizeof(*iana.names));
+			}
+			iana.names[iana.n++] = xstrndup(f, n);
+		}
+		qsort(iana.names, iana.n, sizeof(*iana.names), cmp_name);
+	}
+	free(data);
+	free(path);
+}
+
+/* Zones whose meaning is the host's, not the tz database's: refused with the way out. */
+static int host_dependent(const char *name, struct yb_err *err)
+{
+	if (!strcmp(name, "localtime") || !strcmp(name, "posixrules"))
+		return yb_err_set(err, YB_EINVAL, "time zone '%s' means whatever this host is set to, "
+				  "which can differ from host to host; write the zone's own name, "
+				  "e.g. 'Asia/Tokyo'", name);
+	if (!strcmp(name, "Factory"))
+		return yb_err_set(err, YB_EINVAL, "time zone 'Factory' is no place's time (the tz "
+				  "database's placeholder, '-00'); write the zone's own name, e.g. "
+				  "'Asia/Tokyo'");
+	if (!strncmp(name, "posix/", 6))
+		return yb_err_set(err, YB_EINVAL, "time zone '%s' is a copy that some hosts lack; "
+				  "write '%s'", name, name + 6);
+	if (!strncmp(name, "right/", 6))
+		return yb_err_set(err, YB_EINVAL, "'%s' counts leap seconds (a 'right/' zone); write "
+				  "'%s'", name, name + 6);
+	return 0;
+}
+
 static int load_file(const char *path, const char *name, struct tz **out, struct yb_err *err)
 {
 	char *data = NULL;
 	size_t len = 0;
-	int rc = yb_read_file(path, TZIF_MAX_BYTES, &data, &len, err);
+	int rc = yb_read_regular(path, TZIF_MAX_BYTES, 0, &data, &len, err);
 	if (rc == 0)
 		rc = tz_parse_tzif(data, len, name, out, err);
 	free(data);
@@ -720,11 +737,13 @@ int tz_load(const char *name, const struct tz **out, struct yb_err *err)
 	if (!name || !name_ok(name))
 		return yb_err_set(err, YB_EINVAL, "bad time zone name '%.64s' (write e.g. 'Asia/Tokyo')",
 				  name ? name : "");
+	int rc = host_dependent(name, err);
+	if (rc < 0)
+		return rc;
 	if (strcmp(name, "UTC") == 0 || strcmp(name, "Etc/UTC") == 0) {
 		*out = &utc_zone;
 		return 0;
 	}
-	int rc = 0;
 	pthread_mutex_lock(&cache_lock);
 	for (struct cached *c = cache; c; c = c->next) {
 		if (strcmp(c->zone->name, name) == 0) {
@@ -735,6 +754,12 @@ int tz_load(const char *name, const struct tz **out, struct yb_err *err)
 	const char *dir = getenv("TZDIR");
 	if (!dir || !*dir)
 		dir = "/usr/share/zoneinfo";
+	iana_load(dir);
+	if (iana.n && !bsearch(&name, iana.names, iana.n, sizeof(*iana.names), cmp_name)) {
+		rc = yb_err_set(err, YB_ENOENT, "unknown time zone '%s': not a zone of the tz database "
+				"(%s/tzdata.zi); write e.g. 'Asia/Tokyo'", name, dir);
+		goto out;
+	}
 	char *path = xasprintf("%s/%s", dir, name);
 	struct tz *zone;
 	rc = load_file(path, name, &zone, err);
@@ -812,7 +837,14 @@ static const char *digits(const char *p, int n, int *out)
 
 int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct yb_err *err)
 {
+	return tz_parse_iso_ns(text, zone, out, NULL, err);
+}
+
+int tz_parse_iso_ns(const char *text, const struct tz *zone, int64_t *out, int32_t *nanos,
+		    struct yb_err *err)
+{
 	struct yb_civil c = { 0 };
+	int32_t ns = 0;
 	const char *p = text;
 	bool has_off = false;
 	int32_t off = 0;
@@ -828,15 +860,18 @@ int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct y
 		if (*p == ':') {
 			if (!(p = digits(p + 1, 2, &c.sec)))
 				goto bad;
-			if (*p == '.' || *p == ',') { /* fractions of a second are dropped */
+			if (*p == '.' || *p == ',') { /* a fraction: up to nanoseconds */
 				p++;
 				int n = 0;
 				while (*p >= '0' && *p <= '9' && n < 9) {
+					ns = ns * 10 + (*p - '0');
 					p++;
 					n++;
 				}
 				if (n == 0)
 					goto bad;
+				for (; n < 9; n++)
+					ns *= 10;
 			}
 		}
 		if (c.hour > 23 || c.min > 59 || c.sec > 59)
@@ -865,6 +900,8 @@ int tz_parse_iso(const char *text, const struct tz *zone, int64_t *out, struct y
 		goto bad;
 	int64_t ls = secs_from_civil(&c);
 	*out = has_off ? ls - off : tz_resolve_local(zone, ls, NULL, NULL);
+	if (nanos)
+		*nanos = ns;
 	return 0;
 bad:
 	return yb_err_set(err, YB_EINVAL,

@@ -9,10 +9,13 @@
 #              leadership and until every revision is recorded, RSS, idle CPU over IDLE seconds
 #   output     one job writing 1 GiB of log lines: MB/s from dispatch to the stored exit, beside
 #              `psql \copy` of the same file into a table in the same run
+#   takeover   N runbook files (daily schedules) and one firing every second: a first daemon's
+#              leadership -> first dispatch; then a standby started beside it, the leader killed
+#              (SIGKILL): kill -> the standby leads -> its first dispatch (failover)
 #
-#   tests/bench/run_daemon.sh [all|lateness|startup|output] [--runbooks 20] [--seconds 60]
+#   tests/bench/run_daemon.sh [all|lateness|startup|output|takeover] [--runbooks 20] [--seconds 60]
 #                             [--schedules "10000 100000"] [--idle 30] [--bytes 1073741824]
-#                             [--content logs|random] [--pg-fsync on|off]
+#                             [--content logs|random] [--pg-fsync on|off] [--takeover "100000"]
 #
 # --content random: base64 lines of random bytes (barely compressible) instead of log lines.
 # --pg-fsync off: the server without fsync and synchronous_commit (to see what commits cost).
@@ -24,7 +27,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
 
 what=all runbooks=20 seconds=60 schedules="10000 100000" idle=30 bytes=1073741824
-content=logs pg_fsync=on
+content=logs pg_fsync=on takeover=100000
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then what=$1; shift; fi
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,10 +38,11 @@ while [ $# -gt 0 ]; do
     --bytes) bytes=$2; shift 2 ;;
     --content) content=$2; shift 2 ;;
     --pg-fsync) pg_fsync=$2; shift 2 ;;
+    --takeover) takeover=$2; shift 2 ;;
     *) echo "run_daemon.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-case "$what" in all|lateness|startup|output) ;; *) echo "run_daemon.sh: unknown benchmark '$what'" >&2; exit 2 ;; esac
+case "$what" in all|lateness|startup|output|takeover) ;; *) echo "run_daemon.sh: unknown benchmark '$what'" >&2; exit 2 ;; esac
 
 ./deploy/install-deps.sh
 bdir=${YB_BENCH_DIR:-$here/build-bench-daemon}
@@ -109,7 +113,7 @@ stop_daemon() {
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), $("$PG_BINDIR/postgres" --version)"
-echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes --content $content --pg-fsync $pg_fsync"
+echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes --content $content --pg-fsync $pg_fsync --takeover \"$takeover\""
 echo "# built from $(cat "$bdir/bench-commit" 2>/dev/null || echo 'an unknown commit'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
 bench_lateness() {
@@ -171,10 +175,9 @@ log_ms() { # the first log line matching $1, as milliseconds since the epoch
   date -d "$ts" +%s%3N
 }
 
-bench_startup() {
+# gen_schedules N: N runbooks, daily at a spread of minutes, so nothing fires during the measurement
+gen_schedules() {
   local n=$1
-  fresh_site "startup-$n"
-  # n runbooks, daily at a spread of minutes, so nothing fires during the measurement
   local gen=$site/gen.awk
   cat >"$gen" <<'AWK'
 BEGIN {
@@ -188,6 +191,12 @@ BEGIN {
 }
 AWK
   awk -v n="$n" -v dir="$site/runbooks" -f "$gen"
+}
+
+bench_startup() {
+  local n=$1
+  fresh_site "startup-$n"
+  gen_schedules "$n"
   # at rest, as a real site's files are: yoband takes a file changed within a second of a load
   # as possibly changed again (and the new leader's reload then parses everything once more)
   sleep 2
@@ -234,6 +243,69 @@ AWK
     "$(calc "($t_settled - $t0) / 1000")" \
     "$(calc "$rss / 1024")" "$(calc "$hwm / 1024")" \
     "$(calc "($c1 - $c0) * 100 / $hz / $idle")"
+}
+
+# wait_log FILE PATTERN [AFTER_LINE]: until a line after line AFTER_LINE of FILE matches
+wait_log() {
+  local deadline=$((SECONDS + 600))
+  until tail -n +"$((${3:-0} + 1))" "$1" 2>/dev/null | grep -q -- "$2"; do
+    [ $SECONDS -lt $deadline ] || { echo "takeover: no '$2' in $1 within 600 s" >&2; tail "$1" >&2; return 1; }
+    sleep 0.05
+  done
+}
+# line_ms FILE PATTERN [AFTER_LINE]: the first such line's time, as ms since the epoch
+line_ms() {
+  date -d "$(tail -n +"$((${3:-0} + 1))" "$1" | grep -m1 -- "$2" | cut -d' ' -f1)" +%s%3N
+}
+
+bench_takeover() {
+  local n=$1
+  fresh_site "takeover-$n"
+  gen_schedules "$n"
+  cat >"$site/runbooks/tick.yaml" <<YAML
+version: 1
+name: tick
+kind: batch
+targets: { hosts: [local] }
+timeout: 1m
+schedule: { cron: "* * * * * *", timezone: Asia/Tokyo }
+concurrency: allow
+steps:
+  - name: tick
+    run: "true"
+YAML
+  sleep 2 # at rest (see bench_startup)
+  # the first leader: from taking the lock to its first START (the tick fires every second)
+  start_daemon
+  local a=$ydpid alog=$site/yoband.log blog=$site/yoband-b.log bpid
+  wait_log "$alog" "leader: holding" || { stop_daemon; return 1; }
+  wait_log "$alog" "dispatch job" || { stop_daemon; return 1; }
+  local t_lead t_disp
+  t_lead=$(line_ms "$alog" "leader: holding")
+  t_disp=$(line_ms "$alog" "dispatch job")
+  # a standby beside it, with every runbook loaded; then the leader is killed
+  PGUSER=ydbench "$bin/yoband" --config "$site/yoban.yaml" >"$blog" 2>&1 &
+  bpid=$!
+  wait_log "$blog" "connected to the database" || { kill "$bpid"; stop_daemon; return 1; }
+  until [ "$(grep -c "runbook '.*' loaded" "$blog" || true)" -gt "$n" ]; do sleep 0.2; done
+  sleep 5 # the standby at rest, and the leader's heartbeat fresh
+  local t_kill t_blead t_bdisp from
+  t_kill=$(date +%s%3N)
+  kill -9 "$a"
+  wait "$a" 2>/dev/null || true
+  ydpid=$bpid
+  wait_log "$blog" "leader: holding" || { stop_daemon; return 1; }
+  from=$(grep -n -m1 "leader: holding" "$blog" | cut -d: -f1)
+  wait_log "$blog" "dispatch job" "$from" || { stop_daemon; return 1; }
+  t_blead=$(line_ms "$blog" "leader: holding")
+  t_bdisp=$(line_ms "$blog" "dispatch job" "$from")
+  stop_daemon
+  printf '| %s | %.2f s | %.2f s | %.2f s | %.2f s |\n' "$n" \
+    "$(calc "($t_disp - $t_lead) / 1000")" "$(calc "($t_blead - $t_kill) / 1000")" \
+    "$(calc "($t_bdisp - $t_blead) / 1000")" "$(calc "($t_bdisp - $t_kill) / 1000")"
+  # where the time went (taking the lead), and what the new leader found
+  grep -h "leader: \\|catch-up: runbook 'tick'\\|reconcile: .* run(s) in flight" "$alog" | cut -d' ' -f3- | sed 's/^/# first: /'
+  grep -h "leader: \\|catch-up: runbook 'tick'\\|reconcile: .* run(s) in flight" "$blog" | cut -d' ' -f3- | sed 's/^/# standby: /'
 }
 
 bench_output() {
@@ -327,4 +399,12 @@ case "$what" in
 esac
 case "$what" in
   all|output) bench_output ;;
+esac
+case "$what" in
+  all|takeover)
+    echo
+    echo "## takeover: leadership -> first dispatch, and failover (SIGKILL of the leader)"
+    echo "| schedules | leadership -> first dispatch | kill -> standby leads | standby leads -> first dispatch | kill -> first dispatch (failover) |"
+    echo "|---|---|---|---|---|"
+    for n in $takeover; do bench_takeover "$n"; done ;;
 esac

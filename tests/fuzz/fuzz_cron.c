@@ -1,8 +1,9 @@
 /*
  * fuzz_cron.c: arbitrary bytes as a cron expression. Whatever parses is searched forward and
  * backward from a few instants (DST edges among them) in three zones, and every answer is checked:
- * strictly after / before, a real fire (a matching first-occurrence local time, or the end of a
- * gap holding one), and no fire skipped between prev and next. Layout: byte 0 picks the zone and
+ * strictly after / before, a real fire (a matching first-occurrence local time, any occurrence
+ * for an elapsed-time expression, or the end of a gap holding one), and no fire skipped between
+ * prev and next. Layout: byte 0 picks the zone and
  * the hash key; the rest is the expression.
  */
 #include "cron.h"
@@ -28,7 +29,8 @@ static bool is_fire(const struct cron_expr *e, const struct tz *z, int64_t t)
 	struct yb_civil c;
 	int32_t off;
 	tz_to_local(z, t, &c, &off);
-	if (cron_matches(e, &c) && tz_from_local(z, &c, NULL) == t)
+	if (cron_matches(e, &c) &&
+	    (tz_from_local(z, &c, NULL) == t || cron_fires_by_elapsed_time(e)))
 		return true;
 	int32_t before = offset_of(z, t - 1);
 	if (before >= off)
@@ -92,6 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static const int64_t instants[] = {
 			0,          1772953200, /* 2026-03-08 07:00Z, New York's spring gap */
 			1793512800, /* 2026-11-01 06:00Z, its fall-back */
+			1793511000, /* 01:30 EDT, the first pass of the repeated hour */
+			1793514600, /* 01:30 EST, the second pass */
 			1775314800, /* 2026-04-04 15:00Z, Lord Howe's half-hour fold */
 			4102444800, /* 2100-01-01 */
 			-1,         253402214400, /* 9999-12-31 */

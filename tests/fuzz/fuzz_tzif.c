@@ -21,11 +21,16 @@ static void probe(const struct tz *z)
 		if (off < -93599 || off > 93599 || c.month < 1 || c.month > 12 || c.day < 1 ||
 		    c.day > 31 || c.hour < 0 || c.hour > 23)
 			__builtin_trap();
-		int kind;
-		int64_t span_end = 0;
+		struct tz_span sp;
 		int64_t ls = tz_local_seconds(z, instants[i]);
-		(void)tz_resolve_local(z, ls, &kind, &span_end);
-		if (kind != TZ_EXACT && kind != TZ_GAP && kind != TZ_FOLD)
+		int64_t first = tz_resolve_span(z, ls, &sp);
+		if (sp.kind != TZ_EXACT && sp.kind != TZ_GAP && sp.kind != TZ_FOLD)
+			__builtin_trap();
+		/* a repeated stretch: two passes of the same local time, the second later (or none,
+		 * when a rule's next change comes first) */
+		if (sp.kind == TZ_FOLD && instants[i] > -(1ll << 40) && instants[i] < (1ll << 40) &&
+		    (sp.start > ls || ls >= sp.end || sp.second < first ||
+		     (sp.second != first && tz_local_seconds(z, sp.second) != ls)))
 			__builtin_trap();
 		char text[80];
 		tz_format_iso(z, instants[i], text, sizeof(text));
@@ -53,6 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		tz_free(z);
 	}
 	int64_t t;
+	int32_t nanos = -1;
+	if (tz_parse_iso_ns(text, tz_utc(), &t, &nanos, &err) == 0 && (nanos < 0 || nanos > 999999999))
+		__builtin_trap();
 	if (tz_parse_iso(text, tz_utc(), &t, &err) == 0) {
 		char back[80];
 		tz_format_iso(tz_utc(), t, back, sizeof(back));

@@ -3,12 +3,7 @@
 # is-open's answer through the exit status, JSON output, and the errors for bad input.
 set -uo pipefail
 yoban="${YB_BIN:?}/yoban"
-fails=0
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then echo "ok   $1"; else
-    echo "FAIL $1"; echo "  expected: $(printf '%q' "$2")"; echo "  actual:   $(printf '%q' "$3")"; fails=$((fails+1)); fi
-}
-status() { "$@" >/dev/null 2>&1; echo $?; }
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
 tab=$'\t'
 
 check "2026 national holidays" \
@@ -61,25 +56,24 @@ print(d["year"], d["calendar"], names["2021-07-22"], "2021-07-22", [k for k, v i
 
 check "is-open: a substitute holiday is closed" \
   "2026-05-06 (水) is closed in calendar 'jp': 振替休日" "$("$yoban" calendar is-open 2026-05-06)"
-check "is-open: closed exits 1" 1 "$(status "$yoban" calendar is-open 2026-05-06)"
-check "is-open: an ordinary Thursday is open" 0 "$(status "$yoban" calendar is-open 2026-05-07)"
-check "is-open: jp keeps weekends open" 0 "$(status "$yoban" calendar is-open 2026-06-06 --calendar jp)"
+check "is-open: closed exits 1" 1 "$(status_of "$yoban" calendar is-open 2026-05-06)"
+check "is-open: an ordinary Thursday is open" 0 "$(status_of "$yoban" calendar is-open 2026-05-07)"
+check "is-open: jp keeps weekends open" 0 "$(status_of "$yoban" calendar is-open 2026-06-06 --calendar jp)"
 check "is-open json" '{"date": "2026-09-22", "calendar": "jp", "open": false, "why": "国民の休日"}' \
   "$("$yoban" calendar is-open --format json 2026-09-22 | /usr/bin/python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), ensure_ascii=False))')"
 
 unset YOBAN_CONFIG
 err=$("$yoban" calendar holidays --year 2026 --calendar city 2>&1 >/dev/null)
-case "$err" in *"unknown calendar 'city'"*"--config"*) echo "ok   unknown calendar without a site says how to name one";;
-  *) echo "FAIL unknown calendar without a site: $err"; fails=$((fails+1));; esac
-check "unknown calendar exits 1" 1 "$(status "$yoban" calendar is-open 2026-01-01 --calendar city)"
+matches "unknown calendar without a site says how to name one" "*unknown calendar 'city'*--config*" "$err"
+check "unknown calendar exits 1" 1 "$(status_of "$yoban" calendar is-open 2026-01-01 --calendar city)"
 
 # The site calendar of the examples: weekends, national holidays and 12-29..01-03 closed.
 site="${YB_SOURCE_DIR:?}/runbooks/yoban.yaml"
 check "site calendar: year end is closed" \
   "2026-12-29 (火) is closed in calendar 'city': 年末年始" \
   "$("$yoban" calendar is-open 2026-12-29 --calendar city --config "$site")"
-check "site calendar: a Saturday is closed" 1 "$(status "$yoban" calendar is-open 2026-06-06 --calendar city --config "$site")"
-check "site calendar: an ordinary Monday is open" 0 "$(status "$yoban" calendar is-open 2026-06-08 --calendar city --config "$site")"
+check "site calendar: a Saturday is closed" 1 "$(status_of "$yoban" calendar is-open 2026-06-06 --calendar city --config "$site")"
+check "site calendar: an ordinary Monday is open" 0 "$(status_of "$yoban" calendar is-open 2026-06-08 --calendar city --config "$site")"
 check "site calendar via YOBAN_CONFIG" "2026-01-01	元日" \
   "$(YOBAN_CONFIG="$site" "$yoban" calendar holidays --year 2026 --calendar city | head -1)"
 n_closed=$("$yoban" calendar holidays --year 2026 --calendar city --config "$site" | wc -l)
@@ -98,24 +92,20 @@ PY
 )
 check "site calendar: closed days of 2026 = weekends + holidays + year end" "$expected" "$n_closed"
 err=$("$yoban" calendar holidays --year 2026 --calendar nope --config "$site" 2>&1 >/dev/null)
-case "$err" in *"unknown calendar 'nope'"*"known: jp, city"*) echo "ok   unknown site calendar lists the known ones";;
-  *) echo "FAIL unknown site calendar: $err"; fails=$((fails+1));; esac
-check "no subcommand" 2 "$(status "$yoban" calendar)"
-check "unknown subcommand" 2 "$(status "$yoban" calendar list)"
-check "holidays without --year" 2 "$(status "$yoban" calendar holidays)"
-check "bad year" 2 "$(status "$yoban" calendar holidays --year 20x6)"
-check "year out of range" 2 "$(status "$yoban" calendar holidays --year 10000)"
-check "--year without a value" 2 "$(status "$yoban" calendar holidays --year)"
-check "bad format" 2 "$(status "$yoban" calendar holidays --year 2026 --format xml)"
-check "unknown option" 2 "$(status "$yoban" calendar holidays --year 2026 --yaer 2026)"
-check "not a date" 2 "$(status "$yoban" calendar is-open 2026-02-30)"
-check "not a date either" 2 "$(status "$yoban" calendar is-open 2026/05/06)"
-check "is-open without a date" 2 "$(status "$yoban" calendar is-open)"
-check "two dates" 2 "$(status "$yoban" calendar is-open 2026-05-06 2026-05-07)"
-check "--help exits 0" 0 "$(status "$yoban" calendar --help)"
-case "$("$yoban" calendar --help)" in
-  usage:*is-open*) echo "ok   help starts with the usage";;
-  *) echo "FAIL help"; fails=$((fails+1));;
-esac
+matches "unknown site calendar lists the known ones" "*unknown calendar 'nope'*known: jp, city*" "$err"
+check "no subcommand" 2 "$(status_of "$yoban" calendar)"
+check "unknown subcommand" 2 "$(status_of "$yoban" calendar list)"
+check "holidays without --year" 2 "$(status_of "$yoban" calendar holidays)"
+check "bad year" 2 "$(status_of "$yoban" calendar holidays --year 20x6)"
+check "year out of range" 2 "$(status_of "$yoban" calendar holidays --year 10000)"
+check "--year without a value" 2 "$(status_of "$yoban" calendar holidays --year)"
+check "bad format" 2 "$(status_of "$yoban" calendar holidays --year 2026 --format xml)"
+check "unknown option" 2 "$(status_of "$yoban" calendar holidays --year 2026 --yaer 2026)"
+check "not a date" 2 "$(status_of "$yoban" calendar is-open 2026-02-30)"
+check "not a date either" 2 "$(status_of "$yoban" calendar is-open 2026/05/06)"
+check "is-open without a date" 2 "$(status_of "$yoban" calendar is-open)"
+check "two dates" 2 "$(status_of "$yoban" calendar is-open 2026-05-06 2026-05-07)"
+check "--help exits 0" 0 "$(status_of "$yoban" calendar --help)"
+matches "help starts with the usage" 'usage:*is-open*' "$("$yoban" calendar --help)"
 
-[ "$fails" -eq 0 ] && echo "all calendar checks passed" || { echo "$fails calendar checks failed"; exit 1; }
+finish

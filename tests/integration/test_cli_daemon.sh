@@ -4,33 +4,20 @@
 # names the leader. PostgreSQL is real (lib/pg.sh); the daemon logs in as a yoban_daemon role.
 set -uo pipefail
 yoban="${YB_BIN:?}/yoban"
-yoband="$YB_BIN/yoband"
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
 # shellcheck source=lib/pg.sh
-. "${YB_SOURCE_DIR:?}/tests/integration/lib/pg.sh"
-fails=0
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then echo "ok   $1"; else
-    echo "FAIL $1"; echo "  expected: $(printf '%q' "$2")"; echo "  actual:   $(printf '%q' "$3")"; fails=$((fails+1)); fi
-}
-contains() { # name needle haystack
-  case "$3" in *"$2"*) echo "ok   $1" ;; *)
-    echo "FAIL $1"; echo "  expected to contain: $2"; echo "  actual: $3"; fails=$((fails+1)) ;; esac
-}
+. "$YB_SOURCE_DIR/tests/integration/lib/pg.sh"
+. "$YB_SOURCE_DIR/tests/integration/lib/daemon.sh"
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-[ -x "$yoband" ] || { echo "FAIL yoband is not built ($yoband)"; exit 1; }
+[ -x "$YB_BIN/yoband" ] || bail "yoband is built ($YB_BIN/yoband)"
 
-pg_start || exit 1
+pg_start || bail "PostgreSQL starts"
 work=$(mktemp -d)
-ydpid=
 # shellcheck disable=SC2034 # read by lib/pg.sh on exit
 PG_ON_EXIT=cleanup
-cleanup() {
-  if [ -n "$ydpid" ]; then kill "$ydpid" 2>/dev/null; wait "$ydpid" 2>/dev/null; fi
-  [ "$fails" -eq 0 ] || { echo "--- yoband log"; tail -40 "$work/yoband.log"; }
-  rm -rf "$work"
-}
+cleanup() { yd_stop_all; rm -rf "$work"; }
 chmod 0755 "$work"
-pg_psql -c 'CREATE DATABASE yoban' || exit 1
+pg_psql -c 'CREATE DATABASE yoban' || bail "CREATE DATABASE yoban"
 mkdir -p "$work/runbooks" "$work/state"
 cat >"$work/yoban.yaml" <<YAML
 database: "host=$PGHOST port=$PGPORT dbname=yoban"
@@ -68,12 +55,12 @@ steps:
     run: for i in 1 2 3 4 5 6 7 8 9 10; do echo "tick $i"; sleep 1; done
 YAML
 export YOBAN_CONFIG=$work/yoban.yaml
-PGUSER=postgres "$yoban" db migrate >/dev/null || { echo "FAIL migrate"; exit 1; }
+PGUSER=postgres "$yoban" db migrate >/dev/null || bail "yoban db migrate"
 pg_create_login alice yoban_operator
 pg_create_login rita yoban_reviewer
 pg_create_login ydtest yoban_daemon
-PGUSER=ydtest "$yoband" --config "$work/yoban.yaml" >"$work/yoband.log" 2>&1 &
-ydpid=$!
+PGUSER=ydtest yd_start "$work/yoband.log" --config "$work/yoban.yaml"
+ydpid=$YD_PID
 as() { local who=$1; shift; PGUSER=$who "$@"; }
 
 # status: wait (bounded) for the leader's first heartbeat
@@ -150,9 +137,9 @@ check "runs lists the three runs" "$rerun $slow $run" \
   "$(as rita "$yoban" runs --format json | jq_py '" ".join(str(r["id"]) for r in d)')"
 
 # a clean stop: the leader row says so and status says NO LEADER at once
-kill "$ydpid"; wait "$ydpid" 2>/dev/null; ydpid=
+yd_stop "$ydpid"
 out=$(as rita "$yoban" status 2>&1)
 check "status after yoband stopped: exit 1" 1 $?
 contains "status after yoband stopped: NO LEADER" "NO LEADER" "$out"
 
-exit $((fails > 0))
+finish

@@ -5,27 +5,19 @@
 # daemon's role (the daemon itself is not needed here; test_cli_daemon.sh drives yoband).
 set -uo pipefail
 yoban="${YB_BIN:?}/yoban"
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
 # shellcheck source=lib/pg.sh
 . "${YB_SOURCE_DIR:?}/tests/integration/lib/pg.sh"
-fails=0
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then echo "ok   $1"; else
-    echo "FAIL $1"; echo "  expected: $(printf '%q' "$2")"; echo "  actual:   $(printf '%q' "$3")"; fails=$((fails+1)); fi
-}
-contains() { # name needle haystack
-  case "$3" in *"$2"*) echo "ok   $1" ;; *)
-    echo "FAIL $1"; echo "  expected to contain: $2"; echo "  actual: $3"; fails=$((fails+1)) ;; esac
-}
 json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; }
 jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-pg_start || exit 1
+pg_start || bail "PostgreSQL starts"
 work=$(mktemp -d)
 # shellcheck disable=SC2034 # read by lib/pg.sh on exit
 PG_ON_EXIT=cleanup
 cleanup() { rm -rf "$work"; }
 chmod 0755 "$work"
-pg_psql -c 'CREATE DATABASE yoban' || exit 1
+pg_psql -c 'CREATE DATABASE yoban' || bail "CREATE DATABASE yoban"
 cat >"$work/yoban.yaml" <<YAML
 database: "host=$PGHOST port=$PGPORT dbname=yoban"
 state_dir: $work/state
@@ -138,8 +130,7 @@ INSERT INTO yoban.output_chunks (job_id, stream, "offset", raw_len, zstd) VALUES
 SELECT yoban.yoban_run_transition(1, 'running', 'failed', 'step load failed on db2');
 SELECT run_id FROM yoban.yoban_claim_fire('other-book', '2026-11-22 02:00:00+09');
 SQL
-check "daemon role seeds runs, jobs and output" 0 $?
-[ $? -eq 0 ] || cat "$work/seed.out"
+check "daemon role seeds runs, jobs and output" 0 $? || cat "$work/seed.out"
 
 out=$(as rita "$yoban" runs 2>&1)
 check "reviewer can list runs" 0 $?
@@ -236,4 +227,4 @@ out=$("$yoban" runs --config "$work/embedded.yaml" 2>&1)
 check "no embedded cluster exits 1" 1 $?
 contains "no embedded cluster hint" "yoban db start" "$out"
 
-exit $((fails > 0))
+finish

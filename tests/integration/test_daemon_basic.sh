@@ -5,22 +5,17 @@
 # unsupported step kinds, concurrency, locks, maintenance windows, and a runbook edited mid-run.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/assert.sh"
 . "$here/lib/pg.sh"
 . "$here/lib/daemon.sh"
 
-fails=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
-
-# ---- usage ----
-"$YB_BIN/yoband" --help | grep -q 'usage: yoband' && ok "--help" || not_ok "--help"
-"$YB_BIN/yoband" --bogus >/dev/null 2>&1; check "unknown option is a usage error" eq "$?" 2
+# ---- usage (yoband in the foreground, ending at once) ----
+contains "--help" "usage: yoband" "$("$YB_BIN/yoband" --help)"
+"$YB_BIN/yoband" --bogus >/dev/null 2>&1; check "unknown option is a usage error" 2 "$?"
 YOBAN_CONFIG=/nonexistent/yoban.yaml "$YB_BIN/yoband" >/dev/null 2>&1
-check "a missing config is a usage error" eq "$?" 2
+check "a missing config is a usage error" 2 "$?"
 
-yd_setup || { echo "setup failed"; exit 1; }
+yd_setup || bail "yd_setup"
 
 # Output and digest of a job's stdout, from the stored chunks.
 stored_stdout() {
@@ -78,73 +73,70 @@ sed -i 's/^kind: batch$//' "$YD_SITE/runbooks/backup.yaml"
 
 yd_start
 yd_wait_sql "SELECT count(*) >= 4 FROM yoban.runs WHERE runbook = 'tick' AND state = 'succeeded'" t 30
-check "second-granularity fires ran" eq "$?" 0
+check "second-granularity fires ran" 0 "$?"
 
 # Every claimed fire of tick is on a whole second, once, never started before it was due.
-check "one run per fire" eq "$(yd_sql "SELECT count(*) FROM (SELECT scheduled_for FROM yoban.runs WHERE runbook = 'tick' GROUP BY scheduled_for HAVING count(*) > 1) x")" 0
-check "fires on whole seconds" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick' AND extract(milliseconds FROM scheduled_for)::int % 1000 <> 0")" 0
-check "no run started before its fire" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick' AND started_at < scheduled_for")" 0
+check "one run per fire" 0 "$(yd_sql "SELECT count(*) FROM (SELECT scheduled_for FROM yoban.runs WHERE runbook = 'tick' GROUP BY scheduled_for HAVING count(*) > 1) x")"
+check "fires on whole seconds" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick' AND extract(milliseconds FROM scheduled_for)::int % 1000 <> 0")"
+check "no run started before its fire" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick' AND started_at < scheduled_for")"
 first=$(yd_sql "SELECT min(id) FROM yoban.runs WHERE runbook = 'tick' AND state = 'succeeded'")
 job=$(yd_sql "SELECT id FROM yoban.jobs WHERE run_id = $first")
 out=$(stored_stdout "$job" | head -1)
 day=$(TZ=Asia/Tokyo date -d "@$(yd_sql "SELECT extract(epoch FROM scheduled_for)::bigint FROM yoban.runs WHERE id = $first")" +%F)
-case "$out" in
-  "tick run=$first at="*"+09:00 book=tick step=say day=d=$day") ok "environment reaches the step" ;;
-  *) not_ok "environment reaches the step: [$out]" ;;
-esac
-check "stored stdout matches the runner's digest" digest_ok "$job"
-check "job row is complete" eq "$(yd_sql "SELECT state, exit_status, runner_job_id, stdout_bytes FROM yoban.jobs WHERE id = $job")" \
-  "succeeded|0|r$first-s0-a1-h0|$(stored_stdout "$job" | wc -c)"
-check "transitions written" eq "$(yd_sql "SELECT string_agg(coalesce(from_state::text, '-') || '>' || to_state, ',' ORDER BY id) FROM yoban.run_transitions WHERE run_id = $first")" \
-  "->pending,pending>running,running>succeeded"
-check "heartbeat row" eq "$(yd_sql "SELECT count(*) FROM yoban.heartbeats WHERE leader AND pid = $YD_PID")" 1
+matches "environment reaches the step" "tick run=$first at=*+09:00 book=tick step=say day=d=$day" "$out"
+check_status "stored stdout matches the runner's digest" 0 digest_ok "$job"
+check "job row is complete" "succeeded|0|r$first-s0-a1-h0|$(stored_stdout "$job" | wc -c)" \
+  "$(yd_sql "SELECT state, exit_status, runner_job_id, stdout_bytes FROM yoban.jobs WHERE id = $job")"
+check "transitions written" "->pending,pending>running,running>succeeded" \
+  "$(yd_sql "SELECT string_agg(coalesce(from_state::text, '-') || '>' || to_state, ',' ORDER BY id) FROM yoban.run_transitions WHERE run_id = $first")"
+check "heartbeat row" 1 "$(yd_sql "SELECT count(*) FROM yoban.heartbeats WHERE leader AND pid = $YD_PID")"
 
 # ---- trigger as an operator ----
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('manual', '{\"who\": \"yamada\"}')")
-yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10; check "trigger request handled" eq "$?" 0
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10; check "trigger request handled" 0 "$?"
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" succeeded 20; check "triggered run succeeded" eq "$?" 0
-check "triggered run is manual, by alice" eq "$(yd_sql "SELECT trigger, requested_by, request_id FROM yoban.runs WHERE id = $run")" "manual|alice|$req"
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" succeeded 20; check "triggered run succeeded" 0 "$?"
+check "triggered run is manual, by alice" "manual|alice|$req" "$(yd_sql "SELECT trigger, requested_by, request_id FROM yoban.runs WHERE id = $run")"
 j1=$(yd_sql "SELECT id FROM yoban.jobs WHERE run_id = $run AND step = 'greet'")
-check "parameter given at trigger time" eq "$(stored_stdout "$j1")" "hello yamada"
-check "stderr stored too" eq "$(yd_sql "SELECT stderr_bytes FROM yoban.jobs WHERE id = $j1")" 5
-check "both steps ran" eq "$(yd_sql "SELECT string_agg(step || ':' || state, ',' ORDER BY step_index) FROM yoban.jobs WHERE run_id = $run")" "greet:succeeded,second:succeeded"
+check "parameter given at trigger time" "hello yamada" "$(stored_stdout "$j1")"
+check "stderr stored too" 5 "$(yd_sql "SELECT stderr_bytes FROM yoban.jobs WHERE id = $j1")"
+check "both steps ran" "greet:succeeded,second:succeeded" "$(yd_sql "SELECT string_agg(step || ':' || state, ',' ORDER BY step_index) FROM yoban.jobs WHERE run_id = $run")"
 
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('manual', '{}', true)")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" succeeded 20
-check "staging trigger runs on staging_hosts" eq "$(yd_sql "SELECT mode || ':' || string_agg(DISTINCT host, ',') FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.id = $run GROUP BY mode")" "staging:local-stg"
+check "staging trigger runs on staging_hosts" "staging:local-stg" "$(yd_sql "SELECT mode || ':' || string_agg(DISTINCT host, ',') FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.id = $run GROUP BY mode")"
 
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('no-such-book')")
-yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" f 10; check "unknown runbook refused" eq "$?" 0
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" f 10; check "unknown runbook refused" 0 "$?"
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('manual', '{\"bogus\": 1}')")
-yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" f 10; check "unknown parameter refused" eq "$?" 0
-check "refusal says why" eq "$(yd_sql "SELECT result->>'error' FROM yoban.requests WHERE id = $req")" "unknown parameter 'bogus' for runbook 'manual'"
-check "a reviewer cannot trigger" eq "$(PGUSER=yoband yd_sql "SELECT yoban.yoban_trigger('manual')" 2>&1 | grep -c 'permission denied')" 1
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" f 10; check "unknown parameter refused" 0 "$?"
+check "refusal says why" "unknown parameter 'bogus' for runbook 'manual'" "$(yd_sql "SELECT result->>'error' FROM yoban.requests WHERE id = $req")"
+check "a reviewer cannot trigger" 1 "$(PGUSER=yoband yd_sql "SELECT yoban.yoban_trigger('manual')" 2>&1 | grep -c 'permission denied')"
 
 # ---- retries and on_failure: continue ----
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('flaky')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 20; check "a failed step fails the run" eq "$?" 0
-check "two attempts, then the next step" eq "$(yd_sql "SELECT string_agg(step || '#' || attempt || ':' || state || ':' || coalesce(exit_status::text, '-'), ',' ORDER BY step_index, attempt) FROM yoban.jobs WHERE run_id = $run")" \
-  "fail#1:failed:3,fail#2:failed:3,after#1:succeeded:0"
-check "run reason names the step" eq "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")" "step 'fail' failed on host 'local'"
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 20; check "a failed step fails the run" 0 "$?"
+check "two attempts, then the next step" "fail#1:failed:3,fail#2:failed:3,after#1:succeeded:0" \
+  "$(yd_sql "SELECT string_agg(step || '#' || attempt || ':' || state || ':' || coalesce(exit_status::text, '-'), ',' ORDER BY step_index, attempt) FROM yoban.jobs WHERE run_id = $run")"
+check "run reason names the step" "step 'fail' failed on host 'local'" "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")"
 
 # ---- timeout (the runner enforces it) ----
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('short')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" timed_out 30; check "a step past its timeout times the run out" eq "$?" 0
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" timed_out 30; check "a step past its timeout times the run out" 0 "$?"
 
 # ---- unsupported step kind ----
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('backup')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 10; check "backup step is not silently succeeded" eq "$?" 0
-check "the job says why" eq "$(yd_sql "SELECT state || ': ' || error FROM yoban.jobs WHERE run_id = $run")" \
-  "failed: step kind 'backup' is not supported by this runner yet"
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 10; check "backup step is not silently succeeded" 0 "$?"
+check "the job says why" "failed: step kind 'backup' is not supported by this runner yet" \
+  "$(yd_sql "SELECT state || ': ' || error FROM yoban.jobs WHERE run_id = $run")"
 
 # ---- cancel, then rerun ----
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('slow')")
@@ -152,16 +144,16 @@ yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
 yd_wait_sql "SELECT state FROM yoban.jobs WHERE run_id = $run" running 10
 creq=$(PGUSER=alice yd_sql "SELECT yoban.yoban_cancel($run)")
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" cancelled 20; check "cancel stops a running run" eq "$?" 0
-check "the job was cancelled on the runner" eq "$(yd_sql "SELECT state FROM yoban.jobs WHERE run_id = $run")" cancelled
-check "the history shows cancelling" eq "$(yd_sql "SELECT count(*) FROM yoban.run_transitions WHERE run_id = $run AND to_state = 'cancelling' AND reason = 'cancelled by alice'")" 1
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" cancelled 20; check "cancel stops a running run" 0 "$?"
+check "the job was cancelled on the runner" cancelled "$(yd_sql "SELECT state FROM yoban.jobs WHERE run_id = $run")"
+check "the history shows cancelling" 1 "$(yd_sql "SELECT count(*) FROM yoban.run_transitions WHERE run_id = $run AND to_state = 'cancelling' AND reason = 'cancelled by alice'")"
 creq=$(PGUSER=alice yd_sql "SELECT yoban.yoban_cancel($run)")
-yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $creq" f 10; check "cancel of a finished run is refused" eq "$?" 0
+yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $creq" f 10; check "cancel of a finished run is refused" 0 "$?"
 rreq=$(PGUSER=alice yd_sql "SELECT yoban.yoban_rerun($first, 'say')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $rreq" t 10
 rrun=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $rreq")
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $rrun" succeeded 20; check "rerun succeeded" eq "$?" 0
-check "rerun keeps revision and params" eq "$(yd_sql "SELECT (r.revision_id = o.revision_id) AND (r.params = o.params) AND r.rerun_of = o.id FROM yoban.runs r, yoban.runs o WHERE r.id = $rrun AND o.id = $first")" t
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $rrun" succeeded 20; check "rerun succeeded" 0 "$?"
+check "rerun keeps revision and params" t "$(yd_sql "SELECT (r.revision_id = o.revision_id) AND (r.params = o.params) AND r.rerun_of = o.id FROM yoban.runs r, yoban.runs o WHERE r.id = $rrun AND o.id = $first")"
 
 # ---- a runbook edited mid-run keeps its revision; an invalid edit keeps the old one scheduled ----
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('slow')")
@@ -175,27 +167,27 @@ steps:
     run: echo quick
   - name: renamed
     run: echo renamed'
-"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" >/dev/null; check "yoban reload" eq "$?" 0
-check "new revision recorded" eq "$(yd_sql "SELECT count(*) FROM yoban.runbook_revisions WHERE runbook = 'slow'")" 2
+"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" >/dev/null; check "yoban reload" 0 "$?"
+check "new revision recorded" 2 "$(yd_sql "SELECT count(*) FROM yoban.runbook_revisions WHERE runbook = 'slow'")"
 PGUSER=alice yd_sql "SELECT yoban.yoban_cancel($slow)" >/dev/null
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $slow" cancelled 20
-check "the run in flight kept its revision" eq "$(yd_sql "SELECT revision_id FROM yoban.runs WHERE id = $slow")" "$old_rev"
+check "the run in flight kept its revision" "$old_rev" "$(yd_sql "SELECT revision_id FROM yoban.runs WHERE id = $slow")"
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('slow')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 new=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $new" succeeded 20
-check "a new run uses the new revision" eq "$(yd_sql "SELECT string_agg(step, ',' ORDER BY step_index) FROM yoban.jobs WHERE run_id = $new")" "nap,renamed"
+check "a new run uses the new revision" "nap,renamed" "$(yd_sql "SELECT string_agg(step, ',' ORDER BY step_index) FROM yoban.jobs WHERE run_id = $new")"
 
 printf 'version: 1\nname: tick\nkind: batch\nschedule: { cron: "* * * * * *", timezone: Asia/Tokyo }\nsteps: oops\n' >"$YD_SITE/runbooks/tick.yaml"
-"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" >"$PG_BASE/reload.out" 2>&1; check "reload with an invalid file says so" eq "$?" 1
-grep -q '"runbook": "tick"' "$PG_BASE/reload.out"; check "the answer names the runbook" eq "$?" 0
-check "the error is in the audit table" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.audit WHERE action = 'runbook:invalid' AND detail->>'file' LIKE '%tick.yaml'")" t
+"$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" >"$PG_BASE/reload.out" 2>&1; check "reload with an invalid file says so" 1 "$?"
+grep -Eq 'tick.yaml:[0-9]+:[0-9]+: error' "$PG_BASE/reload.out"; check "the answer names the runbook's file and line" 0 "$?"
+check "the error is in the audit table" t "$(yd_sql "SELECT count(*) > 0 FROM yoban.audit WHERE action = 'runbook:invalid' AND detail->>'file' LIKE '%tick.yaml'")"
 n0=$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'tick'")
 yd_wait_sql "SELECT count(*) >= $n0 + 2 FROM yoban.runs WHERE runbook = 'tick'" t 10
-check "the previous revision stays scheduled" eq "$?" 0
+check "the previous revision stays scheduled" 0 "$?"
 kill -HUP "$YD_PID"
 sleep 1
-kill -0 "$YD_PID"; check "SIGHUP reloads without stopping" eq "$?" 0
+check_status "SIGHUP reloads without stopping" 0 yd_running "$YD_PID"
 
 # ---- concurrency forbid, locks, maintenance skip ----
 rm -f "$YD_SITE/runbooks/tick.yaml"
@@ -215,14 +207,14 @@ steps:
     run: sleep 0.5'
 kill -HUP "$YD_PID"
 yd_wait_sql "SELECT count(*) >= 3 FROM yoban.runs WHERE runbook = 'lockers' AND state = 'skipped'" t 40
-check "forbid skips a fire while the runbook runs" eq "$?" 0
-check "skip reason" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.runs WHERE runbook = 'lockers' AND state = 'skipped' AND reason LIKE 'concurrency forbid: run % is still running'")" t
+check "forbid skips a fire while the runbook runs" 0 "$?"
+check "skip reason" t "$(yd_sql "SELECT count(*) > 0 FROM yoban.runs WHERE runbook = 'lockers' AND state = 'skipped' AND reason LIKE 'concurrency forbid: run % is still running'")"
 yd_wait_sql "SELECT count(*) >= 3 FROM yoban.runs WHERE runbook = 'lockers2' AND state = 'succeeded'" t 40
-check "queued runs of the lock sharer ran" eq "$?" 0
+check "queued runs of the lock sharer ran" 0 "$?"
 rm -f "$YD_SITE/runbooks/lockers.yaml" "$YD_SITE/runbooks/lockers2.yaml"
 kill -HUP "$YD_PID"
 sleep 3
-check "locked runs never overlap" eq "$(yd_sql "SELECT count(*) FROM yoban.runs a JOIN yoban.runs b ON a.id < b.id WHERE a.runbook IN ('lockers', 'lockers2') AND b.runbook IN ('lockers', 'lockers2') AND a.started_at IS NOT NULL AND b.started_at IS NOT NULL AND tstzrange(a.started_at, a.ended_at) && tstzrange(b.started_at, b.ended_at)")" 0
+check "locked runs never overlap" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs a JOIN yoban.runs b ON a.id < b.id WHERE a.runbook IN ('lockers', 'lockers2') AND b.runbook IN ('lockers', 'lockers2') AND a.started_at IS NOT NULL AND b.started_at IS NOT NULL AND tstzrange(a.started_at, a.ended_at) && tstzrange(b.started_at, b.ended_at)")"
 
 from=$(date -u -d '-1 hour' +%FT%TZ); to=$(date -u -d '+1 hour' +%FT%TZ)
 hold_end=$(( $(date +%s) + 6 ))
@@ -244,12 +236,12 @@ steps:
     run: echo hi'
 kill -HUP "$YD_PID"
 yd_wait_sql "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'ticker' AND state = 'skipped' AND reason = 'in maintenance window ''inspection'' (skip)'" t 20
-check "a skip maintenance window records fires as skipped" eq "$?" 0
+check "a skip maintenance window records fires as skipped" 0 "$?"
 yd_wait_sql "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'held' AND scheduled_for >= to_timestamp($hold_end) AND state = 'succeeded'" t 30
-check "held fires ran once the hold window ended" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.runs WHERE runbook = 'held' AND scheduled_for < to_timestamp($hold_end) AND state = 'succeeded'")" t
-check "no held fire started inside the window" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'held' AND started_at < to_timestamp($hold_end)")" 0
-check "held runs say why they waited" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.run_transitions t JOIN yoban.runs r ON r.id = t.run_id WHERE r.runbook = 'held' AND t.to_state = 'queued' AND t.reason LIKE 'held by a maintenance window until %'")" t
-check "nothing ran in the window" eq "$(yd_sql "SELECT count(*) FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.runbook = 'ticker'")" 0
+check "held fires ran once the hold window ended" t "$(yd_sql "SELECT count(*) > 0 FROM yoban.runs WHERE runbook = 'held' AND scheduled_for < to_timestamp($hold_end) AND state = 'succeeded'")"
+check "no held fire started inside the window" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'held' AND started_at < to_timestamp($hold_end)")"
+check "held runs say why they waited" t "$(yd_sql "SELECT count(*) > 0 FROM yoban.run_transitions t JOIN yoban.runs r ON r.id = t.run_id WHERE r.runbook = 'held' AND t.to_state = 'queued' AND t.reason LIKE 'held by a maintenance window until %'")"
+check "nothing ran in the window" 0 "$(yd_sql "SELECT count(*) FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.runbook = 'ticker'")"
 
 # ---- a job whose journal is really gone becomes lost, with the reason ----
 yd_runbook vanish 'targets: { hosts: [local] }
@@ -262,30 +254,27 @@ req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('vanish')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
 yd_wait_sql "SELECT state FROM yoban.jobs WHERE run_id = $run" running 10
-kill -KILL "$YD_PID"; wait "$YD_PID" 2>/dev/null
+yd_kill "$YD_PID"
 rid=$(yd_sql "SELECT runner_job_id FROM yoban.jobs WHERE run_id = $run")
 rm -rf "$YD_SITE/state/runner/jobs/$rid"
 yd_start
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" lost 20; check "a job without a journal is lost" eq "$?" 0
-check "the job says why" eq "$(yd_sql "SELECT state || ': ' || error FROM yoban.jobs WHERE run_id = $run")" \
-  "lost: the runner on 'local' has no journal for job '$rid' (unknown-job): its output and exit are gone"
-check "the run says which step" eq "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")" "step 'nap' lost on host 'local'"
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" lost 20; check "a job without a journal is lost" 0 "$?"
+check "the job says why" "lost: the runner on 'local' has no journal for job '$rid' (unknown-job): its output and exit are gone" \
+  "$(yd_sql "SELECT state || ': ' || error FROM yoban.jobs WHERE run_id = $run")"
+check "the run says which step" "step 'nap' lost on host 'local'" "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")"
 
 yd_stop_all
-check "no sanitizer report in the daemon logs" yd_sanitizer_clean
-check "nothing stuck in cancelling" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE state = 'cancelling'")" 0
-grep -q 'stopping on a signal' "$PG_BASE/yoband.log"; check "SIGTERM logged" eq "$?" 0
+check "nothing stuck in cancelling" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE state = 'cancelling'")"
+grep -q 'stopping on a signal' "$PG_BASE/yoband.log"; check "SIGTERM logged" 0 "$?"
 "$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=alice" --timeout 1s >/dev/null 2>"$PG_BASE/reload.err"
-check "reload without a daemon fails" eq "$?" 1
-grep -q 'no yoband answered request' "$PG_BASE/reload.err"; check "and says so" eq "$?" 0
+check "reload without a daemon fails" 1 "$?"
+grep -q 'has not picked up request' "$PG_BASE/reload.err"; check "and says so" 0 "$?"
 "$YB_BIN/yoban" reload --database "host=$PGHOST dbname=yoban user=yoband" >/dev/null 2>&1
-check "the daemon's own login may not reload" eq "$?" 1
+check "the daemon's own login may not reload" 1 "$?"
 echo "hosts: [" >"$YD_SITE/inventory.yaml"
-"$YB_BIN/yoband" >"$PG_BASE/bad.log" 2>&1 &
-bad=$!; YD_PIDS+=("$bad")
+yd_start "$PG_BASE/bad.log"
+bad=$YD_PID
 yd_wait_sql "SELECT count(*) > 0 FROM yoban.audit WHERE action = 'reload:invalid'" t 20
-check "a broken inventory at start is reported, not fatal" eq "$?" 0
-kill -0 "$bad"; check "the daemon runs on" eq "$?" 0
-[ $fails -eq 0 ] || { echo "--- yoband log (tail) ---"; tail -60 "$PG_BASE/yoband.log"; }
-echo "$fails failure(s)"
-[ $fails -eq 0 ]
+check "a broken inventory at start is reported, not fatal" 0 "$?"
+check_status "the daemon runs on" 0 yd_running "$bad"
+finish

@@ -5,16 +5,11 @@
 # A runbook that never fired is not caught up from before it existed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/assert.sh"
 . "$here/lib/pg.sh"
 . "$here/lib/daemon.sh"
 
-fails=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
-
-yd_setup || { echo "setup failed"; exit 1; }
+yd_setup || bail "yd_setup"
 for mode in all latest none; do
   yd_runbook "cu-$mode" "schedule: { cron: \"* * * * * *\", timezone: Asia/Tokyo, catchup: $mode, catchup_window: 1h }
 concurrency: allow
@@ -32,7 +27,7 @@ steps:
 
 yd_start
 yd_wait_sql "SELECT count(DISTINCT runbook) FROM yoban.runs WHERE state = 'succeeded'" 4 20
-kill -TERM "$YD_PID"; wait "$YD_PID"
+yd_stop "$YD_PID"
 down_from=$(yd_sql "SELECT extract(epoch FROM max(scheduled_for))::bigint FROM yoban.runs WHERE runbook = 'cu-all'")
 sleep 6
 yd_runbook cu-new 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo, catchup: all, catchup_window: 1h }
@@ -48,23 +43,19 @@ missed() { # runbook state -> count of catch-up runs in that state
   yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = '$1' AND trigger = 'catchup' AND state = '$2'"
 }
 n_all=$(missed cu-all succeeded)
-check "all: several fires were missed and all ran" test "$n_all" -ge 4
-check "all: they are the fires of the downtime" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-all' AND trigger = 'catchup' AND scheduled_for <= to_timestamp($down_from)")" 0
-check "latest: only the last missed fire ran" eq "$(missed cu-latest succeeded)" 1
-check "latest: the others are recorded skipped" eq "$(missed cu-latest skipped)" "$((n_all - 1))"
-check "latest: the one that ran is the last" eq "$(yd_sql "SELECT max(scheduled_for) = (SELECT scheduled_for FROM yoban.runs WHERE runbook = 'cu-latest' AND trigger = 'catchup' AND state = 'succeeded') FROM yoban.runs WHERE runbook = 'cu-latest' AND trigger = 'catchup'")" t
-check "none: nothing ran, every missed fire skipped" eq "$(missed cu-none succeeded):$(missed cu-none skipped)" "0:$n_all"
-check "none: the reason says so" eq "$(yd_sql "SELECT DISTINCT reason FROM yoban.runs WHERE runbook = 'cu-none' AND trigger = 'catchup'")" "missed while no scheduler led (catchup: none)"
+check_status "all: several fires were missed and all ran" 0 test "$n_all" -ge 4
+check "all: they are the fires of the downtime" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-all' AND trigger = 'catchup' AND scheduled_for <= to_timestamp($down_from)")"
+check "latest: only the last missed fire ran" 1 "$(missed cu-latest succeeded)"
+check "latest: the others are recorded skipped" "$((n_all - 1))" "$(missed cu-latest skipped)"
+check "latest: the one that ran is the last" t "$(yd_sql "SELECT max(scheduled_for) = (SELECT scheduled_for FROM yoban.runs WHERE runbook = 'cu-latest' AND trigger = 'catchup' AND state = 'succeeded') FROM yoban.runs WHERE runbook = 'cu-latest' AND trigger = 'catchup'")"
+check "none: nothing ran, every missed fire skipped" "0:$n_all" "$(missed cu-none succeeded):$(missed cu-none skipped)"
+check "none: the reason says so" "missed while no scheduler led (catchup: none)" "$(yd_sql "SELECT DISTINCT reason FROM yoban.runs WHERE runbook = 'cu-none' AND trigger = 'catchup'")"
 w=$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-window' AND trigger = 'catchup'")
-check "window: only fires inside catchup_window are caught up" test "$w" -ge 1 -a "$w" -le 3 -a "$w" -lt "$n_all"
-check "every fire has at most one run" eq "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yoban.runs GROUP BY runbook, scheduled_for, mode HAVING count(*) > 1) x")" 0
-check "no gap for all, latest and none" eq "$(for rb in cu-all cu-latest cu-none; do yd_sql "SELECT count(*) FROM generate_series((SELECT min(scheduled_for) FROM yoban.runs WHERE runbook = '$rb'), (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = '$rb'), interval '1 second') s LEFT JOIN yoban.runs r ON r.runbook = '$rb' AND r.scheduled_for = s WHERE r.id IS NULL"; done | sort -u)" 0
-check "a new runbook is not caught up from before it existed" eq "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-new' AND trigger = 'catchup'")" 0
-check "but it fires from now on" eq "$(yd_sql "SELECT count(*) > 0 FROM yoban.runs WHERE runbook = 'cu-new' AND trigger = 'schedule'")" t
-grep -q "catch-up: runbook 'cu-all' missed" "$PG_BASE/yoband.log"; check "catch-up logged" eq "$?" 0
+check_status "window: only fires inside catchup_window are caught up" 0 test "$w" -ge 1 -a "$w" -le 3 -a "$w" -lt "$n_all"
+check "every fire has at most one run" 0 "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yoban.runs GROUP BY runbook, scheduled_for, mode HAVING count(*) > 1) x")"
+check "no gap for all, latest and none" 0 "$(for rb in cu-all cu-latest cu-none; do yd_sql "SELECT count(*) FROM generate_series((SELECT min(scheduled_for) FROM yoban.runs WHERE runbook = '$rb'), (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = '$rb'), interval '1 second') s LEFT JOIN yoban.runs r ON r.runbook = '$rb' AND r.scheduled_for = s WHERE r.id IS NULL"; done | sort -u)"
+check "a new runbook is not caught up from before it existed" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-new' AND trigger = 'catchup'")"
+check "but it fires from now on" t "$(yd_sql "SELECT count(*) > 0 FROM yoban.runs WHERE runbook = 'cu-new' AND trigger = 'schedule'")"
+grep -q "catch-up: runbook 'cu-all' missed" "$PG_BASE/yoband.log"; check "catch-up logged" 0 "$?"
 
-yd_stop_all
-check "no sanitizer report in the daemon logs" yd_sanitizer_clean
-[ $fails -eq 0 ] || { echo "--- yoband log (tail)"; tail -40 "$PG_BASE/yoband.log"; }
-echo "$fails failure(s)"
-[ $fails -eq 0 ]
+finish

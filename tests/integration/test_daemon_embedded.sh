@@ -4,24 +4,21 @@
 set -u
 B=${YB_BIN:?}
 PSQL=${PG_BINDIR:-/usr/lib/postgresql/15/bin}/psql
-fails=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/assert.sh"
+. "$here/lib/daemon.sh"
 
 base=$(mktemp -d "${TMPDIR:-/tmp}/yb-emb.XXXXXX")
 chmod 755 "$base"
 st=$base/state
-ydpid=
 cleanup() {
-  [ -n "$ydpid" ] && { kill "$ydpid" 2>/dev/null; wait "$ydpid" 2>/dev/null; }
+  yd_stop_all
   "$B/yoban" db stop --config "$st/yoban.yaml" >/dev/null 2>&1
   rm -rf "$base"
 }
 trap cleanup EXIT
 
-"$B/yoban" init --state-dir "$st" --stop >"$base/init.log" 2>&1 || { cat "$base/init.log"; exit 1; }
+"$B/yoban" init --state-dir "$st" --stop >"$base/init.log" 2>&1 || { cat "$base/init.log"; bail "yoban init --stop"; }
 cat >"$st/inventory.yaml" <<YAML
 hosts:
   local: { transport: local, environment: production }
@@ -39,17 +36,15 @@ steps:
 YAML
 q() { "$PSQL" -X -q -At -d "host=$st/run dbname=yoban" -c "$1" 2>/dev/null; }
 
-YOBAN_RUNNER=$B/yoban-runner "$B/yoband" --config "$st/yoban.yaml" >"$base/yoband.log" 2>&1 &
-ydpid=$!
+YOBAN_RUNNER=$B/yoban-runner yd_start "$base/yoband.log" --config "$st/yoban.yaml"
+ydpid=$YD_PID
 got=
 for _ in $(seq 200); do
   got=$(q "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'emb' AND state = 'succeeded'")
   [ "$got" = t ] && break
   sleep 0.1
 done
-check "the daemon started the stopped cluster and fired the runbook" eq "$got" t
-check "it logged in as its own role" eq "$(q "SELECT DISTINCT requested_by FROM yoban.runs")" yoband
-check "its heartbeat says it leads" eq "$(q "SELECT leader FROM yoban.heartbeats WHERE pid = $ydpid")" t
-[ $fails -eq 0 ] || tail -30 "$base/yoband.log"
-echo "$fails failure(s)"
-[ $fails -eq 0 ]
+check "the daemon started the stopped cluster and fired the runbook" t "$got"
+check "it logged in as its own role" yoband "$(q "SELECT DISTINCT requested_by FROM yoban.runs")"
+check "its heartbeat says it leads" t "$(q "SELECT leader FROM yoban.heartbeats WHERE pid = $ydpid")"
+finish

@@ -4,16 +4,11 @@
 # fire is run twice or dropped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/assert.sh"
 . "$here/lib/pg.sh"
 . "$here/lib/daemon.sh"
 
-fails=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
-
-yd_setup || { echo "setup failed"; exit 1; }
+yd_setup || bail "yd_setup"
 yd_runbook fo 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo, catchup: all, catchup_window: 1h }
 concurrency: allow
 targets: { hosts: [local] }
@@ -25,20 +20,19 @@ leader_pid() { yd_sql "SELECT pid FROM yoban.heartbeats WHERE leader AND pid IN 
 n_locks() { yd_sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"; }
 
 yd_start "$PG_BASE/a.log"; a=$YD_PID
-yd_wait_sql "SELECT leader FROM yoban.heartbeats WHERE pid = $a" t 20; check "the first daemon leads" eq "$?" 0
+yd_wait_sql "SELECT leader FROM yoban.heartbeats WHERE pid = $a" t 20; check "the first daemon leads" 0 "$?"
 yd_start "$PG_BASE/b.log"; b=$YD_PID
 yd_start "$PG_BASE/c.log"; c=$YD_PID
 yd_wait_sql "SELECT count(*) FROM yoban.heartbeats WHERE pid IN ($b, $c) AND NOT leader" 2 20
-check "the others wait as standbys" eq "$?" 0
+check "the others wait as standbys" 0 "$?"
 sleep 4
-check "one advisory lock, one leader" eq "$(n_locks):$(leader_pid)" "1:$a"
-! grep -q '^.*leader: holding' "$PG_BASE/b.log" "$PG_BASE/c.log"; check "standbys never led" eq "$?" 0
+check "one advisory lock, one leader" "1:$a" "$(n_locks):$(leader_pid)"
+! grep -q '^.*leader: holding' "$PG_BASE/b.log" "$PG_BASE/c.log"; check "standbys never led" 0 "$?"
 
 for round in 1 2; do
   old=$(leader_pid)
   yd_wait_sql "SELECT count(*) > 0 FROM yoban.jobs WHERE state = 'running'" t 10
-  kill -KILL "$old"
-  wait "$old" 2>/dev/null
+  yd_kill "$old"
   killed_at=$(date +%s)
   # The requirement: a standby leads within 15 s of the leader's death.
   new=
@@ -47,37 +41,33 @@ for round in 1 2; do
     [ -n "$new" ] && break
     sleep 0.1
   done
-  check "round $round: a standby took over within 15 s" test -n "$new"
-  check "round $round: still one lock" eq "$(n_locks)" 1
+  check_status "round $round: a standby took over within 15 s" 0 test -n "$new"
+  check "round $round: still one lock" 1 "$(n_locks)"
   yd_start "$PG_BASE/extra$round.log"
   sleep 3
 done
 # A clean stop hands over too (the lock's session closes at once).
 old=$(leader_pid)
 stopped_at=$(date +%s)
-kill -TERM "$old"; wait "$old" 2>/dev/null
+yd_stop "$old"
 yd_wait_sql "SELECT count(*) FROM yoban.heartbeats WHERE leader AND pid <> $old AND at >= to_timestamp($stopped_at)" 1 15
-check "after SIGTERM a standby leads" eq "$?" 0
-check "the stopped daemon's heartbeat says it no longer leads" eq "$(yd_sql "SELECT leader FROM yoban.heartbeats WHERE pid = $old")" f
+check "after SIGTERM a standby leads" 0 "$?"
+check "the stopped daemon's heartbeat says it no longer leads" f "$(yd_sql "SELECT leader FROM yoban.heartbeats WHERE pid = $old")"
 
 # Even two daemons that both believed they lead could not both claim a fire: the unique key.
-check "a second claim of a claimed fire is refused" eq "$(PGUSER=yoband yd_sql "SELECT claimed FROM yoban.yoban_claim_fire('fo', (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = 'fo'))")" f
+check "a second claim of a claimed fire is refused" f "$(PGUSER=yoband yd_sql "SELECT claimed FROM yoban.yoban_claim_fire('fo', (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = 'fo'))")"
 
 log=$(ls "$PG_BASE"/*.log)
-grep -h 're-attached\|re-sent' $log >/dev/null; check "the new leaders re-attached to jobs in flight" eq "$?" 0
+grep -h 're-attached\|re-sent' $log >/dev/null; check "the new leaders re-attached to jobs in flight" 0 "$?"
 
 rm -f "$YD_SITE/runbooks/fo.yaml"
 for p in "${YD_PIDS[@]}"; do kill -HUP "$p" 2>/dev/null; done
 yd_wait_sql "SELECT count(*) FROM yoban.runs WHERE state IN ('pending', 'queued', 'running', 'cancelling')" 0 60
-check "nothing left in flight" eq "$?" 0
-check "no fire ran twice" eq "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yoban.runs GROUP BY runbook, scheduled_for, mode HAVING count(*) > 1) x")" 0
-check "no fire was dropped" eq "$(yd_sql "SELECT count(*) FROM generate_series((SELECT min(scheduled_for) FROM yoban.runs), (SELECT max(scheduled_for) FROM yoban.runs), interval '1 second') s LEFT JOIN yoban.runs r ON r.scheduled_for = s WHERE r.id IS NULL")" 0
-check "every run succeeded" eq "$(yd_sql "SELECT string_agg(DISTINCT state::text, ',') FROM yoban.runs")" succeeded
-check "every job ran once" eq "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yoban.jobs GROUP BY run_id, step_index HAVING count(*) > 1) x")" 0
-check "each run's output is whole" eq "$(yd_sql "SELECT count(*) FROM yoban.jobs j WHERE j.stdout_bytes <> (SELECT coalesce(sum(raw_len), 0) FROM yoban.output_chunks c WHERE c.job_id = j.id) OR j.stdout_sha256 IS NULL")" 0
+check "nothing left in flight" 0 "$?"
+check "no fire ran twice" 0 "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yoban.runs GROUP BY runbook, scheduled_for, mode HAVING count(*) > 1) x")"
+check "no fire was dropped" 0 "$(yd_sql "SELECT count(*) FROM generate_series((SELECT min(scheduled_for) FROM yoban.runs), (SELECT max(scheduled_for) FROM yoban.runs), interval '1 second') s LEFT JOIN yoban.runs r ON r.scheduled_for = s WHERE r.id IS NULL")"
+check "every run succeeded" succeeded "$(yd_sql "SELECT string_agg(DISTINCT state::text, ',') FROM yoban.runs")"
+check "every job ran once" 0 "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yoban.jobs GROUP BY run_id, step_index HAVING count(*) > 1) x")"
+check "each run's output is whole" 0 "$(yd_sql "SELECT count(*) FROM yoban.jobs j WHERE j.stdout_bytes <> (SELECT coalesce(sum(raw_len), 0) FROM yoban.output_chunks c WHERE c.job_id = j.id) OR j.stdout_sha256 IS NULL")"
 
-yd_stop_all
-check "no sanitizer report in the daemon logs" yd_sanitizer_clean
-[ $fails -eq 0 ] || { for f in "$PG_BASE"/*.log; do echo "--- $f"; tail -15 "$f"; done; }
-echo "$fails failure(s)"
-[ $fails -eq 0 ]
+finish

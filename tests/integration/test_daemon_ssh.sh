@@ -6,23 +6,20 @@
 # its job fails with the reason instead of hanging.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/assert.sh"
 . "$here/lib/pg.sh"
 . "$here/lib/sshd.sh"
 . "$here/lib/daemon.sh"
 
-fails=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
 stored_stdout() {
   yd_sql "SELECT encode(zstd, 'hex') FROM yoban.output_chunks WHERE job_id = $1 AND stream = 'stdout' ORDER BY \"offset\"" |
     tr -d '\n' | xxd -r -p | zstd -dcq
 }
 
-yd_setup || { echo "setup failed"; exit 1; }
-sshd_start || { echo "sshd failed"; exit 1; }
+yd_setup || bail "yd_setup"
+sshd_start || bail "sshd starts"
 both_down() { yd_stop_all; sshd_stop; }
+# shellcheck disable=SC2034 # read by lib/pg.sh on exit
 PG_ON_EXIT=both_down
 trap pg__on_exit EXIT
 
@@ -51,10 +48,10 @@ steps:
 
 yd_start
 yd_wait_sql "SELECT count(*) >= 2 FROM yoban.runs WHERE runbook = 'remote-tick' AND state = 'succeeded'" t 60
-check "scheduled runs over ssh" eq "$?" 0
+check "scheduled runs over ssh" 0 "$?"
 run=$(yd_sql "SELECT min(id) FROM yoban.runs WHERE runbook = 'remote-tick' AND state = 'succeeded'")
 job=$(yd_sql "SELECT id FROM yoban.jobs WHERE run_id = $run")
-check "their output is stored" eq "$(stored_stdout "$job")" "on remote run $run"
+check "their output is stored" "on remote run $run" "$(stored_stdout "$job")"
 
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('remote-long')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
@@ -64,22 +61,18 @@ sshd_kill_connections
 sleep 1.5
 sshd_kill_connections
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" succeeded 60
-check "a job survives dropped ssh connections" eq "$?" 0
+check "a job survives dropped ssh connections" 0 "$?"
 job=$(yd_sql "SELECT id FROM yoban.jobs WHERE run_id = $run")
 want=$(seq 1 30 | sed 's/^/line /' | sha256sum | cut -d' ' -f1)
-check "every byte stored once" eq "$(stored_stdout "$job" | sha256sum | cut -d' ' -f1)" "$want"
-check "the digest matches" eq "$(yd_sql "SELECT stdout_sha256 FROM yoban.jobs WHERE id = $job")" "$want"
-grep -q "reconnected to the runner on host 'remote'" "$PG_BASE/yoband.log"; check "the reconnect is logged" eq "$?" 0
+check "every byte stored once" "$want" "$(stored_stdout "$job" | sha256sum | cut -d' ' -f1)"
+check "the digest matches" "$want" "$(yd_sql "SELECT stdout_sha256 FROM yoban.jobs WHERE id = $job")"
+grep -q "reconnected to the runner on host 'remote'" "$PG_BASE/yoband.log"; check "the reconnect is logged" 0 "$?"
 
 req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('wrong-key')")
 yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
 run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 60
-check "a host with the wrong pinned key is refused" eq "$?" 0
-check "the job says why" eq "$(yd_sql "SELECT error LIKE '%unreachable%' FROM yoban.jobs WHERE run_id = $run")" t
+check "a host with the wrong pinned key is refused" 0 "$?"
+check "the job says why" t "$(yd_sql "SELECT error LIKE '%unreachable%' FROM yoban.jobs WHERE run_id = $run")"
 
-yd_stop_all
-check "no sanitizer report in the daemon logs" yd_sanitizer_clean
-[ $fails -eq 0 ] || { echo "--- yoband log (tail)"; tail -40 "$PG_BASE/yoband.log"; }
-echo "$fails failure(s)"
-[ $fails -eq 0 ]
+finish

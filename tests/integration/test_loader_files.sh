@@ -5,20 +5,9 @@
 # (every command here runs under `timeout 10`: a hang is a failure, exit 124).
 set -uo pipefail
 yoban="${YB_BIN:?}/yoban"
-cd "${YB_SOURCE_DIR:?}"
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
+cd "${YB_SOURCE_DIR:?}" || bail "cd to the source folder"
 unset YOBAN_CONFIG
-fails=0
-passes=0
-ok() { echo "ok   $1"; passes=$((passes+1)); }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then ok "$1"; else
-    bad "$1"; diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | sed 's/^/  /'; fi
-}
-contains() { # name needle haystack
-  if grep -qF -- "$2" <<<"$3"; then ok "$1"; else
-    bad "$1"; echo "  missing: $2"; printf '%s\n' "$3" | sed 's/^/  | /' | head -30; fi
-}
 validate() { timeout 10 "$yoban" validate "$@" 2>&1; }
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -166,13 +155,12 @@ contains "  shown escaped" "error: unknown key 'clear\x1b[2J\x1b]0;owned\x07'" "
   for _ in $(seq 40); do printf '夜'; done; printf ': 1\n'; } >"$tmp/cut.yaml"
 json=$(timeout 10 "$yoban" validate --format json --config "$site/yoban.yaml" "$tmp/cut.yaml" 2>/dev/null); rc=$?
 check "a long key cut inside a character: --format json exits 1 (no abort)" 1 "$rc"
-if python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$json" 2>/dev/null; then ok "  and its JSON parses"
-else bad "  and its JSON parses"; fi
+check_status "  and its JSON parses" 0 python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$json"
 
 out=$(timeout 10 "$yoban" validate --config /dev/null "$site/runbooks" 2>&1); rc=$?
 check "--config /dev/null: usage error (exit 2)" 2 "$rc"
 contains "  says what it is" "config file '/dev/null' is a character device, not a regular file: give the path of a yoban.yaml" "$out"
-if grep -q 'does not exist' <<<"$out"; then bad "  not 'does not exist'"; else ok "  not 'does not exist'"; fi
+lacks "  not 'does not exist'" 'does not exist' "$out"
 out=$(YOBAN_CONFIG=$site timeout 10 "$yoban" validate "$site/runbooks" 2>&1); rc=$?
 check "YOBAN_CONFIG naming a folder: exit 2" 2 "$rc"
 contains "  says so" "config file '$site' (from \$YOBAN_CONFIG) is a folder, not a regular file" "$out"
@@ -183,5 +171,4 @@ out=$(timeout 10 "$yoban" validate --config "$tmp/fifo-config.yaml" "$site/runbo
 check "a FIFO as --config: exit 2, at once" 2 "$rc"
 contains "  says it is a FIFO" "is a FIFO, not a regular file" "$out"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

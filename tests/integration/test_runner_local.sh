@@ -5,12 +5,7 @@
 set -uo pipefail
 runner="${YB_BIN:?}/yoban-runner"
 src="${YB_SOURCE_DIR:?}"
-fails=0
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then echo "ok   $1"; else
-    echo "FAIL $1"; echo "  expected: $(printf '%q' "$2")"; echo "  actual:   $(printf '%q' "$3")"; fails=$((fails+1)); fi
-}
-status() { "$@" >/dev/null 2>&1; echo $?; }
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
 tmp=$(mktemp -d)
 sshd_pid=
 cleanup() { [ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null; rm -rf "$tmp"; }
@@ -36,9 +31,9 @@ while len(d) >= 5:
 }
 
 check "--version" "yoban-runner 0.1.0 (protocol 1)" "$("$runner" --version)"
-check "--help exits 0" 0 "$(status "$runner" --help)"
-check "no command is a usage error" 2 "$(status "$runner")"
-check "unknown option is a usage error" 2 "$(status "$runner" serve --frobnicate)"
+check "--help exits 0" 0 "$(status_of "$runner" --help)"
+check "no command is a usage error" 2 "$(status_of "$runner")"
+check "unknown option is a usage error" 2 "$(status_of "$runner" serve --frobnicate)"
 check "gc on a missing folder" "removed 0 job journals from '$tmp/none'" \
   "$("$runner" gc --state-dir "$tmp/none")"
 
@@ -50,33 +45,23 @@ check "state folder has jobs/" "yes" "$([ -d "$tmp/env-state/jobs" ] && echo yes
 
 # a client that writes and closes at once still gets its replies
 out=$(frames | "$runner" serve --state-dir "$tmp/s1" | decode)
-case "$out" in
-  "1 {\"proto\":1,\"program\":\"yoban-runner\""*$'\n'"9 {\"seq\":5}") echo "ok   HELLO and PONG";;
-  *) echo "FAIL HELLO and PONG: $out"; fails=$((fails+1));;
-esac
+matches "HELLO and PONG" '1 {"proto":1,"program":"yoban-runner"*'$'\n''9 {"seq":5}' "$out"
 
 # garbage: an ERROR frame, a message on stderr, exit 1
 printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | "$runner" serve --state-dir "$tmp/s2" >"$tmp/g.out" 2>"$tmp/g.err"
 check "garbage exits 1" 1 "$?"
-case "$(decode <"$tmp/g.out")" in
-  *'"code":"proto"'*'larger than the limit'*) echo "ok   garbage gets ERROR proto";;
-  *) echo "FAIL garbage reply: $(decode <"$tmp/g.out")"; fails=$((fails+1));;
-esac
-case "$(cat "$tmp/g.err")" in
-  "yoban-runner: error: frame of "*"larger than the limit"*) echo "ok   garbage named on stderr";;
-  *) echo "FAIL garbage stderr: $(cat "$tmp/g.err")"; fails=$((fails+1));;
-esac
+matches "garbage gets ERROR proto" '*"code":"proto"*larger than the limit*' "$(decode <"$tmp/g.out")"
+matches "garbage named on stderr" 'yoban-runner: error: frame of *larger than the limit*' "$(cat "$tmp/g.err")"
 
 # a state folder that cannot be made: the client is told, then exit 1
 "$runner" serve --state-dir /dev/null/state </dev/null >"$tmp/st.out" 2>"$tmp/st.err"
 check "unusable state folder exits 1" 1 "$?"
 out=$(decode <"$tmp/st.out")
-case "$out" in *'"code":"state"'*"/dev/null/state"*) echo "ok   unusable state folder: ERROR state";;
-  *) echo "FAIL unusable state folder reply: $out"; fails=$((fails+1));; esac
+matches "unusable state folder: ERROR state" '*"code":"state"*/dev/null/state*' "$out"
 
 # ---- the sshd snippet on a real sshd ----
 if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null; then
-  echo "FAIL sshd or ssh missing (deploy/install-deps.sh installs them)"; exit 1
+  bail "sshd or ssh missing (deploy/install-deps.sh installs them)"
 fi
 user=$(id -un)
 mkdir -p "$tmp/ssh" "$tmp/rstate"
@@ -103,7 +88,7 @@ PermitRootLogin prohibit-password
 SetEnv ASAN_OPTIONS=detect_leaks=0
 $snippet
 EOF
-check "sshd -t accepts the snippet" 0 "$(status /usr/sbin/sshd -t -f "$tmp/ssh/sshd_config")"
+check "sshd -t accepts the snippet" 0 "$(status_of /usr/sbin/sshd -t -f "$tmp/ssh/sshd_config")"
 /usr/sbin/sshd -D -e -f "$tmp/ssh/sshd_config" 2>"$tmp/ssh/sshd.log" &
 sshd_pid=$!
 ssh_cmd=(ssh -p "$port" -i "$tmp/ssh/client" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
@@ -111,20 +96,14 @@ ssh_cmd=(ssh -p "$port" -i "$tmp/ssh/client" -o StrictHostKeyChecking=no -o User
 for _ in $(seq 100); do "${ssh_cmd[@]}" </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
 
 out=$(frames | "${ssh_cmd[@]}" 'echo not the runner; touch '"$tmp"'/pwned' | decode)
-case "$out" in
-  "1 {\"proto\":1,\"program\":\"yoban-runner\""*"\"state_dir\":\"$tmp/rstate\"}"$'\n'"9 {\"seq\":5}")
-    echo "ok   over ssh: the forced runner answers, whatever command was asked";;
-  *) echo "FAIL over ssh: $out"; fails=$((fails+1));;
-esac
+matches "over ssh: the forced runner answers, whatever command was asked" \
+  '1 {"proto":1,"program":"yoban-runner"*"state_dir":"'"$tmp/rstate"'"}'$'\n''9 {"seq":5}' "$out"
 check "the asked command did not run" "no" "$([ -e "$tmp/pwned" ] && echo yes || echo no)"
 err=$(timeout 10 "${ssh_cmd[@]}" -tt </dev/null 2>&1 >/dev/null)
-case "$err" in *"PTY allocation request failed"*) echo "ok   no pty";;
-  *) echo "FAIL a pty was granted: $err"; fails=$((fails+1));; esac
+contains "no pty" "PTY allocation request failed" "$err"
 err=$(timeout 10 "${ssh_cmd[@]}" -N -o ExitOnForwardFailure=yes -R 0:127.0.0.1:22 </dev/null 2>&1)
-case "$err" in *"forwarding failed"*) echo "ok   no remote forwarding";;
-  *) echo "FAIL remote forwarding: $err"; fails=$((fails+1));; esac
+contains "no remote forwarding" "forwarding failed" "$err"
 err=$(timeout 10 "${ssh_cmd[@]}" -W 127.0.0.1:"$port" </dev/null 2>&1)
-case "$err" in *"prohibited"*|*"open failed"*|*"forwarding"*) echo "ok   no local forwarding";;
-  *) echo "FAIL local forwarding: $err"; fails=$((fails+1));; esac
+matches "no local forwarding" '*@(prohibited|open failed|forwarding)*' "$err"
 
-[ "$fails" -eq 0 ] && echo "all runner checks passed" || { echo "$fails runner checks failed"; exit 1; }
+finish

@@ -6,6 +6,7 @@
 # site's secrets folder, is tests/integration/test_loader_files.sh.)
 set -uo pipefail
 yoban=${YB_BIN:?}/yoban
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/yoban.yaml" <<EOF2
@@ -16,16 +17,6 @@ cat >"$tmp/inventory.yaml" <<'EOF2'
 hosts:
   batch-local: { transport: local, environment: staging }
 EOF2
-fails=0
-passes=0
-ok() { echo "ok   $1"; passes=$((passes+1)); }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then ok "$1"; else bad "$1"; echo "  expected [$2], got [$3]"; fi
-}
-contains() { # name needle haystack
-  if grep -qF -- "$2" <<<"$3"; then ok "$1"; else bad "$1"; echo "  [$2] not in [$3]"; fi
-}
 x() { timeout 30 "$yoban" exec --config "$tmp/yoban.yaml" --host batch-local "$@"; }
 show='echo "pw=$DB_PASSWORD len=${#DB_PASSWORD}"'
 
@@ -52,8 +43,7 @@ printf 'ps-s3cret-value\n' >"$tmp/pw2"
 x --secret-env DB_PASSWORD=@"$tmp/pw2" -- sh -c 'sleep 2' >/dev/null 2>&1 &
 job=$!
 sleep 1
-if ps -eo args | grep -v grep | grep -q 'ps-s3cret-value'; then bad "ps shows the secret"
-else ok "ps shows no secret while the job runs"; fi
+lacks "ps shows no secret while the job runs" 'ps-s3cret-value' "$(ps -eo args | grep -v grep)"
 contains "ps shows where it came from instead" "DB_PASSWORD=@$tmp/pw2" "$(ps -eo args | grep -v grep | grep 'secret-env')"
 wait "$job"
 
@@ -61,7 +51,7 @@ wait "$job"
 out=$(x --secret-env DB_PASSWORD=inline-s3cret -- true 2>&1); rc=$?
 check "NAME=VALUE: refused as usage (exit 2)" 2 "$rc"
 contains "  says why and what to write" "--secret-env DB_PASSWORD=VALUE would show the value to every local user (ps): write --secret-env DB_PASSWORD (the value of \$DB_PASSWORD in yoban's environment), DB_PASSWORD=@FILE or DB_PASSWORD=- (standard input)" "$out"
-if grep -q 'inline-s3cret' <<<"$out"; then bad "  the refusal does not echo the value"; else ok "  the refusal does not echo the value"; fi
+lacks "  the refusal does not echo the value" 'inline-s3cret' "$out"
 out=$(env -u NOT_SET_HERE "$yoban" exec --config "$tmp/yoban.yaml" --host batch-local --secret-env NOT_SET_HERE -- true 2>&1); rc=$?
 check "NAME not in the environment: exit 2" 2 "$rc"
 contains "  says so" "--secret-env NOT_SET_HERE takes the value of \$NOT_SET_HERE from yoban's environment, and it is not set" "$out"
@@ -75,5 +65,4 @@ out=$(x --secret-env 1BAD=@"$tmp/pw" -- true 2>&1); rc=$?
 check "a bad variable name: exit 2" 2 "$rc"
 contains "--help shows the forms" "--secret-env K=@FILE" "$("$yoban" exec --help)"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -10,9 +10,10 @@ export YB_BIN
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/sshd.sh
 . "$here/lib/sshd.sh"
+. "$here/lib/assert.sh"
 yoban=$YB_BIN/yoban
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-sshd_start || exit 1
+sshd_start || bail "sshd starts"
 tmp=$(mktemp -d)
 trap 'sshd_stop; rm -rf "$tmp"' EXIT
 
@@ -29,21 +30,16 @@ EOF2
 }
 write_config "$SSHD_KEY" "$SSHD_FINGERPRINT" "$SSHD_PORT"
 
-pass=0 fail=0
-ok()   { pass=$((pass+1)); echo "ok - $1"; }
-bad()  { fail=$((fail+1)); echo "FAILED - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected [$3], got [$2]"; fi; }
-contains() { if grep -qF -- "$3" <<<"$2"; then ok "$1"; else bad "$1: [$3] not in [$2]"; fi; }
 x() { YOBAN_RECONNECT_ATTEMPTS=6 "$yoban" exec --config "$tmp/yoban.yaml" "$@"; }
 
 out=$(x --host batch-01 -- sh -c 'echo hello; echo oops >&2; exit 5' 2>"$tmp/err"); rc=$?
-check "ssh: stdout" "$out" "hello"
-check "ssh: stderr" "$(cat "$tmp/err")" "oops"
-check "ssh: status" "$rc" 5
+check "ssh: stdout" "hello" "$out"
+check "ssh: stderr" "oops" "$(cat "$tmp/err")"
+check "ssh: status" 5 "$rc"
 
 head -c 12000000 /dev/urandom > "$tmp/blob"
 got=$(x --host batch-01 -- cat "$tmp/blob" 2>/dev/null | sha256sum | cut -d' ' -f1)
-check "ssh: binary output intact" "$got" "$(sha256sum < "$tmp/blob" | cut -d' ' -f1)"
+check "ssh: binary output intact" "$(sha256sum < "$tmp/blob" | cut -d' ' -f1)" "$got"
 
 expected=$(seq 1 400 | sed 's/^/line-/')
 interrupted_job() { # what-to-kill
@@ -53,9 +49,9 @@ interrupted_job() { # what-to-kill
   for _ in $(seq 1 200); do [ "$(wc -l < "$tmp/out")" -ge 40 ] && break; sleep 0.05; done
   "$1"
   wait "$pid"; local rc=$?
-  check "$1: every line once" "$(cat "$tmp/out")" "$expected"
-  check "$1: the exit arrives" "$rc" 4
-  contains "$1: reconnected and re-attached" "$(cat "$tmp/err")" "re-attaching"
+  check "$1: every line once" "$expected" "$(cat "$tmp/out")"
+  check "$1: the exit arrives" 4 "$rc"
+  contains "$1: reconnected and re-attached" "re-attaching" "$(cat "$tmp/err")"
 }
 kill_runner() { kill -KILL "$(cat "$SSHD_RUNNER_PIDFILE")"; }
 interrupted_job sshd_kill_connections
@@ -64,31 +60,30 @@ interrupted_job kill_runner
 wrong="SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"
 write_config "$SSHD_KEY" "$wrong" "$SSHD_PORT"
 x --host batch-01 -- true >/dev/null 2>"$tmp/err"; rc=$?
-check "wrong host key: refused (255)" "$rc" 255
-contains "wrong host key: names the pinned one" "$(cat "$tmp/err")" "$wrong"
-contains "wrong host key: names the presented one" "$(cat "$tmp/err")" "$SSHD_FINGERPRINT"
-contains "wrong host key: says how to check" "$(cat "$tmp/err")" "ssh-keygen -lf"
+check "wrong host key: refused (255)" 255 "$rc"
+contains "wrong host key: names the pinned one" "$wrong" "$(cat "$tmp/err")"
+contains "wrong host key: names the presented one" "$SSHD_FINGERPRINT" "$(cat "$tmp/err")"
+contains "wrong host key: says how to check" "ssh-keygen -lf" "$(cat "$tmp/err")"
 
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/stranger"
 write_config "$tmp/stranger" "$SSHD_FINGERPRINT" "$SSHD_PORT"
 x --host batch-01 -- true >/dev/null 2>"$tmp/err"; rc=$?
-check "key not accepted: 255" "$rc" 255
-contains "key not accepted: named" "$(cat "$tmp/err")" "authentication failed"
+check "key not accepted: 255" 255 "$rc"
+contains "key not accepted: named" "authentication failed" "$(cat "$tmp/err")"
 
 write_config "$SSHD_KEY" "$SSHD_FINGERPRINT" "$(sshd_free_port)"
 x --host batch-01 -- true >/dev/null 2>"$tmp/err"; rc=$?
-check "unreachable: 255" "$rc" 255
-contains "unreachable: named" "$(cat "$tmp/err")" "cannot connect"
+check "unreachable: 255" 255 "$rc"
+contains "unreachable: named" "cannot connect" "$(cat "$tmp/err")"
 
 write_config "$SSHD_KEY" "$SSHD_FINGERPRINT" "$SSHD_PORT"
 sshd_set_runner "head -c 300000 /dev/urandom"
 x --host batch-01 -- true >/dev/null 2>"$tmp/err"; rc=$?
-check "hostile runner: refused without a crash (255)" "$rc" 255
-contains "hostile runner: a protocol error" "$(cat "$tmp/err")" "error"
+check "hostile runner: refused without a crash (255)" 255 "$rc"
+contains "hostile runner: a protocol error" "error" "$(cat "$tmp/err")"
 sshd_set_runner "printf '\\000\\000\\000\\014\\001{\"proto\":7}'; sleep 3"
 x --host batch-01 -- true >/dev/null 2>"$tmp/err"; rc=$?
-check "other protocol version: refused (255)" "$rc" 255
-contains "other protocol version: named" "$(cat "$tmp/err")" "protocol 7"
+check "other protocol version: refused (255)" 255 "$rc"
+contains "other protocol version: named" "protocol 7" "$(cat "$tmp/err")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

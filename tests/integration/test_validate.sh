@@ -5,34 +5,22 @@
 # hosts, gates and fires each example should have, and executes nothing.
 set -uo pipefail
 yoban="${YB_BIN:?}/yoban"
-cd "${YB_SOURCE_DIR:?}"
+. "${YB_SOURCE_DIR:?}/tests/integration/lib/assert.sh"
+cd "$YB_SOURCE_DIR" || bail "cd to the source tree"
 unset YOBAN_CONFIG
-fails=0
-passes=0
-ok() { echo "ok   $1"; passes=$((passes+1)); }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-check() { # name expected actual
-  if [ "$2" == "$3" ]; then ok "$1"; else
-    bad "$1"; diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | sed 's/^/  /'; fi
-}
-contains() { # name needle haystack
-  if grep -qF -- "$2" <<<"$3"; then ok "$1"; else
-    bad "$1"; echo "  missing: $2"; printf '%s\n' "$3" | sed 's/^/  | /' | head -60; fi
-}
-status() { "$@" >/dev/null 2>&1; echo $?; }
 
 # ---- the examples are valid -----------------------------------------------------------------
 out=$("$yoban" validate runbooks/ 2>&1); rc=$?
 check "examples validate (exit)" 0 "$rc"
 check "examples validate (summary)" "ok: 6 runbooks, 1 inventory, 1 calendar, 1 site config" "$out"
 for f in runbooks/*.yaml; do
-  check "validate $f alone" 0 "$(status "$yoban" validate "$f")"
+  check "validate $f alone" 0 "$(status_of "$yoban" validate "$f")"
 done
 json=$("$yoban" validate --format json runbooks/)
 contains "validate json says valid" '"valid": true' "$json"
 contains "validate json counts runbooks" '"runbooks": 6' "$json"
 check "validate with the config from the environment" 0 \
-  "$(YOBAN_CONFIG=runbooks/yoban.yaml status "$yoban" validate runbooks/nightly-resident-batch.yaml)"
+  "$(YOBAN_CONFIG=runbooks/yoban.yaml status_of "$yoban" validate runbooks/nightly-resident-batch.yaml)"
 
 # ---- every broken input: exit 1 and exactly its expected lines -------------------------------
 n_cases=0
@@ -45,7 +33,7 @@ for exp in tests/data/invalid/*.expected; do
   check "invalid $(basename "$name"): diagnostics" "$(cat "$exp")" \
     "$(grep -E ': (error|warning): ' <<<"$actual")"
 done
-[ "$n_cases" -ge 25 ] && ok "at least 25 invalid cases ($n_cases)" || bad "only $n_cases invalid cases"
+check_status "at least 25 invalid cases ($n_cases)" 0 test "$n_cases" -ge 25
 
 # all the problems of all the files at once, sorted by file then line
 all=$("$yoban" validate tests/data/invalid/unknown-key.yaml tests/data/invalid/bad-enum.yaml 2>&1)
@@ -86,14 +74,14 @@ check "no path: the site's runbooks folder" "ok: 6 runbooks, 1 inventory, 1 cale
   "$(YOBAN_CONFIG=runbooks/yoban.yaml "$yoban" validate 2>&1)"
 
 # ---- usage errors exit 2 -----------------------------------------------------------------
-check "validate: unknown option" 2 "$(status "$yoban" validate --bogus runbooks/)"
-check "validate: bad format" 2 "$(status "$yoban" validate --format yaml runbooks/)"
-check "validate: missing --config file" 2 "$(status "$yoban" validate --config /nonexistent/yoban.yaml runbooks/)"
-check "validate: nothing to check" 2 "$(cd "$tmp" && status "$yoban" validate)"
-check "plan: no runbook" 2 "$(status "$yoban" plan)"
-check "plan: two runbooks" 2 "$(status "$yoban" plan runbooks/hello-local.yaml runbooks/fileserver-backup.yaml)"
-check "plan: bad --from" 2 "$(status "$yoban" plan runbooks/fileserver-backup.yaml --from yesterday)"
-check "plan: invalid runbook exit 1" 1 "$(status "$yoban" plan tests/data/invalid/bad-cron.yaml)"
+check "validate: unknown option" 2 "$(status_of "$yoban" validate --bogus runbooks/)"
+check "validate: bad format" 2 "$(status_of "$yoban" validate --format yaml runbooks/)"
+check "validate: missing --config file" 2 "$(status_of "$yoban" validate --config /nonexistent/yoban.yaml runbooks/)"
+check "validate: nothing to check" 2 "$(cd "$tmp" && status_of "$yoban" validate)"
+check "plan: no runbook" 2 "$(status_of "$yoban" plan)"
+check "plan: two runbooks" 2 "$(status_of "$yoban" plan runbooks/hello-local.yaml runbooks/fileserver-backup.yaml)"
+check "plan: bad --from" 2 "$(status_of "$yoban" plan runbooks/fileserver-backup.yaml --from yesterday)"
+check "plan: invalid runbook exit 1" 1 "$(status_of "$yoban" plan tests/data/invalid/bad-cron.yaml)"
 contains "validate --help" "usage: yoban validate" "$("$yoban" validate --help)"
 contains "plan --help" "usage: yoban plan" "$("$yoban" plan --help)"
 
@@ -141,7 +129,7 @@ p=$("$yoban" plan runbooks/rehearse-nightly.yaml --from $from); rc=$?
 check "plan rehearsal: exit 0" 0 "$rc"
 contains "plan rehearsal: rehearses" "rehearses  nightly-resident-batch" "$p"
 contains "plan rehearsal: on staging" "batch-stg-01     ssh     yoban@192.0.2.20:22" "$p"
-if grep -q "batch-01 " <<<"$p"; then bad "plan rehearsal: never production"; else ok "plan rehearsal: never production"; fi
+lacks "plan rehearsal: never production" "batch-01 " "$p"
 contains "plan rehearsal: first fire tonight" "2026-12-25T19:00:00+09:00  Fri" "$p"
 
 p=$("$yoban" plan runbooks/hello-local.yaml); rc=$?
@@ -154,7 +142,6 @@ check "plan json: exit 0" 0 "$rc"
 contains "plan json: first fire" '"at": "2026-12-28T01:30:00+09:00"' "$j"
 contains "plan json: host address" '"address": "192.0.2.10"' "$j"
 contains "plan json: executed false" '"executed": false' "$j"
-if python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$j" 2>/dev/null; then ok "plan json parses"; else bad "plan json parses"; fi
+check_status "plan json parses" 0 python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$j"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # pg.sh: a real, private PostgreSQL for integration tests. Source it, then:
 #
 #   pg_start                      initdb + start a cluster in a fresh temp folder; exports PGHOST

@@ -688,7 +688,7 @@ START_TEST(local_duplicate_job_id_refused)
 	yb_json_free(s);
 	run_ok(rc, c2, 30);
 	ck_assert(c2->jobs[0].failed);
-	ck_assert_str_eq(c2->jobs[0].code, "exists");
+	ck_assert_str_eq(c2->jobs[0].code, "conflict");
 	ck_assert_uint_eq(c2->jobs[0].bytes, 0);
 	rclient_free(rc);
 	ctx_free(c);

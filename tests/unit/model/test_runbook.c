@@ -182,6 +182,42 @@ START_TEST(defaults_when_unwritten)
 }
 END_TEST
 
+/* A runbook's macros keep their fixed times (docs/cron.md, Macros): @daily is midnight whatever
+ * the runbook's name, while an H it writes is hashed by that name. */
+START_TEST(macros_keep_their_time_in_a_runbook)
+{
+	static const char *const names[] = { "t", "nightly-batch", "tax-close" };
+	int64_t seen_h = -1;
+	bool h_differs = false;
+	for (size_t i = 0; i < YB_ARRAY_LEN(names); i++) {
+		for (int hashed = 0; hashed < 2; hashed++) {
+			struct rb_diags d;
+			struct rb_runbook *rb = NULL;
+			rb_diags_init(&d);
+			char *text = xasprintf("version: 1\nname: %s\nkind: batch\ntargets: { hosts: [h] }\n"
+					       "schedule: { cron: \"%s\", timezone: UTC }\n"
+					       "steps:\n  - { name: a, run: \"true\" }\n",
+					       names[i], hashed ? "H H * * *" : "@daily");
+			ck_assert_int_eq(rb_runbook_parse("t.yaml", text, strlen(text), &rb, &d), 0);
+			int64_t next = 0;
+			/* from 2026-12-01T00:00:01Z */
+			ck_assert_int_eq(cron_next(rb->schedule.cron, rb->schedule.zone, 1764547201, &next), 0);
+			if (!hashed) {
+				ck_assert_int_eq(next, 1764633600); /* 2026-12-02T00:00:00Z */
+			} else {
+				if (seen_h >= 0 && next != seen_h)
+					h_differs = true;
+				seen_h = next;
+			}
+			free(text);
+			rb_runbook_free(rb);
+			rb_diags_release(&d);
+		}
+	}
+	ck_assert_msg(h_differs, "H H * * * hashed the same for three runbook names");
+}
+END_TEST
+
 START_TEST(business_day_schedule)
 {
 	struct rb_diags d;
@@ -931,6 +967,7 @@ int main(void)
 	tcase_add_test(tc, examples_load_into_the_model);
 	tcase_add_test(tc, defaults_when_unwritten);
 	tcase_add_test(tc, business_day_schedule);
+	tcase_add_test(tc, macros_keep_their_time_in_a_runbook);
 	tcase_add_test(tc, unknown_keys_with_did_you_mean);
 	tcase_add_test(tc, wrong_types_and_values);
 	tcase_add_test(tc, schedule_errors_point_into_the_value);

@@ -7,7 +7,7 @@
  * weekday is closed, ...).
  */
 #include "calendar.h"
-#include "tz.h"
+#include "civil.h"
 
 #include <check.h>
 #include <stdio.h>

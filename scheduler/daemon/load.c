@@ -1,5 +1,5 @@
 /*
- * yoband_load.c: the runbooks the daemon schedules, their revisions, and the timer heap.
+ * load.c: the runbooks the daemon schedules, their revisions, and the timer heap.
  *
  * The one idea: a reload never makes things worse. The whole set is loaded first; when it does not
  * validate, the site config and inventory are loaded alone and then each runbook file on its own,
@@ -410,9 +410,11 @@ static void audit(struct yd *d, const char *action, struct yb_json *detail)
 	char *text = yb_json_dump(detail, 0);
 	yb_json_free(detail);
 	if (d->db && !d->db_broken) {
-		const char *p[] = { action, text };
-		yd_exec(d, "INSERT INTO yoban.audit (action, detail) VALUES ($1, $2::jsonb)", 2, p, NULL,
-			NULL);
+		char request_id[24];
+		snprintf(request_id, sizeof(request_id), "%lld", (long long)d->reload_request_id);
+		const char *p[] = { action, text, d->reload_request_id ? request_id : NULL };
+		yd_exec(d, "INSERT INTO yoban.audit (action, detail, request_id) "
+			   "VALUES ($1, $2::jsonb, $3::bigint)", 3, p, NULL, NULL);
 	}
 	free(text);
 }
@@ -431,7 +433,7 @@ static void adopt(struct yd *d, struct yd_set *s, struct rb_runbook *rb)
 		rb->bytes = NULL;
 		rb->n_bytes = 0;
 		memcpy(sha, rb->revision, sizeof(sha));
-	} else if (yb_read_file(rb->path, RB_MAX_FILE_BYTES, &content, &len, &err) < 0) {
+	} else if (yb_read_regular(rb->path, RB_MAX_FILE_BYTES, 0, &content, &len, &err) < 0) {
 		yd_log("runbook '%s': %s (previous revision kept)", rb->name, err.msg);
 		return;
 	} else {

@@ -1,0 +1,685 @@
+/*
+ * jobs.c: jobs (one step of a run on one host, one attempt): their START payload, the runner
+ * connections, and what comes back (acks, output, exits, errors).
+ *
+ * The one idea: a job row with its stable runner id ("r<run>-s<step>-a<attempt>-h<host>") is
+ * written before START is sent, so whoever leads next finds the job on its runner and re-attaches
+ * at the stored offset; a job's exit row is queued behind all its output and only once it is
+ * written is the job done and the runner told to FORGET it. Output chunks are compressed as they
+ * arrive and written behind (yd_flush_chunks: every turn, and at 100 waiting).
+ */
+#include "yoband.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compress.h"
+#include "digest.h"
+#include "names.h"
+#include "tz.h"
+
+#define YD_FLUSH_ROWS 100
+#define YD_FLUSH_BYTES (8u << 20)
+
+/* ---- parameters and job specs ------------------------------------------------------------ */
+
+const struct tz *yd_zone_of(const struct rb_runbook *rb)
+{
+	const struct tz *z = rb->schedule.zone;
+	if (!z && rb->timezone && tz_load(rb->timezone, &z, NULL) == 0)
+		return z;
+	return z ? z : tz_utc();
+}
+
+static char *expand(const char *text, const char *date)
+{
+	struct yb_buf b;
+	yb_buf_init(&b, 0);
+	const char *key = "{{scheduled_date}}";
+	const char *p = text, *hit;
+	while ((hit = strstr(p, key))) {
+		yb_buf_append(&b, p, (size_t)(hit - p));
+		yb_buf_append(&b, date, strlen(date));
+		p = hit + strlen(key);
+	}
+	yb_buf_append(&b, p, strlen(p));
+	return yb_buf_detach(&b, NULL);
+}
+
+/* The run's parameters: given values, else defaults ({{scheduled_date}} expanded). */
+struct yb_json *yd_params_resolve(const struct rb_runbook *rb, const struct yb_json *given,
+				      int64_t scheduled_for, struct yb_err *err)
+{
+	struct yb_civil c;
+	char date[16];
+	tz_to_local(yd_zone_of(rb), scheduled_for, &c, NULL);
+	snprintf(date, sizeof(date), "%04d-%02d-%02d", c.year, c.month, c.day);
+	if (given) {
+		void *it = NULL;
+		const char *k;
+		struct yb_json *v;
+		while (yb_json_next_member(given, &it, &k, &v)) {
+			bool known = false;
+			for (size_t i = 0; i < rb->n_params; i++)
+				known |= !strcmp(rb->params[i].name, k);
+			if (!known) {
+				const char **names = xcalloc(rb->n_params + 1, sizeof(*names));
+				for (size_t i = 0; i < rb->n_params; i++)
+					names[i] = rb->params[i].name;
+				const char *close = yb_closest(k, names, rb->n_params);
+				yb_err_set(err, YB_EINVAL, "unknown parameter '%s' for runbook '%s'%s%s%s", k,
+					   rb->name, close ? " (did you mean '" : "", close ? close : "",
+					   close ? "'?)" : "");
+				free(names);
+				return NULL;
+			}
+			if (yb_json_is_null(v)) {
+				yb_err_set(err, YB_EINVAL, "parameter '%s' of runbook '%s' is null: give it a "
+					   "value (--param %s=VALUE) or leave it out for its default", k,
+					   rb->name, k);
+				return NULL;
+			}
+		}
+	}
+	struct yb_json *out = yb_json_object();
+	for (size_t i = 0; i < rb->n_params; i++) {
+		const struct rb_param *p = &rb->params[i];
+		struct yb_json *v = given ? yb_json_get(given, p->name) : NULL;
+		unsigned char *bytes = NULL;
+		size_t n_bytes = 0;
+		if (v && yb_json_bytes_value(v, &bytes, &n_bytes, NULL) == 0) {
+			/* a string, or bytes that are not UTF-8 as {"base64": ...}: kept as given */
+			yb_json_set(out, p->name, yb_json_bytes(bytes, n_bytes));
+			free(bytes);
+		} else if (v) {
+			char *t = yb_json_dump(v, 0);
+			yb_json_set(out, p->name, yb_json_str(t));
+			free(t);
+		} else if (p->default_value) {
+			char *t = expand(p->default_value, date);
+			yb_json_set(out, p->name, yb_json_str(t));
+			free(t);
+		} else {
+			yb_json_free(out);
+			yb_err_set(err, YB_EINVAL, "parameter '%s' of runbook '%s' is required (give it with "
+				   "--param %s=VALUE)", p->name, rb->name, p->name);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+char **yd_run_hosts(const struct yd_run *run, size_t *n)
+{
+	const struct rb_runbook *rb = run->rev->rb;
+	if (run->staging) {
+		*n = rb->n_staging_hosts;
+		return rb->staging_hosts;
+	}
+	*n = rb->n_hosts;
+	return rb->hosts;
+}
+
+/* The START payload; NULL with err when something cannot be prepared (a secret file). */
+struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
+			    const struct rb_step *step, const struct yd_job *j, struct yb_err *err)
+{
+	const struct rb_runbook *rb = run->rev->rb;
+	struct yb_json *spec = yb_json_object();
+	if (step->kind == RB_STEP_RUN) {
+		yb_json_set(spec, "shell", yb_json_str(step->run));
+	} else {
+		struct yb_json *a = yb_json_array();
+		for (size_t i = 0; i < step->argc; i++)
+			yb_json_push(a, yb_json_str(step->argv[i]));
+		yb_json_set(spec, "argv", a);
+	}
+	struct yb_json *env = yb_json_object();
+	char buf[64];
+	for (size_t i = 0; i < step->n_env; i++)
+		yb_json_set(env, step->env[i].name, yb_json_str(step->env[i].value));
+	for (size_t i = 0; i < rb->n_params; i++) {
+		unsigned char *v = NULL;
+		size_t n = 0;
+		if (yb_json_bytes_value(yb_json_get(run->params, rb->params[i].name), &v, &n, NULL) == 0) {
+			yb_json_set(env, rb->params[i].env_name, yb_json_bytes(v, n));
+			free(v);
+		}
+	}
+	yb_json_set(env, "YOBAN_RUN_ID", yb_json_str(yd_idtext(buf, run->id)));
+	tz_format_iso(yd_zone_of(rb), run->scheduled_for, buf, sizeof(buf));
+	yb_json_set(env, "YOBAN_SCHEDULED_AT", yb_json_str(buf));
+	yb_json_set(env, "YOBAN_RUNBOOK", yb_json_str(rb->name));
+	yb_json_set(env, "YOBAN_STEP", yb_json_str(step->name));
+	snprintf(buf, sizeof(buf), "%d", j->attempt);
+	yb_json_set(env, "YOBAN_ATTEMPT", yb_json_str(buf));
+	yb_json_set(env, "YOBAN_HOST", yb_json_str(j->host));
+	if (step->n_secrets) {
+		struct yb_json *secrets = yb_json_array();
+		for (size_t i = 0; i < step->n_secrets; i++) {
+			char *val = NULL;
+			size_t len = 0;
+			/* the site's secrets folder rule, checked again on the opened file (docs/runbook-
+			 * reference.md, Secrets): a secret that breaks it fails the step unrun */
+			if (!d->base || rb_secret_read(&d->base->set->site, step->secrets[i].value,
+						       RB_MAX_SECRET_BYTES, &val, &len, err) < 0) {
+				if (!d->base)
+					yb_err_set(err, YB_EINVAL, "no site loaded to read secrets from");
+				yb_json_free(secrets);
+				yb_json_free(env);
+				yb_json_free(spec);
+				return NULL;
+			}
+			while (len && (val[len - 1] == '\n' || val[len - 1] == '\r'))
+				val[--len] = 0;
+			yb_json_set(env, step->secrets[i].name, yb_json_bytes(val, strlen(val)));
+			if (len)
+				yb_json_push(secrets, yb_json_bytes(val, strlen(val)));
+			yb_wipe(val, len);
+			free(val);
+		}
+		yb_json_set(spec, "secrets", secrets);
+	}
+	yb_json_set(spec, "env", env);
+	if (step->workdir)
+		yb_json_set(spec, "cwd", yb_json_str(step->workdir));
+	yb_json_set(spec, "timeout_ms", yb_json_int(rb_step_timeout_ms(rb, step)));
+	return spec;
+}
+
+/* ---- runner connections ------------------------------------------------------------------ */
+
+static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, const void *data,
+		      size_t len);
+static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex);
+static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid);
+static void cb_job_error(void *ctx, const char *job, const char *code, const char *message);
+static void cb_connected(void *ctx, bool reconnect);
+static void cb_disconnected(void *ctx, const struct yb_err *why, int attempt, int delay_ms);
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct yd_conn *yd_conn_get(struct yd *d, const char *hostname, struct yb_err *err)
+{
+	for (struct yd_conn *c = d->conns; c; c = c->next)
+		if (!strcmp(c->host, hostname))
+			return c;
+	const struct rb_host *h = yd_host(d, hostname);
+	if (!h) {
+		yb_err_set(err, YB_ENOENT, "unknown host '%s' (not in the inventory)", hostname);
+		return NULL;
+	}
+	struct yd_conn *c = xcalloc(1, sizeof(*c));
+	c->d = d;
+	struct transport_target t;
+	memset(&t, 0, sizeof(t));
+	c->host = xstrdup(hostname);
+	t.name = c->host;
+	if (h->transport == RB_TRANSPORT_LOCAL) {
+		t.kind = TRANSPORT_LOCAL;
+		if (h->runner && strcmp(h->runner, RB_DEFAULT_RUNNER))
+			c->runner_path = xstrdup(h->runner);
+		if (h->state_dir)
+			c->state_dir = xstrdup(h->state_dir);
+		else if (d->base->set->site.state_dir)
+			c->state_dir = xasprintf("%s/runner", d->base->set->site.state_dir);
+	} else {
+		const struct rb_site *site = &d->base->set->site;
+		t.kind = TRANSPORT_SSH;
+		c->runner_path = dup_or_null(h->runner);
+		c->state_dir = dup_or_null(h->state_dir);
+		c->address = dup_or_null(h->address);
+		c->user = dup_or_null(h->user);
+		c->host_key = dup_or_null(h->host_key);
+		c->known_hosts = dup_or_null(h->known_hosts ? h->known_hosts : site->ssh_known_hosts);
+		c->key_path = dup_or_null(site->ssh_key);
+		t.port = h->port;
+	}
+	t.runner_path = c->runner_path;
+	t.state_dir = c->state_dir;
+	t.address = c->address;
+	t.user = c->user;
+	t.host_key = c->host_key;
+	t.known_hosts = c->known_hosts;
+	t.key_path = c->key_path;
+	struct transport *tr = NULL;
+	if (transport_new(&t, &tr, err) < 0) {
+		free(c->host);
+		free(c->runner_path);
+		free(c->state_dir);
+		free(c->address);
+		free(c->user);
+		free(c->host_key);
+		free(c->known_hosts);
+		free(c->key_path);
+		free(c);
+		return NULL;
+	}
+	static const struct rclient_callbacks cbs = {
+		.output = cb_output, .exit = cb_exit, .ack = cb_ack, .job_error = cb_job_error,
+		.connected = cb_connected, .disconnected = cb_disconnected,
+	};
+	struct rclient_options o = { .max_attempts = 0, .retry_first = true };
+	c->rc = rclient_new(tr, &cbs, c, &o);
+	c->next = d->conns;
+	d->conns = c;
+	return c;
+}
+
+void yd_conn_free(struct yd_conn *c)
+{
+	rclient_free(c->rc);
+	free(c->host);
+	free(c->runner_path);
+	free(c->state_dir);
+	free(c->address);
+	free(c->user);
+	free(c->host_key);
+	free(c->known_hosts);
+	free(c->key_path);
+	free(c);
+}
+
+static struct yd_job *job_by_runner_id(struct yd *d, const char *id)
+{
+	for (struct yd_run *r = d->runs; r; r = r->next) {
+		if (yd_run_state_final(r->state))
+			continue;
+		for (size_t i = 0; i < r->n_jobs; i++)
+			if (r->jobs[i]->phase == JP_LIVE && !strcmp(r->jobs[i]->runner_id, id))
+				return r->jobs[i];
+	}
+	return NULL;
+}
+
+/* ---- jobs -------------------------------------------------------------------------------- */
+
+struct yd_job *yd_job_add(struct yd_run *run, int host_idx, const char *host, int attempt)
+{
+	struct yd_job *j = xcalloc(1, sizeof(*j));
+	j->run = run;
+	j->host = xstrdup(host);
+	j->host_idx = host_idx;
+	j->step_idx = run->step;
+	j->attempt = attempt;
+	j->phase = JP_WAIT;
+	snprintf(j->runner_id, sizeof(j->runner_id), "r%lld-s%d-a%d-h%d", (long long)run->id, run->step,
+		 attempt, host_idx);
+	run->jobs = xrealloc(run->jobs, (run->n_jobs + 1) * sizeof(*run->jobs));
+	run->jobs[run->n_jobs++] = j;
+	return j;
+}
+
+/* Records a job that ended without a runner (unsupported kind, unknown host, bad secret). */
+void yd_job_fail_now(struct yd *d, struct yd_job *j, enum yd_job_result result, const char *error)
+{
+	char rid[24], si[16], at[16];
+	const struct rb_step *step = &j->run->rev->rb->steps[j->step_idx];
+	const char *state = yd_job_result_name(result);
+	snprintf(si, sizeof(si), "%d", j->step_idx);
+	snprintf(at, sizeof(at), "%d", j->attempt);
+	const char *p[] = { yd_idtext(rid, j->run->id), step->name, si, j->host, at, state, error };
+	if (j->id > 0) {
+		char jid[24];
+		const char *q[] = { yd_idtext(jid, j->id), state, error };
+		yd_decide(d, "a job's failure", "UPDATE yoban.jobs SET state = $2::yoban.job_state, "
+			  "error = $3, ended_at = now() WHERE id = $1::bigint", 3, q, NULL, NULL, NULL);
+	} else {
+		yd_decide(d, "a job's failure", "INSERT INTO yoban.jobs (run_id, step, step_index, host, "
+			  "attempt, state, error, started_at, ended_at) VALUES ($1::bigint, $2, $3::integer, "
+			  "$4, $5::integer, $6::yoban.job_state, $7, now(), now()) ON CONFLICT DO NOTHING",
+			  7, p, NULL, NULL, NULL);
+	}
+	yb_json_free(j->spec);
+	j->spec = NULL;
+	j->phase = JP_DONE;
+	j->result = result;
+	yd_log("job %s (run %lld, step '%s', host '%s'): %s: %s", j->runner_id, (long long)j->run->id,
+	       step->name, j->host, state, error);
+}
+
+struct yd_job *yd_job_ref_find(struct yd *d, const struct yd_job_ref *ref, struct yd_run **run)
+{
+	*run = yd_run_find(d, ref->run_id);
+	for (size_t i = 0; *run && i < (*run)->n_jobs; i++)
+		if ((*run)->jobs[i]->phase == JP_STARTING && !strcmp((*run)->jobs[i]->runner_id, ref->runner_id))
+			return (*run)->jobs[i];
+	return NULL;
+}
+
+/* The job row is written (id), or not (id NULL: its run's transition in the same statement did
+ * not go through, or the statement was refused): now START, unless the run is being cancelled. */
+void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id, bool answered)
+{
+	struct yd_run *run;
+	struct yd_job *j = yd_job_ref_find(d, ref, &run);
+	struct yb_err err = { 0 };
+	if (!j)
+		return;
+	d->advance_wanted = true;
+	if (!id && (run->state != RS_RUNNING || run->busy)) {
+		/* The run did not move to running (refused, or someone else has it): no row was
+		 * written; the job is prepared again if the run goes on here. */
+		yb_json_free(j->spec);
+		j->spec = NULL;
+		j->phase = JP_WAIT;
+		j->retry_at_ms = 0;
+		return;
+	}
+	if (!id) {
+		yd_job_fail_now(d, j, YD_JOB_FAILED, answered ? "the job row was not written" :
+			     "the job row could not be written");
+		return;
+	}
+	j->id = strtoll(id, NULL, 10);
+	if (run->state != RS_RUNNING || run->busy || run->cancel_req) {
+		yd_job_fail_now(d, j, YD_JOB_CANCELLED, "the run was cancelled before the job started");
+		return;
+	}
+	struct yd_conn *conn = yd_conn_get(d, j->host, &err);
+	if (!conn || rclient_start(conn->rc, j->runner_id, j->spec, &err) < 0) {
+		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
+		return;
+	}
+	yb_json_free(j->spec);
+	j->spec = NULL;
+	j->phase = JP_LIVE;
+	const struct rb_step *step = &run->rev->rb->steps[j->step_idx];
+	yd_log("dispatch job %s (run %lld, runbook '%s', step '%s', attempt %d) to host '%s'",
+	       j->runner_id, (long long)run->id, run->runbook, step->name, j->attempt, j->host);
+}
+
+/* Collects the job row; START is sent once it is written (job_row_written). Tentative (the
+ * run's move to running is not written yet): false when the job cannot start, and nothing is
+ * recorded (the run's own turn does that once it is running). */
+bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
+{
+	struct yd_run *run = j->run;
+	const struct rb_step *step = &run->rev->rb->steps[j->step_idx];
+	struct yb_err err = { 0 };
+	if (tentative) {
+		struct yb_json *spec = NULL;
+		if ((step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) || !yd_host(d, j->host) ||
+		    !(spec = yd_job_spec(d, run, step, j, &err)))
+			return false;
+		yb_json_free(spec);
+	}
+	if (step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) {
+		char *msg = xasprintf("step kind '%s' is not supported by this runner yet",
+				      rb_step_kind_name(step->kind));
+		yd_job_fail_now(d, j, YD_JOB_FAILED, msg);
+		free(msg);
+		return false;
+	}
+	struct yd_conn *c = yd_conn_get(d, j->host, &err);
+	if (!c) {
+		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
+		return false;
+	}
+	struct yb_json *spec = yd_job_spec(d, run, step, j, &err);
+	if (!spec) {
+		yd_job_fail_now(d, j, YD_JOB_FAILED, err.msg);
+		return false;
+	}
+	yb_json_free(j->spec);
+	j->spec = spec;
+	j->phase = JP_STARTING;
+	struct yd_job_ref *ref = xcalloc(1, sizeof(*ref));
+	ref->run_id = run->id;
+	snprintf(ref->runner_id, sizeof(ref->runner_id), "%s", j->runner_id);
+	if (d->n_job_rows == d->cap_job_rows) {
+		d->cap_job_rows = d->cap_job_rows ? 2 * d->cap_job_rows : 16;
+		d->job_rows = xrealloc(d->job_rows, d->cap_job_rows * sizeof(*d->job_rows));
+	}
+	d->job_rows[d->n_job_rows++] = ref;
+	return true;
+}
+
+void yd_job_start(struct yd *d, struct yd_job *j)
+{
+	yd_job_start_ex(d, j, false);
+}
+
+/* ---- output and exits -------------------------------------------------------------------- */
+
+int yd_flush_chunks(struct yd *d)
+{
+	int rc = 0;
+	size_t done = 0;
+	while (done < d->n_chunks && !d->db_broken) {
+		struct yb_buf sql;
+		yb_buf_init(&sql, 0);
+		yb_buf_appendf(&sql, "INSERT INTO yoban.output_chunks (job_id, stream, \"offset\", raw_len, "
+				     "zstd) VALUES ");
+		size_t n = 0, bytes = 0;
+		const char **p = xcalloc(5 * YD_FLUSH_ROWS, sizeof(*p));
+		char (*num)[3][24] = xcalloc(YD_FLUSH_ROWS, sizeof(*num));
+		while (done + n < d->n_chunks && n < YD_FLUSH_ROWS && bytes < YD_FLUSH_BYTES) {
+			struct yd_chunk *ch = &d->chunks[done + n];
+			snprintf(num[n][0], 24, "%lld", (long long)ch->job_id);
+			snprintf(num[n][1], 24, "%llu", (unsigned long long)ch->offset);
+			snprintf(num[n][2], 24, "%zu", ch->raw_len);
+			p[5 * n] = num[n][0];
+			p[5 * n + 1] = ch->stream == WIRE_STDERR ? "stderr" : "stdout";
+			p[5 * n + 2] = num[n][1];
+			p[5 * n + 3] = num[n][2];
+			p[5 * n + 4] = ch->zhex;
+			yb_buf_appendf(&sql, "%s($%zu::bigint, $%zu::yoban.output_stream, $%zu::bigint, "
+					     "$%zu::integer, $%zu::bytea)", n ? ", " : "", 5 * n + 1,
+				       5 * n + 2, 5 * n + 3, 5 * n + 4, 5 * n + 5);
+			bytes += strlen(ch->zhex);
+			n++;
+		}
+		yb_buf_appendf(&sql, " ON CONFLICT DO NOTHING");
+		/* Not waited for: the job's exit, written later on the same connection, comes after
+		 * it; a refused INSERT makes the daemon reconcile (re-attach at what is stored). */
+		yd_async(d, "output chunks", true, sql.data, (int)(5 * n), p);
+		free(p);
+		free(num);
+		yb_buf_release(&sql);
+		done += n;
+	}
+	for (size_t i = 0; i < d->n_chunks; i++)
+		free(d->chunks[i].zhex);
+	d->n_chunks = 0;
+	if (d->db_broken)
+		rc = YB_EIO;
+	return rc;
+}
+
+static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, const void *data,
+		      size_t len)
+{
+	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
+	if (d->db_broken)
+		return;
+	struct yd_job *j = job_by_runner_id(d, job);
+	if (!j || offset + len <= j->queued)
+		return;
+	if (offset < j->queued) {
+		size_t skip = (size_t)(j->queued - offset);
+		data = (const char *)data + skip;
+		len -= skip;
+		offset = j->queued;
+	}
+	struct yb_buf z;
+	struct yb_err err = { 0 };
+	yb_buf_init(&z, 0);
+	if (yb_zstd_compress(&z, data, len, 3, &err) < 0) {
+		yd_log("job %s: cannot compress output: %s", job, err.msg);
+		yb_buf_release(&z);
+		return;
+	}
+	if (d->n_chunks == d->cap_chunks) {
+		d->cap_chunks = d->cap_chunks ? 2 * d->cap_chunks : 64;
+		d->chunks = xrealloc(d->chunks, d->cap_chunks * sizeof(*d->chunks));
+	}
+	d->chunks[d->n_chunks++] = (struct yd_chunk){ .job_id = j->id, .stream = stream,
+						      .offset = offset, .raw_len = len,
+						      .zhex = yd_bytea_hex(z.data, z.len) };
+	yb_buf_release(&z);
+	j->queued = offset + len;
+	if (d->n_chunks >= YD_FLUSH_ROWS)
+		yd_flush_chunks(d);
+}
+
+/* The exit row is written (after all the output): the job is done, the runner may forget it. */
+static void job_exit_stored(struct yd *d, int64_t job_id)
+{
+	for (struct yd_run *r = d->runs; r; r = r->next)
+		for (size_t i = 0; i < r->n_jobs; i++) {
+			struct yd_job *j = r->jobs[i];
+			if (j->id != job_id || !j->exit_pending)
+				continue;
+			j->exit_pending = false;
+			j->phase = JP_DONE;
+			struct yd_conn *c = yd_conn_get(d, j->host, NULL);
+			if (c)
+				rclient_forget(c->rc, j->runner_id, NULL);
+			d->advance_wanted = true;
+			return;
+		}
+}
+
+static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
+{
+	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
+	if (d->db_broken)
+		return;
+	struct yd_job *j = job_by_runner_id(d, job);
+	if (!j || j->exit_pending)
+		return;
+	/* All the output first: the exit is written only after it. */
+	if (yd_flush_chunks(d) < 0)
+		return;
+	enum yd_job_result result = ex->cancelled ? YD_JOB_CANCELLED : ex->timed_out ? YD_JOB_TIMED_OUT :
+				    (ex->has_status && ex->status == 0) ? YD_JOB_SUCCEEDED : YD_JOB_FAILED;
+	const char *state = yd_job_result_name(result);
+	char jid[24], st[16], sg[16], ut[24], stt[24], rss[24], ob[24], eb[24], db[24];
+	snprintf(st, sizeof(st), "%d", ex->status);
+	snprintf(sg, sizeof(sg), "%d", ex->signal);
+	snprintf(ut, sizeof(ut), "%lld", (long long)ex->utime_us);
+	snprintf(stt, sizeof(stt), "%lld", (long long)ex->stime_us);
+	snprintf(rss, sizeof(rss), "%lld", (long long)ex->maxrss_kb);
+	snprintf(ob, sizeof(ob), "%llu", (unsigned long long)ex->stdout_bytes);
+	snprintf(eb, sizeof(eb), "%llu", (unsigned long long)ex->stderr_bytes);
+	snprintf(db, sizeof(db), "%llu", (unsigned long long)ex->dropped_bytes);
+	const char *p[] = {
+		yd_idtext(jid, j->id), state, ex->has_status ? st : NULL, ex->has_signal ? sg : NULL,
+		ut, stt, rss, ob, eb, ex->stdout_sha256[0] ? ex->stdout_sha256 : NULL,
+		ex->stderr_sha256[0] ? ex->stderr_sha256 : NULL, db,
+		ex->timed_out ? "timed out (the step's timeout)" : NULL,
+	};
+	/* Queued behind the job's output on the same connection, so written after all of it; the
+	 * job is done (and forgotten on the runner) once the row is in (job_exit_stored). */
+	yd_async_then(d, "a job's exit", true,
+		      "UPDATE yoban.jobs SET state = $2::yoban.job_state, exit_status = $3::integer, "
+		      "exit_signal = $4::integer, user_cpu_us = $5::bigint, sys_cpu_us = $6::bigint, "
+		      "max_rss_kb = $7::bigint, stdout_bytes = $8::bigint, stderr_bytes = $9::bigint, "
+		      "stdout_sha256 = $10, stderr_sha256 = $11, dropped_bytes = $12::bigint, "
+		      "error = coalesce($13, error), ended_at = now() WHERE id = $1::bigint",
+		      13, p, job_exit_stored, j->id);
+	j->exit_pending = true;
+	j->result = result;
+	if (ex->has_signal)
+		yd_log("exit job %s (run %lld, host '%s'): %s, signal %d", job, (long long)j->run->id,
+		       j->host, state, ex->signal);
+	else
+		yd_log("exit job %s (run %lld, host '%s'): %s, status %d", job, (long long)j->run->id,
+		       j->host, state, ex->status);
+	(void)c;
+}
+
+static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid)
+{
+	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
+	if (d->db_broken || strcmp(op, "start"))
+		return;
+	struct yd_job *j = job_by_runner_id(d, job);
+	if (!j || j->acked)
+		return;
+	j->acked = true;
+	char jid[24];
+	const char *p[] = { yd_idtext(jid, j->id) };
+	yd_async(d, "a job's start", false,
+		 "UPDATE yoban.jobs SET state = 'running' WHERE id = $1::bigint AND state = 'dispatched'", 1, p);
+	(void)pid;
+}
+
+static void cb_job_error(void *ctx, const char *job, const char *code, const char *message)
+{
+	struct yd_conn *c = ctx;
+	struct yd *d = c->d;
+	if (d->db_broken)
+		return;
+	struct yd_job *j = job_by_runner_id(d, job);
+	if (!j)
+		return;
+	if (!strcmp(code, "exists")) {
+		/* A START sent again (reconcile) for a job the runner has: follow it instead. */
+		struct yb_err err = { 0 };
+		if (rclient_attach(c->rc, job, j->queued, &err) == 0) {
+			yd_log("job %s is already on host '%s': re-attached at offset %llu", job, c->host,
+			       (unsigned long long)j->queued);
+			return;
+		}
+		char *why = xasprintf("cannot follow job '%s' on '%s': %s", job, c->host, err.msg);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, why);
+		free(why);
+	} else if (!strcmp(code, "unknown-job")) {
+		char *why = xasprintf("the runner on '%s' has no journal for job '%s' (unknown-job): "
+				      "its output and exit are gone", c->host, job);
+		yd_job_fail_now(d, j, YD_JOB_LOST, why);
+		free(why);
+	} else {
+		char *why = xasprintf("the runner on '%s' refused the job (%s): %s", c->host, code, message);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, why);
+		free(why);
+	}
+	yd_run_advance(d, j->run);
+}
+
+static void cb_connected(void *ctx, bool reconnect)
+{
+	struct yd_conn *c = ctx;
+	yd_log("%s runner on host '%s'", reconnect ? "reconnected to the" : "connected to the", c->host);
+}
+
+static void cb_disconnected(void *ctx, const struct yb_err *why, int attempt, int delay_ms)
+{
+	struct yd_conn *c = ctx;
+	yd_log("runner on host '%s' disconnected: %s (reconnect attempt %d in %d ms)", c->host,
+	       why ? why->msg : "closed", attempt, delay_ms);
+}
+
+/* Fails the live jobs of runner connections that gave up for good. */
+void yd_conns_check(struct yd *d)
+{
+	struct yd_conn **p = &d->conns;
+	while (*p) {
+		struct yd_conn *c = *p;
+		if (rclient_state(c->rc) != RC_FAILED) {
+			p = &c->next;
+			continue;
+		}
+		const struct yb_err *why = rclient_error(c->rc);
+		char *msg = xasprintf("the runner on '%s' is unreachable: %s", c->host, why ? why->msg : "");
+		yd_log("%s", msg);
+		for (struct yd_run *r = d->runs; r; r = r->next)
+			for (size_t i = 0; i < r->n_jobs; i++)
+				if (r->jobs[i]->phase == JP_LIVE && !r->jobs[i]->exit_pending &&
+				    !strcmp(r->jobs[i]->host, c->host))
+					yd_job_fail_now(d, r->jobs[i], YD_JOB_FAILED, msg);
+		free(msg);
+		*p = c->next;
+		yd_conn_free(c);
+	}
+}
+
