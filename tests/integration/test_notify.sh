@@ -13,23 +13,15 @@
 #   - availability over a past month with a known leader gap and a maintenance window.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/assert.sh"
 . "$here/lib/pg.sh"
 . "$here/lib/daemon.sh"
 
-fails=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-eq() { [ "$1" = "$2" ] || { echo "  expected [$2], got [$1]" >&2; return 1; }; }
-has() { grep -q -- "$2" <<<"$1" || { echo "  [$2] not in: $1" >&2; return 1; }; }
-
 PY=/usr/bin/python3 # Debian's, where python3-aiosmtpd lives
-if ! $PY -c 'import aiosmtpd' 2>/dev/null; then
-  echo "1..0 # SKIP python3-aiosmtpd is not installed (deploy/install-deps.sh installs it)"
-  exit 0
-fi
+check_status "python3-aiosmtpd is installed (deploy/install-deps.sh)" 0 $PY -c 'import aiosmtpd' ||
+  bail "the SMTP server for the test"
 
-yd_setup || { echo "setup failed"; exit 1; }
+yd_setup || bail "yd_setup"
 work=$PG_BASE/notify
 mkdir -p "$work/calls"
 chmod 0755 "$PG_BASE" "$work" "$work/calls" 2>/dev/null
@@ -96,7 +88,7 @@ if [ -e "$d/hang-once" ]; then rm -f "$d/hang-once"; echo $$ >"$d/hang.pid"; exe
 echo "called on-duty"
 SH
 chmod 0755 "$work/phone.sh"
-smtp_start || { echo "the SMTP server did not start"; exit 1; }
+smtp_start || bail "starting the SMTP server"
 $PY -c "import socket,time
 for _ in range(50):
     try: socket.create_connection(('127.0.0.1', $HTTP_PORT), 1); break
@@ -170,12 +162,11 @@ posts() { cat "$work/posts.jsonl" 2>/dev/null | grep -c -- "$1" || true; }
 
 # ---- a failing step: one mail, one POST, one call; an incident ----
 run=$(run_of "$(trigger broken)")
-yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 30; check "the broken run failed" eq "$?" 0
-yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND n.state = 'delivered'" 3 30
-check "three deliveries for the failure (mail, hook, phone)" eq "$?" 0
-check "exactly one mail" eq "$(mails)" 1
-check "exactly one POST" eq "$(posts '"/ops"')" 1
-check "exactly one command call" eq "$(wc -l <"$work/calls.log")" 1
+check_status "the broken run failed" 0 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" failed 30
+check_status "three deliveries for the failure (mail, hook, phone)" 0 yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND n.state = 'delivered'" 3 30
+check "exactly one mail" 1 "$(mails)"
+check "exactly one POST" 1 "$(posts '"/ops"')"
+check "exactly one command call" 1 "$(wc -l <"$work/calls.log")"
 mailfile=$(ls "$work/maildir/new"/* | head -1)
 decoded=$($PY - "$mailfile" <<'PY'
 import email, email.header, sys
@@ -188,125 +179,115 @@ print(m.get_content())
 PY
 )
 nid=$(yd_sql "SELECT n.id FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND n.channel = 'mail'")
-check "the subject is Japanese and English, with the runbook and run" has "$decoded" "SUBJECT \[yoban\] 異常終了 FAILED: broken (run $run)"
-check "the Message-ID comes from the notification id" has "$decoded" "MSGID <yoban-notice-$nid@example.lg.jp>"
-check "the From display name is encoded and decodes" has "$decoded" "FROM Yoban 夜番 <yoban@example.lg.jp>"
-check "the mail carries the last lines of stderr" has "$decoded" "ディスク容量不足 / disk full"
-check "the mail names step, host and exit" has "$(grep -E 'step:|host:|exit:' <<<"$decoded" | tr -s ' ')" "extract"
-check "the mail says how to see more" has "$decoded" "yoban show $run"
+contains "the subject is Japanese and English, with the runbook and run" "SUBJECT [yoban] 異常終了 FAILED: broken (run $run)" "$decoded"
+contains "the Message-ID comes from the notification id" "MSGID <yoban-notice-$nid@example.lg.jp>" "$decoded"
+contains "the From display name is encoded and decodes" "FROM Yoban 夜番 <yoban@example.lg.jp>" "$decoded"
+contains "the mail carries the last lines of stderr" "ディスク容量不足 / disk full" "$decoded"
+contains "the mail names step, host and exit" "extract" "$(grep -E 'step:|host:|exit:' <<<"$decoded" | tr -s ' ')"
+contains "the mail says how to see more" "yoban show $run" "$decoded"
 post=$(grep '"/ops"' "$work/posts.jsonl")
 hid=$(yd_sql "SELECT n.id FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND n.channel = 'hook'")
-check "the POST has the idempotency key" has "$post" "\"key\": \"yoban-notice-$hid\""
-check "the POST's JSON says exit 3 and the step" has "$post" '"exit_status": 3'
-check "the command got the JSON on stdin" has "$(cat "$work"/calls/*.json)" "\"run_id\":$run"
+contains "the POST has the idempotency key" "\"key\": \"yoban-notice-$hid\"" "$post"
+contains "the POST's JSON says exit 3 and the step" '"exit_status": 3' "$post"
+contains "the command got the JSON on stdin" "\"run_id\":$run" "$(cat "$work"/calls/*.json)"
 inc=$(yd_sql "SELECT id FROM yoban.incidents WHERE run_id = $run")
-check "an incident opened for the failed production run" test -n "$inc"
-check "it has its detection time and the report time of the first notice" eq \
-  "$(yd_sql "SELECT detected_at IS NOT NULL, notified_at >= detected_at, event FROM yoban.incidents WHERE id = $inc")" "t|t|failure"
-check "every delivery recorded its attempt and the answer" eq \
-  "$(yd_sql "SELECT count(*) FROM yoban.notify_attempts a JOIN yoban.notifications n ON n.id = a.notification_id JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND a.ok AND a.answer <> ''")" 3
+check_status "an incident opened for the failed production run" 0 test -n "$inc"
+check "it has its detection time and the report time of the first notice" "t|t|failure" \
+  "$(yd_sql "SELECT detected_at IS NOT NULL, notified_at >= detected_at, event FROM yoban.incidents WHERE id = $inc")"
+check "every delivery recorded its attempt and the answer" 3 \
+  "$(yd_sql "SELECT count(*) FROM yoban.notify_attempts a JOIN yoban.notifications n ON n.id = a.notification_id JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND a.ok AND a.answer <> ''")"
 
 # ---- escalation: not acknowledged within the report time (4 s) ----
-yd_wait_sql "SELECT escalated_at IS NOT NULL FROM yoban.incidents WHERE id = $inc" t 20
-check "the unacknowledged incident is escalated" eq "$?" 0
-yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.incident_id = $inc AND e.event = 'escalation' AND n.channel = 'phone' AND n.state = 'delivered'" 1 20
-check "the escalation reached the escalation channel" eq "$?" 0
-check "the call says escalation" has "$(cat "$work/calls.log")" "escalation"
+check_status "the unacknowledged incident is escalated" 0 yd_wait_sql "SELECT escalated_at IS NOT NULL FROM yoban.incidents WHERE id = $inc" t 20
+check_status "the escalation reached the escalation channel" 0 yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.incident_id = $inc AND e.event = 'escalation' AND n.channel = 'phone' AND n.state = 'delivered'" 1 20
+contains "the call says escalation" "escalation" "$(cat "$work/calls.log")"
 
 # ---- a person acknowledges and resolves it ----
-out=$(yb incident ack "$inc" --comment "当番が対応開始" 2>&1); check "ack by an operator" eq "$?" 0
-out=$(yb incident ack "$inc" 2>&1); st=$?
-check "a second ack is refused, naming who acknowledged" eq "$st/$(has "$out" "already acknowledged" && echo y)" "1/y"
+out=$(yb incident ack "$inc" --comment "当番が対応開始" 2>&1); check "ack by an operator" 0 "$?"
+out=$(yb incident ack "$inc" 2>&1)
+check "a second ack is refused" 1 "$?"
+contains "it names who acknowledged" "already acknowledged" "$out"
 pg_create_login rita yoban_reviewer >/dev/null 2>&1
 out=$(PGUSER=rita "$YB_BIN/yoban" incident resolve "$inc" --cause c --temporary-fix t --permanent-fix p 2>&1)
-check "a reviewer may not resolve" eq "$?/$(has "$out" "permission denied" && echo y)" "1/y"
-out=$(yb incident resolve "$inc" --cause "x" 2>&1); check "resolve without the whole record is a usage error" eq "$?" 2
+check "a reviewer may not resolve" 1 "$?"
+contains "the refusal says permission denied" "permission denied" "$out"
+out=$(yb incident resolve "$inc" --cause "x" 2>&1); check "resolve without the whole record is a usage error" 2 "$?"
 out=$(yb incident resolve "$inc" --cause "スプール領域の枯渇" --temporary-fix "old spool removed, rerun" \
   --permanent-fix "rotation added" 2>&1)
-check "resolve with its record" eq "$?" 0
-check "the record holds cause, fixes, who and when" eq \
-  "$(yd_sql "SELECT cause, temporary_fix, permanent_fix, resolved_by, acknowledged_by, ack_comment, recovered_at IS NOT NULL FROM yoban.incidents WHERE id = $inc")" \
-  "スプール領域の枯渇|old spool removed, rerun|rotation added|alice|alice|当番が対応開始|t"
+check "resolve with its record" 0 "$?"
+check "the record holds cause, fixes, who and when" "スプール領域の枯渇|old spool removed, rerun|rotation added|alice|alice|当番が対応開始|t" \
+  "$(yd_sql "SELECT cause, temporary_fix, permanent_fix, resolved_by, acknowledged_by, ack_comment, recovered_at IS NOT NULL FROM yoban.incidents WHERE id = $inc")"
 out=$(yb incident resolve "$inc" --cause a --temporary-fix b --permanent-fix c 2>&1)
-check "a second resolve is refused" eq "$?" 1
+check "a second resolve is refused" 1 "$?"
 show=$(yb incident show "$inc" 2>&1)
-check "show prints the record and the clocks" has "$show" "report   due"
-check "show lists the notices" has "$show" "escalation via phone"
+contains "show prints the record and the clocks" "report   due" "$show"
+contains "show lists the notices" "escalation via phone" "$show"
 json=$(yb incidents --format json)
-check "incidents --format json has the report clock met" eq \
-  "$($PY -c 'import json,sys; d=json.load(sys.stdin); i=[x for x in d["incidents"] if x["id"]=='"$inc"'][0]; print(i["report_state"], i["start_state"], i["recover_state"])' <<<"$json")" "met met met"
-check "incidents --open leaves the resolved one out" eq "$(yb incidents --open --format json | $PY -c 'import json,sys; print(len([x for x in json.load(sys.stdin)["incidents"] if x["id"]=='"$inc"']))')" 0
-check "audit has the ack and the resolve by alice" eq \
-  "$(yd_sql "SELECT string_agg(action || ':' || actor, ',' ORDER BY id) FROM yoban.audit WHERE action LIKE 'incident:%'")" \
-  "incident:ack:alice,incident:resolve:alice"
+check "incidents --format json has the report clock met" "met met met" \
+  "$($PY -c 'import json,sys; d=json.load(sys.stdin); i=[x for x in d["incidents"] if x["id"]=='"$inc"'][0]; print(i["report_state"], i["start_state"], i["recover_state"])' <<<"$json")"
+check "incidents --open leaves the resolved one out" 0 "$(yb incidents --open --format json | $PY -c 'import json,sys; print(len([x for x in json.load(sys.stdin)["incidents"] if x["id"]=='"$inc"']))')"
+check "audit has the ack and the resolve by alice" "incident:ack:alice,incident:resolve:alice" \
+  "$(yd_sql "SELECT string_agg(action || ':' || actor, ',' ORDER BY id) FROM yoban.audit WHERE action LIKE 'incident:%'")"
 
 # ---- a later success closes nothing ----
 frun=$(run_of "$(trigger fine)")
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $frun" succeeded 30 >/dev/null
-yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $frun AND n.state = 'delivered'" 1 20
-check "a success is told when the runbook asks for it" eq "$?" 0
-check "a success opens no incident" eq "$(yd_sql "SELECT count(*) FROM yoban.incidents WHERE run_id = $frun")" 0
+check_status "a success is told when the runbook asks for it" 0 yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $frun AND n.state = 'delivered'" 1 20
+check "a success opens no incident" 0 "$(yd_sql "SELECT count(*) FROM yoban.incidents WHERE run_id = $frun")"
 
 # ---- the SMTP server down: retries, every attempt recorded, then the next channel ----
 smtp_stop
 before=$(posts '"/ops"')
 run2=$(run_of "$(trigger nomail)")
-yd_wait_sql "SELECT state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run2 AND n.channel = 'mail' AND n.fallover_of IS NULL" failed 40
-check "the mail delivery fails after its last retry" eq "$?" 0
-check "both attempts recorded as failed, with the reason" eq \
-  "$(yd_sql "SELECT count(*), bool_or(a.ok), bool_and(a.answer LIKE '%127.0.0.1%') FROM yoban.notify_attempts a JOIN yoban.notifications n ON n.id = a.notification_id JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run2 AND n.channel = 'mail'")" "2|f|t"
-yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run2 AND n.fallover_of IS NOT NULL AND n.channel = 'hook' AND n.state = 'delivered'" 1 20
-check "the notice fell over to the next channel (hook)" eq "$?" 0
-check "the hook got its own notice and the fallover" eq "$(( $(posts '"/ops"') - before ))" 2
-check "the fallover says which channel failed" has "$(tail -2 "$work/posts.jsonl")" '"fallover_from": "mail"'
+check_status "the mail delivery fails after its last retry" 0 yd_wait_sql "SELECT state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run2 AND n.channel = 'mail' AND n.fallover_of IS NULL" failed 40
+check "both attempts recorded as failed, with the reason" "2|f|t" \
+  "$(yd_sql "SELECT count(*), bool_or(a.ok), bool_and(a.answer LIKE '%127.0.0.1%') FROM yoban.notify_attempts a JOIN yoban.notifications n ON n.id = a.notification_id JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run2 AND n.channel = 'mail'")"
+check_status "the notice fell over to the next channel (hook)" 0 yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run2 AND n.fallover_of IS NOT NULL AND n.channel = 'hook' AND n.state = 'delivered'" 1 20
+check "the hook got its own notice and the fallover" 2 "$(( $(posts '"/ops"') - before ))"
+contains "the fallover says which channel failed" '"fallover_from": "mail"' "$(tail -2 "$work/posts.jsonl")"
 failed=$(yb notifications --run "$run2" 2>&1)
-check "yoban notifications shows the failed attempts" has "$failed" "attempt 2 at"
-check "yoban notifications --failed lists the failed delivery" has "$(yb notifications --failed)" "mail"
+contains "yoban notifications shows the failed attempts" "attempt 2 at" "$failed"
+contains "yoban notifications --failed lists the failed delivery" "mail" "$(yb notifications --failed)"
 smtp_start
 
 # ---- a channel that never answers: failed, recorded, nothing else delays ----
 run5=$(run_of "$(trigger undelivered)")
-yd_wait_sql "SELECT n.state || '/' || n.attempts FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run5" failed/2 30
-check "a dead channel ends failed after its attempts" eq "$?" 0
+check_status "a dead channel ends failed after its attempts" 0 yd_wait_sql "SELECT n.state || '/' || n.attempts FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run5" failed/2 30
 
 # ---- the worker killed with SIGKILL mid-delivery: delivered anyway, same key ----
 : >"$work/hang-once"
 run3=$(run_of "$(trigger calls)")
 for _ in $(seq 100); do [ -s "$work/hang.pid" ] && break; sleep 0.1; done
-check "the command channel is mid-call" test -s "$work/hang.pid"
+check_status "the command channel is mid-call" 0 test -s "$work/hang.pid"
 kill -KILL "$NOTIFY_PID"; wait "$NOTIFY_PID" 2>/dev/null
 kill -KILL -- -"$(cat "$work/hang.pid")" 2>/dev/null
-check "the killed delivery is still pending" eq \
-  "$(yd_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")" pending
+check "the killed delivery is still pending" pending \
+  "$(yd_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")"
 notify_start
-yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'" delivered 60
-check "the restarted worker delivered it when the lease ran out" eq "$?" 0
-check "the killed attempt is recorded as interrupted, the second as ok" eq \
-  "$(yd_sql "SELECT string_agg(a.attempt || ':' || coalesce(a.ok::text, 'null') || ':' || (a.answer LIKE 'interrupted%')::text, ',' ORDER BY a.attempt) FROM yoban.notify_attempts a JOIN yoban.notifications n ON n.id = a.notification_id JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")" \
-  "1:null:true,2:true:false"
-check "yoban notifications shows it" has "$(yb notifications --run "$run3")" "INTERRUPTED"
+check_status "the restarted worker delivered it when the lease ran out" 0 yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'" delivered 60
+check "the killed attempt is recorded as interrupted, the second as ok" "1:null:true,2:true:false" \
+  "$(yd_sql "SELECT string_agg(a.attempt || ':' || coalesce(a.ok::text, 'null') || ':' || (a.answer LIKE 'interrupted%')::text, ',' ORDER BY a.attempt) FROM yoban.notify_attempts a JOIN yoban.notifications n ON n.id = a.notification_id JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")"
+contains "yoban notifications shows it" "INTERRUPTED" "$(yb notifications --run "$run3")"
 cid=$(yd_sql "SELECT n.id FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run3 AND e.event = 'failure'")
-check "the duplicate call carries the same key" eq "$(grep -c "^yoban-notice-$cid failure" "$work/calls.log")" 2
+check "the duplicate call carries the same key" 2 "$(grep -c "^yoban-notice-$cid failure" "$work/calls.log")"
 
 # ---- killed between the event and any delivery: the outbox keeps it ----
 kill -KILL "$NOTIFY_PID"; wait "$NOTIFY_PID" 2>/dev/null
 run4=$(run_of "$(trigger calls)")
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run4" failed 30 >/dev/null
-check "with no worker, the event waits in the outbox" eq \
-  "$(yd_sql "SELECT count(*) FROM yoban.notify_events WHERE run_id = $run4 AND planned_at IS NULL")" 1
+check "with no worker, the event waits in the outbox" 1 \
+  "$(yd_sql "SELECT count(*) FROM yoban.notify_events WHERE run_id = $run4 AND planned_at IS NULL")"
 notify_start
-yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run4 AND e.event = 'failure'" delivered 30
-check "a worker started later delivers it" eq "$?" 0
+check_status "a worker started later delivers it" 0 yd_wait_sql "SELECT n.state FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run4 AND e.event = 'failure'" delivered 30
 
 # ---- a missed fire opens an incident ----
 mrun=$(yd_sql "SELECT run_id FROM yoban.yoban_claim_fire('fine', now() - interval '1 hour', 'production', NULL, '{}', 'catchup')")
 yd_sql "SELECT yoban.yoban_run_transition($mrun, 'pending', 'skipped', 'missed while no scheduler led (catchup: none)')" >/dev/null
-check "a missed fire opens an incident" eq "$(yd_sql "SELECT event FROM yoban.incidents WHERE run_id = $mrun")" missed
-yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $mrun AND n.state = 'delivered'" 1 20
-check "a missed fire of a runbook without a revision goes to the default channel" eq "$?" 0
+check "a missed fire opens an incident" missed "$(yd_sql "SELECT event FROM yoban.incidents WHERE run_id = $mrun")"
+check_status "a missed fire of a runbook without a revision goes to the default channel" 0 yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $mrun AND n.state = 'delivered'" 1 20
 srun=$(yd_sql "SELECT run_id FROM yoban.yoban_claim_fire('fine', now() - interval '2 hours', 'production', NULL, '{}', 'catchup')")
 yd_sql "SELECT yoban.yoban_run_transition($srun, 'pending', 'skipped', 'in maintenance window ''x'' (skip)')" >/dev/null
-check "a fire skipped on purpose opens none" eq "$(yd_sql "SELECT count(*) FROM yoban.incidents WHERE run_id = $srun")" 0
+check "a fire skipped on purpose opens none" 0 "$(yd_sql "SELECT count(*) FROM yoban.incidents WHERE run_id = $srun")"
 
 # ---- a hanging webhook does not make fires late ----
 yd_runbook tick 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo }
@@ -317,16 +298,15 @@ steps:
   - name: say
     run: echo tick'
 kill -HUP "$YD_PID"
-yd_wait_sql "SELECT count(*) >= 8 FROM yoban.runs WHERE runbook = 'tick' AND state = 'succeeded'" t 40
-check "ticks ran while their notices hang" eq "$?" 0
-check "the hanging webhook was called" test "$(posts '"/hang"')" -ge 1
+check_status "ticks ran while their notices hang" 0 yd_wait_sql "SELECT count(*) >= 8 FROM yoban.runs WHERE runbook = 'tick' AND state = 'succeeded'" t 40
+check_status "the hanging webhook was called" 0 test "$(posts '"/hang"')" -ge 1
 late=$(yd_sql "SELECT max(extract(epoch FROM started_at - scheduled_for)) < 3 FROM yoban.runs WHERE runbook = 'tick' AND state = 'succeeded'")
-check "no fire started more than 3 s late" eq "$late" t
+check "no fire started more than 3 s late" t "$late"
 rm -f "$YD_SITE/runbooks/tick.yaml"; kill -HUP "$YD_PID"
 
 # ---- heartbeats become leader spans ----
-check "the leader's heartbeats are recorded as a span" eq \
-  "$(yd_sql "SELECT count(*) >= 1 AND max(to_at) > now() - interval '1 minute' FROM yoban.leader_spans")" t
+check "the leader's heartbeats are recorded as a span" t \
+  "$(yd_sql "SELECT count(*) >= 1 AND max(to_at) > now() - interval '1 minute' FROM yoban.leader_spans")"
 
 # ---- availability over a past month: a 60-minute gap, a 2-hour maintenance window ----
 yd_sql "INSERT INTO yoban.leader_spans (instance, from_at, to_at) VALUES
@@ -335,24 +315,21 @@ yd_sql "INSERT INTO yoban.leader_spans (instance, from_at, to_at) VALUES
   ('test-b', '2026-11-20 02:00+09:00', '2026-12-01 01:00+09:00')" >/dev/null
 av=$(yb incidents --month 2026-11 --format json)
 # November in Asia/Tokyo: 43200 minutes, 120 in maintenance; 60 without a leader.
-check "availability of 2026-11" eq \
-  "$($PY -c 'import json,sys; a=json.load(sys.stdin)["availability"]; print(round(a["minutes"]), round(a["down_minutes"]), round(a["percent"], 4), a["met"])' <<<"$av")" \
-  "43080 60 99.8607 False"
-check "availability in text" has "$(yb incidents --month 2026-11)" "availability 2026-11: 99.86"
-yb incidents --month 2026-13 >/dev/null 2>&1; check "a bad month is a usage error" eq "$?" 2
+check "availability of 2026-11" "43080 60 99.8607 False" \
+  "$($PY -c 'import json,sys; a=json.load(sys.stdin)["availability"]; print(round(a["minutes"]), round(a["down_minutes"]), round(a["percent"], 4), a["met"])' <<<"$av")"
+contains "availability in text" "availability 2026-11: 99.86" "$(yb incidents --month 2026-11)"
+yb incidents --month 2026-13 >/dev/null 2>&1; check "a bad month is a usage error" 2 "$?"
 
 # ---- yoban notify test ----
-out=$(yb notify test hook 2>&1); check "notify test through the webhook" eq "$?/$(has "$out" "HTTP 200" && echo y)" "0/y"
-out=$(yb notify test mail 2>&1); check "notify test through smtp reports the server's answer" eq "$?/$(has "$out" "250" && echo y)" "0/y"
-check "the test mail arrived" has "$(grep -l 'X-Yoban-Event: test' "$work/maildir/new"/* | wc -l)" 1
-out=$(yb notify test dead 2>&1); check "notify test through a dead channel fails and says why" eq "$?/$(has "$out" "did not go through" && echo y)" "1/y"
-out=$(yb notify test nosuch 2>&1); check "notify test of an unknown channel" eq "$?" 1
+out=$(yb notify test hook 2>&1); check "notify test through the webhook" 0 "$?"
+contains "it reports the receiver's answer" "HTTP 200" "$out"
+out=$(yb notify test mail 2>&1); check "notify test through smtp" 0 "$?"
+contains "it reports the SMTP server's answer" "250" "$out"
+check "the test mail arrived" 1 "$(grep -l 'X-Yoban-Event: test' "$work/maildir/new"/* | wc -l)"
+out=$(yb notify test dead 2>&1); check "notify test through a dead channel fails" 1 "$?"
+contains "and says why" "did not go through" "$out"
+out=$(yb notify test nosuch 2>&1); check "notify test of an unknown channel" 1 "$?"
 
-check "no sanitizer report from yoband" yd_sanitizer_clean
-if grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$PG_BASE/notify.log"; then
-  not_ok "no sanitizer report from yoban-notify"; grep -m5 'ERROR\|runtime error' "$PG_BASE/notify.log"
-else ok "no sanitizer report from yoban-notify"; fi
-
-[ "$fails" -eq 0 ] || { echo "--- notify.log"; tail -40 "$PG_BASE/notify.log"; }
-echo "$fails failure(s)"
-[ "$fails" -eq 0 ]
+check_status "no sanitizer report from yoban-notify" 1 grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$PG_BASE/notify.log"
+[ "$ASSERT_FAILED" -eq 0 ] || { echo "# --- notify.log"; tail -40 "$PG_BASE/notify.log" | sed 's/^/#   /'; }
+finish
