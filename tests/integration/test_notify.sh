@@ -94,6 +94,9 @@ for _ in range(50):
     try: socket.create_connection(('127.0.0.1', $HTTP_PORT), 1); break
     except OSError: time.sleep(0.1)"
 
+mkdir -m 0700 "$work/secrets"
+printf 'tk-5ecret-夜番' >"$work/secrets/token"; chmod 0600 "$work/secrets/token"
+
 # Every process names its login: yoband and the worker as yoband, people as themselves.
 cat >"$YD_SITE/yoban.yaml" <<YAML
 database: "host=$PGHOST dbname=yoban"
@@ -101,6 +104,7 @@ state_dir: $YD_SITE/state
 runbooks: runbooks
 inventory: inventory.yaml
 timezone: Asia/Tokyo
+secrets_dir: $work/secrets
 notify:
   channels:
     mail:  { smtp: { url: "smtp://127.0.0.1:$SMTP_PORT", from: "Yoban 夜番 <yoban@example.lg.jp>", to: [ops@example.lg.jp], tls: optional }, timeout: 5s, retry: { attempts: 2, delay: 1s } }
@@ -121,7 +125,8 @@ yd_runbook broken 'targets: { hosts: [local] }
 notify: { on: [failure, timeout], channels: [mail, hook, phone] }
 steps:
   - name: extract
-    run: echo "住民データ抽出 ディスク容量不足 / disk full" >&2; echo "secret-free line" >&2; exit 3'
+    run: echo "住民データ抽出 ディスク容量不足 / disk full" >&2; echo "token=$API_TOKEN" >&2; exit 3
+    secrets: { API_TOKEN: token }'
 yd_runbook nomail 'targets: { hosts: [local] }
 notify: { on: [failure], channels: [mail, hook] }
 steps:
@@ -184,11 +189,14 @@ contains "the Message-ID comes from the notification id" "MSGID <yoban-notice-$n
 contains "the From display name is encoded and decodes" "FROM Yoban 夜番 <yoban@example.lg.jp>" "$decoded"
 contains "the mail carries the last lines of stderr" "ディスク容量不足 / disk full" "$decoded"
 contains "the mail names step, host and exit" "extract" "$(grep -E 'step:|host:|exit:' <<<"$decoded" | tr -s ' ')"
+lacks "the secret printed on stderr is masked in the mail" "tk-5ecret" "$decoded"
+contains "the masked line is there" "token=" "$decoded"
 contains "the mail says how to see more" "yoban show $run" "$decoded"
 post=$(grep '"/ops"' "$work/posts.jsonl")
 hid=$(yd_sql "SELECT n.id FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $run AND n.channel = 'hook'")
 contains "the POST has the idempotency key" "\"key\": \"yoban-notice-$hid\"" "$post"
 contains "the POST's JSON says exit 3 and the step" '"exit_status": 3' "$post"
+lacks "nor is it in the POST" "tk-5ecret" "$post"
 contains "the command got the JSON on stdin" "\"run_id\":$run" "$(cat "$work"/calls/*.json)"
 inc=$(yd_sql "SELECT id FROM yoban.incidents WHERE run_id = $run")
 check_status "an incident opened for the failed production run" 0 test -n "$inc"
