@@ -77,18 +77,10 @@ static unsigned event_bit(const char *event)
 }
 
 void worker_choose(const struct rb_site *site, const char *event, const char *content,
-		   size_t content_len, char ***out, size_t *n)
+		   size_t content_len, char ***out, size_t *n, struct rb_runbook **rb_out)
 {
 	*out = xcalloc(1, sizeof(**out));
 	*n = 0;
-	if (!strcmp(event, "escalation")) {
-		if (site->n_escalation_channels)
-			add_names(site, site->escalation_channels, site->n_escalation_channels, out, n);
-		else
-			add_names(site, site->default_channels, site->n_default_channels, out, n);
-		if (*n)
-			return;
-	}
 	struct rb_runbook *rb = NULL;
 	struct rb_diags d;
 	rb_diags_init(&d);
@@ -97,6 +89,19 @@ void worker_choose(const struct rb_site *site, const char *event, const char *co
 		rb = NULL;
 	}
 	rb_diags_release(&d);
+	if (rb_out)
+		*rb_out = rb;
+	if (!strcmp(event, "escalation")) {
+		if (site->n_escalation_channels)
+			add_names(site, site->escalation_channels, site->n_escalation_channels, out, n);
+		else
+			add_names(site, site->default_channels, site->n_default_channels, out, n);
+		if (*n) {
+			if (!rb_out)
+				rb_runbook_free(rb);
+			return;
+		}
+	}
 	bool failure_like = strcmp(event, "success") != 0;
 	if (rb) {
 		if (!strcmp(event, "escalation") || (rb->notify_on & event_bit(event))) {
@@ -109,7 +114,26 @@ void worker_choose(const struct rb_site *site, const char *event, const char *co
 		/* No revision to ask (a missed fire of a runbook never recorded): tell the default. */
 		add_names(site, site->default_channels, site->n_default_channels, out, n);
 	}
-	rb_runbook_free(rb);
+	if (!rb_out)
+		rb_runbook_free(rb);
+}
+
+/* notify.on as the names the runbook format uses: "{failure,timeout}". */
+static char *notify_on_literal(unsigned bits)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ RB_NOTIFY_START, "start" },	  { RB_NOTIFY_SUCCESS, "success" },
+		{ RB_NOTIFY_FAILURE, "failure" }, { RB_NOTIFY_TIMEOUT, "timeout" },
+		{ RB_NOTIFY_APPROVAL, "approval" },
+	};
+	struct yb_buf b;
+	yb_buf_init(&b, 0);
+	yb_buf_append(&b, "{", 1);
+	for (size_t i = 0, k = 0; i < YB_ARRAY_LEN(names); i++)
+		if (bits & names[i].bit)
+			yb_buf_appendf(&b, "%s%s", k++ ? "," : "", names[i].name);
+	yb_buf_append(&b, "}", 1);
+	return yb_buf_detach(&b, NULL);
 }
 
 /* The names as a PostgreSQL array literal: {"a","b"} (names are [a-z0-9-] by the model's
@@ -144,7 +168,9 @@ int worker_plan(struct worker *w, struct yb_err *err)
 	if ((rc = db_exec(w->conn, "BEGIN", 0, NULL, NULL, err)) < 0)
 		return rc;
 	if ((rc = db_exec(w->conn,
-			  "SELECT e.id, e.event::text AS event, v.content FROM yoban.notify_events e "
+			  "SELECT e.id, e.event::text AS event, v.content, e.revision_id, "
+			  "n.revision_id IS NOT NULL AS recorded FROM yoban.notify_events e "
+			  "LEFT JOIN yoban.revision_notify n ON n.revision_id = e.revision_id "
 			  "LEFT JOIN yoban.runbook_revisions v ON v.id = e.revision_id "
 			  "WHERE e.planned_at IS NULL ORDER BY e.id LIMIT 100 FOR UPDATE OF e SKIP LOCKED",
 			  0, NULL, &r, err)) < 0)
@@ -157,8 +183,25 @@ int worker_plan(struct worker *w, struct yb_err *err)
 			db_result_bytes(r, i, 2, &content, &len, NULL);
 		char **names;
 		size_t n;
-		worker_choose(w->site, event, (const char *)content, len, &names, &n);
+		struct rb_runbook *rb = NULL;
+		worker_choose(w->site, event, (const char *)content, len, &names, &n, &rb);
 		free(content);
+		if (rb && strcmp(db_result_get(r, i, 4), "t")) {
+			/* What this revision asks for, so the outbox skips its unwanted successes. */
+			char *on = notify_on_literal(rb->notify_on);
+			char *chans = array_literal(rb->channels, rb->n_channels);
+			const char *rp[] = { db_result_get(r, i, 3), on, chans };
+			rc = db_exec(w->conn, "INSERT INTO yoban.revision_notify (revision_id, notify_on, "
+					      "channels) VALUES ($1::bigint, $2::text[], $3::text[]) "
+					      "ON CONFLICT (revision_id) DO NOTHING", 3, rp, NULL, err);
+			free(on);
+			free(chans);
+		}
+		rb_runbook_free(rb);
+		if (rc < 0) {
+			worker_names_free(names, n);
+			goto fail;
+		}
 		char *arr = array_literal(names, n);
 		const char *p[] = { id, arr };
 		rc = db_exec(w->conn,

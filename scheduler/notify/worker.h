@@ -37,9 +37,10 @@ int64_t worker_next_due_ms(struct worker *w, int64_t max_ms, struct yb_err *err)
  * (content may be NULL) and the site: the runbook's channels when its notify.on asks for the
  * event, else the site's notify.default; escalations go to notify.escalation (else default).
  * Names the site does not define are left out. *out is a NULL-terminated array the caller frees
- * with worker_names_free; *n may be 0. */
+ * with worker_names_free; *n may be 0. rb_out (may be NULL) receives the parsed revision (NULL
+ * when there was none or it did not parse; free with rb_runbook_free). */
 void worker_choose(const struct rb_site *site, const char *event, const char *content,
-		   size_t content_len, char ***out, size_t *n);
+		   size_t content_len, char ***out, size_t *n, struct rb_runbook **rb_out);
 void worker_names_free(char **names, size_t n);
 
 #endif

@@ -107,6 +107,16 @@ CREATE TABLE yoban.leader_spans (
 CREATE INDEX leader_spans_to ON yoban.leader_spans (instance, to_at DESC);
 CREATE INDEX leader_spans_range ON yoban.leader_spans (from_at, to_at);
 
+-- What a runbook revision's notify block asks for, as the worker found it when it first planned
+-- an event of that revision: lets the trigger below skip the outbox row for a success nobody
+-- asked to hear about (most runs succeed). A revision not seen yet gets its event anyway.
+CREATE TABLE yoban.revision_notify (
+	revision_id bigint PRIMARY KEY REFERENCES yoban.runbook_revisions (id),
+	notify_on text[] NOT NULL,
+	channels text[] NOT NULL,
+	recorded_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- ---- triggers --------------------------------------------------------------------------------
 
 -- A run reached an end worth a notice: the event, the incident (production failures), the
@@ -131,6 +141,10 @@ BEGIN
 	IF ev IS NULL THEN
 		RETURN NULL;
 	END IF;
+	IF ev = 'success' AND EXISTS (SELECT 1 FROM yoban.revision_notify n
+			WHERE n.revision_id = NEW.revision_id AND NOT 'success' = ANY (n.notify_on)) THEN
+		RETURN NULL; -- the runbook does not ask to hear of successes
+	END IF;
 	IF ev IN ('failure', 'timeout', 'lost', 'missed') THEN
 		what := CASE ev WHEN 'failure' THEN 'failed' WHEN 'timeout' THEN 'timed out'
 			WHEN 'lost' THEN 'was lost' ELSE 'missed its fire' END;
@@ -145,7 +159,9 @@ BEGIN
 			pg_catalog.jsonb_build_object('state', NEW.state::text, 'reason', NEW.reason,
 				'trigger', NEW.trigger::text, 'scheduled_for', NEW.scheduled_for,
 				'started_at', NEW.started_at, 'ended_at', NEW.ended_at));
-	PERFORM pg_catalog.pg_notify('yoban_notify', NEW.id::text);
+	-- One payload for all: PostgreSQL folds the same notification within a transaction, so a
+	-- batch of a thousand transitions wakes the worker once.
+	PERFORM pg_catalog.pg_notify('yoban_notify', 'event');
 	RETURN NULL;
 END
 $$;
@@ -197,7 +213,7 @@ BEGIN
 	)
 	SELECT count(*) INTO n FROM ev;
 	IF n > 0 THEN
-		PERFORM pg_catalog.pg_notify('yoban_notify', 'escalation');
+		PERFORM pg_catalog.pg_notify('yoban_notify', 'event');
 	END IF;
 	RETURN n;
 END
@@ -317,10 +333,11 @@ $$;
 -- ---- privileges --------------------------------------------------------------------------------
 
 REVOKE ALL ON yoban.incidents, yoban.notify_events, yoban.notifications, yoban.notify_attempts,
-	yoban.leader_spans FROM PUBLIC;
+	yoban.leader_spans, yoban.revision_notify FROM PUBLIC;
 GRANT SELECT ON yoban.incidents, yoban.notify_events, yoban.notifications, yoban.notify_attempts,
-	yoban.leader_spans
+	yoban.leader_spans, yoban.revision_notify
 	TO yoban_operator, yoban_approver, yoban_reviewer, yoban_admin, yoban_daemon;
+GRANT INSERT ON yoban.revision_notify TO yoban_daemon;
 -- The daemon's transitions fire the triggers; the worker plans, delivers and escalates.
 GRANT INSERT ON yoban.incidents, yoban.notify_events, yoban.notifications, yoban.notify_attempts,
 	yoban.leader_spans TO yoban_daemon;

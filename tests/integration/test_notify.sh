@@ -142,6 +142,11 @@ notify: { on: [failure, success], channels: [hook] }
 steps:
   - name: ok
     run: echo fine'
+yd_runbook quiet 'targets: { hosts: [local] }
+notify: { on: [failure], channels: [hook] }
+steps:
+  - name: ok
+    run: echo quiet'
 yd_runbook undelivered 'targets: { hosts: [local] }
 notify: { on: [failure], channels: [dead] }
 steps:
@@ -242,6 +247,17 @@ frun=$(run_of "$(trigger fine)")
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $frun" succeeded 30 >/dev/null
 check_status "a success is told when the runbook asks for it" 0 yd_wait_sql "SELECT count(*) FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id WHERE e.run_id = $frun AND n.state = 'delivered'" 1 20
 check "a success opens no incident" 0 "$(yd_sql "SELECT count(*) FROM yoban.incidents WHERE run_id = $frun")"
+
+# ---- successes nobody asked for: the outbox learns the revision's wish and stops writing them ----
+q1=$(run_of "$(trigger quiet)")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $q1" succeeded 30 >/dev/null
+check_status "the first success of a revision is planned (to nobody)" 0 \
+  yd_wait_sql "SELECT planned_at IS NOT NULL AND channels = '{}' FROM yoban.notify_events WHERE run_id = $q1" t 20
+check "the revision's notify block is recorded" "{failure}|{hook}" \
+  "$(yd_sql "SELECT n.notify_on, n.channels FROM yoban.revision_notify n JOIN yoban.runs r ON r.revision_id = n.revision_id WHERE r.id = $q1")"
+q2=$(run_of "$(trigger quiet)")
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $q2" succeeded 30 >/dev/null
+check "a later success of it writes no outbox row" 0 "$(yd_sql "SELECT count(*) FROM yoban.notify_events WHERE run_id = $q2")"
 
 # ---- the SMTP server down: retries, every attempt recorded, then the next channel ----
 smtp_stop

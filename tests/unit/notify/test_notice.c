@@ -169,7 +169,7 @@ static char *choose(const struct rb_site *site, const char *event, const char *r
 {
 	char **names;
 	size_t n;
-	worker_choose(site, event, runbook, runbook ? strlen(runbook) : 0, &names, &n);
+	worker_choose(site, event, runbook, runbook ? strlen(runbook) : 0, &names, &n, NULL);
 	struct yb_buf b;
 	yb_buf_init(&b, 0);
 	for (size_t i = 0; i < n; i++)
