@@ -52,7 +52,7 @@ static void print_text(const struct db_result *r, const struct db_result *a)
 				 !strcmp(state, "pending") ? col(r, i, "next_attempt_at") : NULL,
 				 when, sizeof(when));
 		const char *run = col(r, i, "run_id"), *book = col(r, i, "runbook");
-		printf("%-6s %-11s %-6s %-24s %-12s %-9s %-8s %s%s%s\n", col(r, i, "id"),
+		printf("%-6s %-11s %-6s %-24s %-12s %-9s %-8s %s%s%s", col(r, i, "id"),
 		       col(r, i, "event"), run ? run : "-", book ? book : "-", col(r, i, "channel"),
 		       state, col(r, i, "attempts"), when,
 		       col(r, i, "fallover_of") ? "  (fallover of #" : "",

@@ -72,6 +72,15 @@ static int connect_db(const struct rb_site *site, struct db_conn **out, struct y
 	if (rc == 0)
 		rc = db_connect(conninfo, out, err);
 	free(conninfo);
+	if (rc == 0 && site->default_timezone) {
+		/* Times in notices read as the site's clock (2026-11-22T02:03:00+09:00). */
+		const char *p[] = { site->default_timezone };
+		if ((rc = db_exec(*out, "SELECT pg_catalog.set_config('TimeZone', $1, false)", 1, p,
+				  NULL, err)) < 0) {
+			db_close(*out);
+			*out = NULL;
+		}
+	}
 	if (rc == 0 && (rc = db_listen(*out, WORKER_CHANNEL, err)) < 0) {
 		db_close(*out);
 		*out = NULL;
