@@ -225,6 +225,13 @@ out=$(PGUSER=rita "$YB_BIN/yoban" incident resolve "$inc" --cause c --temporary-
 check "a reviewer may not resolve" 1 "$?"
 contains "the refusal says permission denied" "permission denied" "$out"
 out=$(yb incident resolve "$inc" --cause "x" 2>&1); check "resolve without the whole record is a usage error" 2 "$?"
+check "an operator cannot write incidents but through the functions" 1 \
+  "$(status_of env PGUSER=alice "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d yoban -c "UPDATE yoban.incidents SET cause = 'x'")"
+check "nor can the daemon's role close one" 1 \
+  "$(status_of env PGUSER=yoband "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d yoban -c "SELECT yoban.yoban_incident_resolve($inc, 'a', 'b', 'c')")"
+out=$(yb incident resolve "$inc" --cause a --temporary-fix b --permanent-fix c --recovered-at 2001-01-01 2>&1)
+check "a recovery before the detection is refused" 1 "$?"
+contains "and says why" "is not between the detection" "$out"
 out=$(yb incident resolve "$inc" --cause "スプール領域の枯渇" --temporary-fix "old spool removed, rerun" \
   --permanent-fix "rotation added" 2>&1)
 check "resolve with its record" 0 "$?"
