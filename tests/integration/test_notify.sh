@@ -361,6 +361,12 @@ out=$(yb notify test dead 2>&1); check "notify test through a dead channel fails
 contains "and says why" "did not go through" "$out"
 out=$(yb notify test nosuch 2>&1); check "notify test of an unknown channel" 1 "$?"
 
+# ---- yoban-notify's own surface ----
+contains "yoban-notify --help" "usage: yoban-notify" "$("$YB_BIN/yoban-notify" --help)"
+check "an unknown option is a usage error" 2 "$(status_of "$YB_BIN/yoban-notify" --bogus)"
+check "a missing config is a usage error" 2 "$(status_of env YOBAN_CONFIG=/nonexistent/yoban.yaml "$YB_BIN/yoban-notify" --once)"
+check "--once delivers what is due and exits 0" 0 "$(status_of env PGUSER=yoband "$YB_BIN/yoban-notify" --once)"
+
 check_status "no sanitizer report from yoban-notify" 1 grep -q 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$PG_BASE/notify.log"
 [ "$ASSERT_FAILED" -eq 0 ] || { echo "# --- notify.log"; tail -40 "$PG_BASE/notify.log" | sed 's/^/#   /'; }
 finish
