@@ -272,7 +272,7 @@ static const char *col(const struct db_result *r, const char *name)
 
 static const char claim_sql[] =
 	"SELECT n.id, n.channel, n.channel_index, n.attempts, n.hops, e.id AS event_id, "
-	" e.event::text AS event, e.run_id, e.incident_id, e.runbook, e.channels::text AS channels,"
+	" e.event::text AS event, e.run_id, e.incident_id, e.runbook,"
 	" e.detail->>'reason' AS event_reason, f.channel AS fallover_from,"
 	" r.mode::text AS mode, r.state::text AS state, r.reason,"
 	" to_json(date_trunc('second', r.scheduled_for)) #>> '{}' AS scheduled_for,"
@@ -283,7 +283,9 @@ static const char claim_sql[] =
 	" to_json(date_trunc('second', i.detected_at + $1::interval)) #>> '{}' AS report_due,"
 	" to_json(date_trunc('second', i.detected_at + $2::interval)) #>> '{}' AS start_due,"
 	" to_json(date_trunc('second', i.detected_at + $3::interval)) #>> '{}' AS recover_due,"
-	" array_length(e.channels, 1) AS n_channels"
+	" array_length(e.channels, 1) AS n_channels,"
+	" e.channels[(n.channel_index + 1) % greatest(array_length(e.channels, 1), 1) + 1]"
+	"   AS next_channel"
 	" FROM yoban.notifications n JOIN yoban.notify_events e ON e.id = n.event_id"
 	" LEFT JOIN yoban.notifications f ON f.id = n.fallover_of"
 	" LEFT JOIN yoban.runs r ON r.id = e.run_id"
@@ -299,21 +301,6 @@ static void interval_text(char *out, size_t size, int64_t ms)
 		snprintf(out, size, "%lld milliseconds", (long long)ms);
 	else
 		out[0] = 0;
-}
-
-/* The channel that follows index in the event's list ("{a,b,c}"), or NULL. */
-static char *channel_at(const char *list, int index)
-{
-	if (!list || *list != '{')
-		return NULL;
-	const char *p = list + 1;
-	for (int i = 0; *p && *p != '}'; i++) {
-		size_t k = strcspn(p, ",}");
-		if (i == index)
-			return *p == '"' ? xstrndup(p + 1, k - 2) : xstrndup(p, k);
-		p += k + (p[k] == ',');
-	}
-	return NULL;
 }
 
 /* The claim's answer, copied out of the claim's result so the transaction can end before the
@@ -454,8 +441,7 @@ int worker_deliver_one(struct worker *w, struct yb_err *err)
 				      "state = 'pending' AND attempts = $2::integer", 4, up, NULL, err);
 	} else if (rc == 0) {
 		int total = c.n_channels;
-		char *next = total > 1 && c.hops + 1 < total ?
-			channel_at(col(r, "channels"), (c.index + 1) % total) : NULL;
+		const char *next = total > 1 && c.hops + 1 < total ? col(r, "next_channel") : NULL;
 		wlog("notification %s via '%s': the last attempt (%d) failed (%s)%s%s", id, channel,
 		     attempt, derr.msg, next ? "; falling over to " : "", next ? next : "");
 		char index_text[16], hops_text[16];
@@ -469,7 +455,6 @@ int worker_deliver_one(struct worker *w, struct yb_err *err)
 			     "yoban.notifications (event_id, channel, channel_index, fallover_of, hops) "
 			     "SELECT f.event_id, $4, $5::integer, $1::bigint, $6::integer FROM f "
 			     "WHERE $4::text IS NOT NULL", 6, up, NULL, err);
-		free(next);
 	}
 	if (rc < 0)
 		rollback(w);
