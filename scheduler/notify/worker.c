@@ -291,7 +291,8 @@ static const char claim_sql[] =
 	" LEFT JOIN yoban.runs r ON r.id = e.run_id"
 	" LEFT JOIN yoban.incidents i ON i.id = e.incident_id"
 	" LEFT JOIN LATERAL (SELECT * FROM yoban.jobs j WHERE j.run_id = e.run_id"
-	"   AND j.state <> 'succeeded' ORDER BY j.id DESC LIMIT 1) j ON true"
+	"   AND j.state <> 'succeeded' AND e.event IN ('failure', 'timeout', 'lost', 'escalation')"
+	"   ORDER BY j.id DESC LIMIT 1) j ON true"
 	" WHERE n.state = 'pending' AND n.next_attempt_at <= now()"
 	" ORDER BY n.next_attempt_at, n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED";
 
