@@ -13,6 +13,8 @@ packages=(
   libarchive-dev
   # SHA-256 with the CPU's SHA instructions (common/digest.c); libssh2 links libcrypto already
   libssl-dev
+  # libcurl (OpenSSL flavour): the smtp and webhook notice channels (scheduler/notify/http.c)
+  libcurl4-openssl-dev
   # unit tests
   check
   # integration tests: a real PostgreSQL and a real sshd, started by the tests themselves
@@ -29,6 +31,8 @@ packages=(
   zstd
   # the daemon tests turn stored chunks (bytea hex) back into bytes to compare digests
   xxd
+  # the notice tests deliver to a real SMTP server on loopback (python3 -m aiosmtpd)
+  python3-aiosmtpd
 )
 
 missing=()

@@ -75,14 +75,30 @@ struct rb_inventory {
 
 /* ---- site config (yoban.yaml) ------------------------------------------------------------- */
 
+/* retry: attempts is the number of tries in all (1 = no retry), delay the pause between them */
+struct rb_retry {
+	int attempts;
+	int64_t delay_ms;
+};
+
 enum rb_channel_kind { RB_CHANNEL_SMTP = 0, RB_CHANNEL_COMMAND, RB_CHANNEL_WEBHOOK };
+
+/* Delivery defaults of a channel (yoban.yaml may change them per channel). */
+#define RB_CHANNEL_TIMEOUT_MS (30 * 1000)
+#define RB_CHANNEL_ATTEMPTS 3
+#define RB_CHANNEL_RETRY_DELAY_MS (30 * 1000)
 
 struct rb_channel {
 	char *name;
 	enum rb_channel_kind kind;
+	int64_t timeout_ms;  /* one attempt's limit; default RB_CHANNEL_TIMEOUT_MS */
+	struct rb_retry retry; /* tries in all and the first pause (doubled each time) */
 	char *smtp_url, *smtp_from; /* smtp */
 	char **smtp_to;
 	size_t n_smtp_to;
+	char *smtp_user;          /* optional: AUTH with this user ... */
+	char *smtp_password_file; /* ... and the password in this file, inside secrets_dir */
+	bool smtp_tls_required;   /* tls: required (default with a password) | optional */
 	char **argv; /* command: argv, NULL-terminated; the message arrives on stdin */
 	size_t argc;
 	char *webhook_url; /* webhook: POSTed JSON */
@@ -133,6 +149,10 @@ struct rb_site {
 	char *default_timezone; /* for runbooks without one; default "Asia/Tokyo" */
 	struct rb_channel *channels;
 	size_t n_channels;
+	char **default_channels;    /* notify.default: for runbooks that name none */
+	size_t n_default_channels;
+	char **escalation_channels; /* notify.escalation: incidents not acknowledged in time */
+	size_t n_escalation_channels;
 	struct rb_contract contract;
 	struct rb_maintenance *maintenance;
 	size_t n_maintenance;
@@ -170,11 +190,6 @@ enum rb_step_kind { RB_STEP_RUN = 0, RB_STEP_ARGV, RB_STEP_SQL, RB_STEP_BACKUP, 
 #define RB_DEFAULT_TIMEOUT_MS (60 * 60 * 1000)     /* a step's timeout when none is written */
 #define RB_DEFAULT_CATCHUP_WINDOW_MS (6 * 60 * 60 * 1000)
 
-/* retry: attempts is the number of tries in all (1 = no retry), delay the pause between them */
-struct rb_retry {
-	int attempts;
-	int64_t delay_ms;
-};
 
 struct rb_kv {
 	char *name;

@@ -347,7 +347,7 @@ static void check_runbook(struct rb_set *set, struct rb_runbook *rb, const struc
 	}
 
 	const struct yn_pair *sp = yn_get_pair(tree, "schedule");
-	if (sp && rb->n_channels == 0)
+	if (sp && rb->n_channels == 0 && set->site.n_default_channels == 0)
 		rb_diag_add(d, RB_SEV_WARNING, rb->path, sp->key->line, sp->key->col,
 			    "'%s' runs unattended but notifies nobody: add notify.channels so that a "
 			    "failure reaches a person", rb->name);

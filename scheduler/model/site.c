@@ -67,9 +67,11 @@ static const char *const site_keys[] = { "database", "state_dir", "runbooks", "i
 					 "calendars", "secrets_dir", "ssh", "timezone", "notify",
 					 "contract", "maintenance", NULL };
 static const char *const ssh_keys[] = { "key", "known_hosts", NULL };
-static const char *const site_notify_keys[] = { "channels", NULL };
-static const char *const channel_keys[] = { "smtp", "command", "webhook", NULL };
-static const char *const smtp_keys[] = { "url", "from", "to", NULL };
+static const char *const site_notify_keys[] = { "channels", "default", "escalation", NULL };
+static const char *const channel_keys[] = { "smtp", "command", "webhook", "timeout", "retry", NULL };
+static const char *const smtp_keys[] = { "url", "from", "to", "user", "password_file", "tls", NULL };
+static const char *const retry_keys[] = { "attempts", "delay", NULL };
+static const char *const tls_modes[] = { "required", "optional", NULL };
 static const char *const contract_keys[] = { "period", "hours_per_day", "days_per_month", "caps",
 					     "sla", NULL };
 static const char *const period_keys[] = { "from", "to", NULL };
@@ -113,10 +115,14 @@ void rb_site_release(struct rb_site *s)
 		free(c->smtp_url);
 		free(c->smtp_from);
 		rb_strv_free(c->smtp_to, c->n_smtp_to);
+		free(c->smtp_user);
+		free(c->smtp_password_file);
 		rb_strv_free(c->argv, c->argc);
 		free(c->webhook_url);
 	}
 	free(s->channels);
+	rb_strv_free(s->default_channels, s->n_default_channels);
+	rb_strv_free(s->escalation_channels, s->n_escalation_channels);
 	for (size_t i = 0; i < s->n_maintenance; i++) {
 		free(s->maintenance[i].name);
 		rb_strv_free(s->maintenance[i].runbooks, s->maintenance[i].n_runbooks);
@@ -145,18 +151,34 @@ static void site_path(const struct rbx *x, const struct rb_site *s, const struct
 	free(text);
 }
 
-static void parse_channel(const struct rbx *x, struct rb_channel *c, const struct yn_node *n)
+static void parse_channel(const struct rbx *x, const struct rb_site *s, struct rb_channel *c,
+			  const struct yn_node *n)
 {
+	c->timeout_ms = RB_CHANNEL_TIMEOUT_MS;
+	c->retry = (struct rb_retry){ RB_CHANNEL_ATTEMPTS, RB_CHANNEL_RETRY_DELAY_MS };
 	if (!rbx_is_map(x, n, "channel"))
 		return;
 	rbx_keys(x, n, channel_keys, " in a notify channel");
-	if (n->n_pairs != 1) {
+	int n_kinds = !!yn_get(n, "smtp") + !!yn_get(n, "command") + !!yn_get(n, "webhook");
+	if (n_kinds != 1) {
 		rbx_err(x, n, "notify channel '%s' needs exactly one of smtp, command or webhook",
 			c->name);
-		if (n->n_pairs == 0)
+		if (n_kinds == 0)
 			return;
 	}
 	const struct yn_node *v;
+	if ((v = yn_get(n, "timeout")) && rbx_duration(x, v, "timeout", &c->timeout_ms) &&
+	    (c->timeout_ms < 1000 || c->timeout_ms > 10 * 60 * 1000))
+		rbx_err(x, v, "a channel's timeout is from 1s to 10m");
+	if ((v = yn_get(n, "retry")) && rbx_is_map(x, v, "retry")) {
+		rbx_keys(x, v, retry_keys, " in 'retry'");
+		const struct yn_node *f;
+		int64_t i;
+		if ((f = yn_get(v, "attempts")) && rbx_int(x, f, "attempts", 1, 20, &i))
+			c->retry.attempts = (int)i;
+		if ((f = yn_get(v, "delay")))
+			rbx_duration(x, f, "delay", &c->retry.delay_ms);
+	}
 	if ((v = yn_get(n, "smtp"))) {
 		c->kind = RB_CHANNEL_SMTP;
 		if (!rbx_is_map(x, v, "smtp"))
@@ -168,6 +190,27 @@ static void parse_channel(const struct rbx *x, struct rb_channel *c, const struc
 			rbx_str(x, yn_get(v, "from"), "from", &c->smtp_from);
 		if (rbx_require(x, v, "to", " in 'smtp'", " (a list of addresses)"))
 			rbx_strlist(x, yn_get(v, "to"), "to", &c->smtp_to, &c->n_smtp_to);
+		if (c->smtp_url && strncmp(c->smtp_url, "smtp://", 7) &&
+		    strncmp(c->smtp_url, "smtps://", 8))
+			rbx_err(x, yn_get(v, "url"), "'url' must be smtp://HOST[:PORT] (STARTTLS) or "
+				"smtps://HOST[:PORT] (TLS from the start)");
+		const struct yn_node *f;
+		if ((f = yn_get(v, "user")))
+			rbx_str(x, f, "user", &c->smtp_user);
+		if ((f = yn_get(v, "password_file"))) {
+			char *written = NULL;
+			struct yb_err e = { 0 };
+			if (rbx_str(x, f, "password_file", &written) &&
+			    rb_secret_resolve(s, written, &c->smtp_password_file, &e) < 0)
+				rbx_err(x, f, "%s", e.msg);
+			free(written);
+		}
+		if ((c->smtp_user != NULL) != (c->smtp_password_file != NULL))
+			rbx_err(x, v, "'user' and 'password_file' go together in 'smtp'");
+		c->smtp_tls_required = c->smtp_password_file != NULL;
+		int mode;
+		if ((f = yn_get(v, "tls")) && rbx_enum(x, f, "tls", tls_modes, &mode))
+			c->smtp_tls_required = mode == 0;
 	} else if ((v = yn_get(n, "command"))) {
 		c->kind = RB_CHANNEL_COMMAND;
 		if (rbx_strlist(x, v, "command", &c->argv, &c->argc) && c->argc == 0)
@@ -330,8 +373,26 @@ static void parse_site(const struct rbx *x, struct rb_site *s, const struct yn_n
 				c->name = xstrdup(ch->pairs[i].key->text);
 				c->pos = (struct rb_pos){ s->path, ch->pairs[i].key->line,
 							  ch->pairs[i].key->col };
-				parse_channel(x, c, ch->pairs[i].value);
+				parse_channel(x, s, c, ch->pairs[i].value);
 			}
+		}
+		const struct yn_node *names;
+		if ((names = yn_get(v, "default")))
+			rbx_strlist(x, names, "default", &s->default_channels,
+				    &s->n_default_channels);
+		if ((names = yn_get(v, "escalation")))
+			rbx_strlist(x, names, "escalation", &s->escalation_channels,
+				    &s->n_escalation_channels);
+		for (size_t i = 0; i < s->n_default_channels + s->n_escalation_channels; i++) {
+			const char *name = i < s->n_default_channels ?
+				s->default_channels[i] : s->escalation_channels[i - s->n_default_channels];
+			bool known = false;
+			for (size_t k = 0; k < s->n_channels; k++)
+				known = known || !strcmp(s->channels[k].name, name);
+			if (!known)
+				rbx_err(x, i < s->n_default_channels ? yn_get(v, "default") :
+					yn_get(v, "escalation"), "unknown notify channel '%.60s' (define it "
+					"under notify.channels)", name);
 		}
 	}
 	if ((v = yn_get(root, "contract")))
