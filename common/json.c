@@ -97,8 +97,8 @@ struct yb_json *yb_json_str(const char *s)
 }
 struct yb_json *yb_json_strn(const char *s, size_t n)
 {
-	json_t *v = json_stringn(s, n);
-	return v ? Y(v) : Y(lossy_string(s, n));
+	/* NUL too is replaced: a parser (ours included) refuses \u0000 */
+	return yb_utf8_valid(s, n) ? Y(checked(json_stringn(s, n))) : Y(lossy_string(s, n));
 }
 
 struct yb_json *yb_json_bytes(const void *p, size_t n)

@@ -15,8 +15,8 @@ struct yb_json;
 
 struct yb_json *yb_json_object(void);
 struct yb_json *yb_json_array(void);
-/* Text for people. NULL s gives JSON null. Bytes that are not UTF-8 become U+FFFD each, so a
- * dump never fails; where the exact bytes must come back, use yb_json_bytes. */
+/* Text for people. NULL s gives JSON null. Bytes that are not UTF-8 (and NUL) become U+FFFD each,
+ * so a dump never fails and always parses back; where the exact bytes must come back, use yb_json_bytes. */
 struct yb_json *yb_json_str(const char *s);
 struct yb_json *yb_json_strn(const char *s, size_t n);
 /* Bytes, losslessly: a JSON string when they are UTF-8 without NUL, else {"base64": "..."}

@@ -91,8 +91,13 @@ START_TEST(text_for_people_never_fails)
 	struct yb_json *o = yb_json_object();
 	yb_json_set(o, "name", yb_json_str("bad\xff" "byte"));
 	yb_json_set(o, "cut", yb_json_strn("\xe3\x81", 2));
+	yb_json_set(o, "nul", yb_json_strn("a\0b", 3));
 	char *text = yb_json_dump(o, 0);
-	ck_assert_str_eq(text, "{\"name\":\"bad\xef\xbf\xbd" "byte\",\"cut\":\"\xef\xbf\xbd\xef\xbf\xbd\"}");
+	ck_assert_str_eq(text, "{\"name\":\"bad\xef\xbf\xbd" "byte\",\"cut\":\"\xef\xbf\xbd\xef\xbf\xbd\","
+			       "\"nul\":\"a\xef\xbf\xbd" "b\"}");
+	struct yb_json *back = NULL;
+	ck_assert_int_eq(yb_json_parse(text, strlen(text), &back, NULL), 0); /* it parses back */
+	yb_json_free(back);
 	free(text);
 	yb_json_free(o);
 }
