@@ -76,6 +76,7 @@ grep -q '^calendars:' "$conf" || echo "calendars: \"$state/calendars\"" >> "$con
 fire_at=$(( $(date +%s) + 15 ))
 cron=$(TZ=Asia/Tokyo date -d "@$fire_at" '+%-M %-H %-d %-m * %-S')
 fire_iso=$(TZ=Asia/Tokyo date -d "@$fire_at" '+%Y-%m-%dT%H:%M:%S+09:00')
+rm -f "$state"/runbooks/demo-*.yaml   # the demos below, from an earlier run, are written anew
 sed "s/@CRON@/$cron/" deploy/demo/nightly-resident-batch.yaml > "$state/runbooks/nightly-resident-batch.yaml"
 "$yoban" validate --config "$conf" "$state/runbooks"
 
@@ -180,6 +181,50 @@ copy=$(ls "$demo"/vault/*.yoban-offsite | head -1)
 step "yoban offsite-restore: the copy, decrypted with the vault's secret key, restored"
 "$yoban" offsite-restore "$copy" --key "$demo/vault.key" --to "$demo/from-vault"
 diff -r "$demo/share" "$demo/from-vault" && echo "identical to the share as it is tonight"
+
+# ---- a failure at night: a notice delivered, an incident opened, acknowledged, resolved ------
+# The site's on-duty channel here is a command that appends each notice to a file (in a city it
+# calls the phone tool or sends mail); yoban-notify delivers beside yoband, in its own process.
+grep -q '^notify:' "$conf" || cat >> "$conf" <<YAML
+notify:
+  channels:
+    on-duty: { command: [/bin/sh, -c, "cat >> $state/notices.jsonl; echo >> $state/notices.jsonl"], timeout: 10s }
+  default: [on-duty]
+contract:
+  sla: { report: 30m, start: 2h, recover: 6h, availability: 99.9 }
+YAML
+cat > "$state/runbooks/demo-failing.yaml" <<'YAML'
+version: 1
+name: demo-failing
+title: 住民税 夜間集計 (fails on purpose)
+kind: batch
+targets: { hosts: [local] }
+steps:
+  - name: aggregate
+    run: "echo aggregating; echo 'ERROR: table zei.kazei is locked' >&2; exit 3"
+YAML
+"$yoban" reload --config "$conf" >/dev/null
+rm -f "$state/notices.jsonl"
+build/bin/yoban-notify --config "$conf" >> "$state/yoban-notify.log" 2>&1 &
+ntpid=$!
+trap 'stop_daemon; kill "$ntpid" 2>/dev/null || true; sshd_stop' EXIT
+step "a step fails on purpose at night"
+wait_run demo-failing || true
+for _ in $(seq 300); do [ -s "$state/notices.jsonl" ] && break; sleep 0.1; done
+step "the notice the on-duty channel received (the command got it as JSON on stdin)"
+head -1 "$state/notices.jsonl" | /usr/bin/python3 -c 'import json,sys; n=json.loads(sys.stdin.readline()); print(n["subject"]); print(); print(n["text"])'
+step "yoban notifications (every delivery and attempt)"
+"$yoban" notifications --config "$conf"
+inc=$("$yoban" incidents --config "$conf" --open --format json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); l=d["incidents"] if isinstance(d, dict) else d; print(l[0]["id"])')
+step "yoban incidents --open: the incident and its SLA clocks"
+"$yoban" incidents --config "$conf" --open
+step "yoban incident ack $inc, then resolve it with its cause and fixes"
+"$yoban" incident ack "$inc" --config "$conf" --comment "on-duty engineer looking at the lock"
+"$yoban" incident resolve "$inc" --config "$conf" --cause "a manual query held a lock on zei.kazei" \
+  --temporary-fix "the query was cancelled and the batch rerun" \
+  --permanent-fix "lock_timeout for manual sessions on the tax database"
+"$yoban" incident show "$inc" --config "$conf"
+kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
 
 stop_daemon
 "$yoban" db stop --config "$conf" >/dev/null
