@@ -16,6 +16,7 @@
 #include "tz.h"
 
 #define YD_MAX_CATCHUP 1000        /* missed fires handled per runbook and take-over */
+#define YD_MAX_OLD_MISSED 1000000  /* fires before the window counted for the log, at most */
 
 /* ---- fires -------------------------------------------------------------------------------- */
 
@@ -217,8 +218,30 @@ static void catch_up_entry(struct yd *d, struct yd_entry *e, int64_t cursor, int
 {
 	const struct rb_runbook *rb = e->rev->rb;
 	int64_t window_start = now - rb->catchup_window_ms / 1000;
-	if (cursor < window_start)
+	if (cursor < window_start) {
+		/* Fires older than the window are never run, but never passed over in silence either:
+		 * the latest of them is recorded skipped (a missed fire: notice and incident), the
+		 * others counted in the log. One row, not one per fire, however long the outage. */
+		int64_t t = cursor, next, last_old = 0;
+		size_t n_old = 0;
+		while (n_old < YD_MAX_OLD_MISSED && sched_next(&rb->schedule, t, &next, NULL) == 0 &&
+		       next <= window_start) {
+			last_old = t = next;
+			n_old++;
+		}
+		if (n_old && !d->db_broken) {
+			yd_log("catch-up: runbook '%s' missed %s%zu fire(s) older than its catch-up window; "
+			       "the latest is recorded skipped", e->name,
+			       n_old == YD_MAX_OLD_MISSED ? "at least " : "", n_old);
+			fire_batch_add(d, *fb, e, last_old, "missed while no scheduler led (older than the "
+				       "catch-up window: this fire and any before it since the outage began)");
+			if ((*fb)->n == YD_FIRE_BATCH) {
+				fire_batch_send(d, *fb, true);
+				*fb = fire_batch_new("catchup");
+			}
+		}
 		cursor = window_start;
+	}
 	int64_t *missed = NULL;
 	size_t n = 0;
 	int64_t t = cursor;
@@ -250,14 +273,11 @@ static void catch_up_entry(struct yd *d, struct yd_entry *e, int64_t cursor, int
 	yd_heap_update(d, e);
 }
 
-/* Does e have a fire in (max(cursor, its window's start), now]? */
+/* Does e have a fire in (cursor, now]? (Before the window too: those are recorded missed.) */
 static bool misses_since(const struct yd_entry *e, int64_t cursor, int64_t now)
 {
-	const struct rb_runbook *rb = e->rev->rb;
-	int64_t window_start = now - rb->catchup_window_ms / 1000, next;
-	if (cursor < window_start)
-		cursor = window_start;
-	return sched_next(&rb->schedule, cursor, &next, NULL) == 0 && next <= now;
+	int64_t next;
+	return sched_next(&e->rev->rb->schedule, cursor, &next, NULL) == 0 && next <= now;
 }
 
 /* One statement over the runbooks named in names (an array literal): its first column for each,

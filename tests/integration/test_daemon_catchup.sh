@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Catch-up after downtime: with the daemon stopped for a few seconds while runbooks fire every
 # second, `all` runs every missed fire, `latest` runs the last and records the others skipped,
-# `none` records them all skipped, and catchup_window bounds how far back anything is considered.
+# `none` records them all skipped, and catchup_window bounds how far back anything is run (the
+# latest fire before it is recorded missed, so an outage is never passed over in silence).
 # A runbook that never fired is not caught up from before it existed.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,8 +51,15 @@ check "latest: the others are recorded skipped" "$((n_all - 1))" "$(missed cu-la
 check "latest: the one that ran is the last" t "$(yd_sql "SELECT max(scheduled_for) = (SELECT scheduled_for FROM yoban.runs WHERE runbook = 'cu-latest' AND trigger = 'catchup' AND state = 'succeeded') FROM yoban.runs WHERE runbook = 'cu-latest' AND trigger = 'catchup'")"
 check "none: nothing ran, every missed fire skipped" "0:$n_all" "$(missed cu-none succeeded):$(missed cu-none skipped)"
 check "none: the reason says so" "missed while no scheduler led (catchup: none)" "$(yd_sql "SELECT DISTINCT reason FROM yoban.runs WHERE runbook = 'cu-none' AND trigger = 'catchup'")"
-w=$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-window' AND trigger = 'catchup'")
+w=$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-window' AND trigger = 'catchup' AND state <> 'skipped'")
 check_status "window: only fires inside catchup_window are caught up" 0 test "$w" -ge 1 -a "$w" -le 3 -a "$w" -lt "$n_all"
+check "window: the fires before it are not passed over in silence: one is recorded missed" \
+  "1|missed while no scheduler led (older than the catch-up window: this fire and any before it since the outage began)" \
+  "$(yd_sql "SELECT count(*), max(reason) FROM yoban.runs WHERE runbook = 'cu-window' AND trigger = 'catchup' AND state = 'skipped'")"
+check "window: it is the latest fire before the window, older than every one caught up" t \
+  "$(yd_sql "SELECT (SELECT scheduled_for FROM yoban.runs WHERE runbook = 'cu-window' AND trigger = 'catchup' AND state = 'skipped') < (SELECT min(scheduled_for) FROM yoban.runs WHERE runbook = 'cu-window' AND trigger = 'catchup' AND state <> 'skipped')")"
+grep -q "catch-up: runbook 'cu-window' missed .* older than its catch-up window" "$PG_BASE/yoband.log"
+check "window: the log counts the fires older than the window" 0 "$?"
 check "every fire has at most one run" 0 "$(yd_sql "SELECT count(*) FROM (SELECT 1 FROM yoban.runs GROUP BY runbook, scheduled_for, mode HAVING count(*) > 1) x")"
 check "no gap for all, latest and none" 0 "$(for rb in cu-all cu-latest cu-none; do yd_sql "SELECT count(*) FROM generate_series((SELECT min(scheduled_for) FROM yoban.runs WHERE runbook = '$rb'), (SELECT max(scheduled_for) FROM yoban.runs WHERE runbook = '$rb'), interval '1 second') s LEFT JOIN yoban.runs r ON r.runbook = '$rb' AND r.scheduled_for = s WHERE r.id IS NULL"; done | sort -u)"
 check "a new runbook is not caught up from before it existed" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE runbook = 'cu-new' AND trigger = 'catchup'")"
