@@ -1,11 +1,12 @@
 /*
  * cmd_show.c: `yoban show RUN`: one run in full: the run row, the revision of the runbook it ran
  * (digest), its jobs (a step on a host, one attempt each) with exits, times, byte counts and
- * output digests, and its state history.
+ * output digests, its state history, and its approval record and gate decisions (cli_approvals.c).
  *
  * Three SELECTs read in one REPEATABLE READ transaction, so the run, its jobs and its history are
  * one consistent picture even while yoband writes.
  */
+#include "cli_approvals.h"
 #include "cmd_db_common.h"
 
 #include <getopt.h>
@@ -180,10 +181,15 @@ static int run(int argc, char **argv)
 		for (int i = 0; i < db_result_rows(hist); i++)
 			yb_json_push(arr, opdb_row_json(hist, i));
 		yb_json_set(o, "history", arr);
+		if ((status = cli_show_approvals(c, run_id, o)) != 0) {
+			yb_json_free(o);
+			goto out;
+		}
 		yb_json_print(o, YB_JSON_PRETTY);
 		yb_json_free(o);
 	} else {
 		print_text(run_r, jobs, hist);
+		status = cli_show_approvals(c, run_id, NULL);
 	}
 out:
 	db_result_free(run_r);

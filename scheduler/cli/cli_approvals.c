@@ -1,0 +1,54 @@
+/*
+ * cli_approvals.c: the approval record of one run for `yoban show`: who requested it and what
+ * it was pinned to (revision, procedure digest, approvers needed, lead time, emergency), each
+ * approval with its comment, how the request ended (started, rejected, void and why) and every
+ * gate decision (approval, revision approval, staging), in time order, each with who and when.
+ */
+#include "cli_approvals.h"
+
+#include <stdio.h>
+
+static const char evidence_sql[] =
+	"SELECT s.kind, to_json(s.at) #>> '{}' AS at, s.who, s.detail FROM ("
+	" SELECT 0 AS o, 'request' AS kind, q.requested_at AS at, q.requested_by AS who,"
+	"  format('%s approver(s) needed, lead time %s%s; revision %s (sha256 %s); procedure %s '\n"
+	"   '(sha256 %s)%s', q.approvers, q.lead_time, CASE WHEN q.emergency THEN ' (EMERGENCY)'"
+	"   ELSE '' END, q.revision_id, left(q.revision_sha256, 12), coalesce(q.procedure, '-'),"
+	"   coalesce(q.procedure_sha256, '-'), coalesce('; reason: ' || q.reason, '')) AS detail"
+	"  FROM yoban.approval_requests q WHERE q.run_id = $1::bigint"
+	" UNION ALL SELECT 1, 'approved', a.at, a.approver, coalesce(a.comment, '')"
+	"  FROM yoban.approvals a WHERE a.run_id = $1::bigint"
+	" UNION ALL SELECT 2, q.state::text, q.decided_at, NULL, q.decision"
+	"  FROM yoban.approval_requests q WHERE q.run_id = $1::bigint AND q.decided_at IS NOT NULL"
+	"   AND q.state <> 'started'"
+	" UNION ALL SELECT 3, 'gate ' || g.gate, g.at, g.decided_by,"
+	"  CASE WHEN g.passed THEN 'passed: ' ELSE 'refused: ' END || g.reason"
+	"  FROM yoban.gate_decisions g WHERE g.run_id = $1::bigint"
+	") s ORDER BY s.at, s.o";
+
+int cli_show_approvals(struct db_conn *c, const char *run_id, struct yb_json *json)
+{
+	struct db_result *r = NULL;
+	const char *p[] = { run_id };
+	int status = opdb_query(c, evidence_sql, 1, p, &r, "yoban_reviewer");
+	if (status != 0)
+		return status;
+	int n = db_result_rows(r);
+	if (json) {
+		struct yb_json *arr = yb_json_array();
+		for (int i = 0; i < n; i++)
+			yb_json_push(arr, opdb_row_json(r, i));
+		yb_json_set(json, "approval", arr);
+	} else if (n) {
+		printf("\napproval and gates\n");
+		for (int i = 0; i < n; i++) {
+			char at[32];
+			const char *who = db_result_get(r, i, 2);
+			opdb_format_time(db_result_get(r, i, 1), at, sizeof(at));
+			printf("  %s  %-22s %s%s%s\n", at, db_result_get(r, i, 0), who ? who : "",
+			       who ? ": " : "", db_result_get(r, i, 3) ? db_result_get(r, i, 3) : "");
+		}
+	}
+	db_result_free(r);
+	return 0;
+}
