@@ -36,6 +36,11 @@ for rb in "${books[@]}"; do
   fi
 done
 
+step "cron as crontabs write it (croniter's syntax): weekday mornings from November to March"
+"$yoban" next --cron '30 8 * Nov-Mar mon-fri' --tz Asia/Tokyo --count 3
+step "every 30 minutes through the end of summer time in New York (both passes of the repeated hour)"
+"$yoban" next --cron '*/30 * * * *' --tz America/New_York --from 2026-11-01T00:45:00-04:00 --count 5
+
 step "the city calendar's closed days in the coming weeks"
 today=$(date +%F)
 "$yoban" calendar holidays --year "$(date +%Y)" --calendar city | awk -v t="$today" '$1 >= t' | head -12
@@ -61,6 +66,10 @@ YAML
 mkdir -p "$state/calendars"
 cp runbooks/calendars/city.yaml "$state/calendars/city.yaml"
 "$yoban" init --state-dir "$state" --runbooks "$state/runbooks" --inventory "$state/inventory.yaml"
+# A state folder from an earlier run of an older build: start its database (a `yoban db stop`
+# holds it stopped until then) and bring its schema up to this build, as an upgrade would.
+"$yoban" db start --config "$conf" >/dev/null 2>&1 || true
+"$yoban" db migrate --config "$conf"
 grep -q '^calendars:' "$conf" || echo "calendars: \"$state/calendars\"" >> "$conf"
 
 # The nightly batch, scheduled a few seconds from now (six fields, seconds last, in Tokyo time).
@@ -97,6 +106,9 @@ step "yoban logs $run_id"
 step "yoban show $run_id"
 "$yoban" show --config "$conf" "$run_id"
 
+step "an operator's run: yoban trigger with a parameter, named as the runbook writes it"
+"$yoban" trigger nightly-resident-batch --config "$conf" --param business_date="$(date +%F)" --wait --timeout 60s
+
 stop_daemon
 "$yoban" db stop --config "$conf" >/dev/null
 
@@ -107,7 +119,8 @@ Done: the nightly batch ran under yoband and its evidence is in PostgreSQL. Next
   build/bin/yoban validate PATH...        check your own runbooks
   ./tests/run.sh                          run every test
   export YOBAN_CONFIG=$conf
-  build/bin/yoband                        the daemon again (it starts the database itself)
+  build/bin/yoban db start                the database again (yoban db stop holds it stopped)
+  build/bin/yoband                        the daemon again
   build/bin/yoban trigger nightly-resident-batch --wait
   build/bin/yoban runs                    what ran
 EOT
