@@ -5,8 +5,12 @@
  * gate decision (approval, revision approval, staging), in time order, each with who and when.
  */
 #include "cli_approvals.h"
+#include "db_admin.h"
+#include "runbook.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char evidence_sql[] =
 	"SELECT s.kind, to_json(s.at) #>> '{}' AS at, s.who, s.detail FROM ("
@@ -51,4 +55,51 @@ int cli_show_approvals(struct db_conn *c, const char *run_id, struct yb_json *js
 	}
 	db_result_free(r);
 	return 0;
+}
+
+static const char staging_sql[] =
+	"SELECT s.id, s.state, to_json(s.ended_at) #>> '{}' AS ended_at, s.how FROM ("
+	" SELECT r.id, r.state::text AS state, r.ended_at, 'staging run' AS how"
+	"  FROM yoban.runs r JOIN yoban.runbook_revisions v ON v.id = r.revision_id"
+	"  WHERE v.runbook = $1 AND v.sha256 = $2 AND r.mode = 'staging'"
+	" UNION ALL SELECT r.id, r.state::text, r.ended_at, 'rehearsal ' || r.runbook"
+	"  FROM yoban.rehearsals h JOIN yoban.runbook_revisions v ON v.id = h.revision_id"
+	"  JOIN yoban.runs r ON r.id = h.run_id WHERE v.runbook = $1 AND v.sha256 = $2"
+	") s ORDER BY s.id DESC LIMIT 1";
+
+void cli_plan_staging(const struct rb_set *set, const struct rb_runbook *rb, struct yb_json *json)
+{
+	struct yb_err err = { 0 };
+	struct db_conn *c = NULL;
+	struct db_result *r = NULL;
+	const struct rb_site *site = &set->site;
+	char *conninfo = NULL;
+	if (!rb->staging_required)
+		goto out;
+	conninfo = site->database ? xstrdup(site->database)
+				  : db_cluster_conninfo(site->state_dir, DB_CLUSTER_DBNAME);
+	const char *p[] = { rb->name, rb->revision };
+	if (db_connect(conninfo, &c, &err) < 0 || db_exec(c, staging_sql, 2, p, &r, &err) < 0) {
+		if (!json)
+			printf("  staging result of this revision: not known (the database is not "
+			       "reachable: %s)\n", err.msg);
+		goto out;
+	}
+	if (json) {
+		yb_json_set(json, "staging_last", db_result_rows(r) ? opdb_row_json(r, 0) : yb_json_null());
+	} else if (!db_result_rows(r)) {
+		printf("  staging result of this revision: none yet (production is refused)\n");
+	} else {
+		char at[32];
+		opdb_format_time(db_result_get(r, 0, 2), at, sizeof(at));
+		printf("  staging result of this revision: run %s (%s) %s at %s%s\n", db_result_get(r, 0, 0),
+		       db_result_get(r, 0, 3), db_result_get(r, 0, 1), at,
+		       strcmp(db_result_get(r, 0, 1), "succeeded") ? " (production is refused)" : "");
+	}
+out:
+	if (json && rb->staging_required && !yb_json_get(json, "staging_last"))
+		yb_json_set(json, "staging_last", yb_json_null());
+	db_result_free(r);
+	db_close(c);
+	free(conninfo);
 }

@@ -13,4 +13,12 @@
  * (printed). */
 int cli_show_approvals(struct db_conn *c, const char *run_id, struct yb_json *json);
 
+struct rb_set;
+struct rb_runbook;
+/* For `yoban plan`: the last staging result (its own staging run or a rehearsal) of rb's
+ * revision, read from the site's database when it is reachable (quietly skipped when not, or
+ * when rb has no staging requirement). Printed (json NULL), else set as json["staging_last"]
+ * (null: none, or the database not reachable). */
+void cli_plan_staging(const struct rb_set *set, const struct rb_runbook *rb, struct yb_json *json);
+
 #endif
