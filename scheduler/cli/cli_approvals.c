@@ -81,18 +81,20 @@ void cli_plan_staging(const struct rb_set *set, const struct rb_runbook *rb, str
 	const char *p[] = { rb->name, rb->revision };
 	if (db_connect(conninfo, &c, &err) < 0 || db_exec(c, staging_sql, 2, p, &r, &err) < 0) {
 		if (!json)
-			printf("  staging result of this revision: not known (the database is not "
-			       "reachable: %s)\n", err.msg);
+			printf("\nstaging gate: required; the last staging result of this revision is "
+			       "not known (the database is not reachable)\n");
 		goto out;
 	}
 	if (json) {
 		yb_json_set(json, "staging_last", db_result_rows(r) ? opdb_row_json(r, 0) : yb_json_null());
 	} else if (!db_result_rows(r)) {
-		printf("  staging result of this revision: none yet (production is refused)\n");
+		printf("\nstaging gate: required; staging result of this revision: none yet "
+		       "(production is refused)\n");
 	} else {
 		char at[32];
 		opdb_format_time(db_result_get(r, 0, 2), at, sizeof(at));
-		printf("  staging result of this revision: run %s (%s) %s at %s%s\n", db_result_get(r, 0, 0),
+		printf("\nstaging gate: required; staging result of this revision: run %s (%s) %s at "
+		       "%s%s\n", db_result_get(r, 0, 0),
 		       db_result_get(r, 0, 3), db_result_get(r, 0, 1), at,
 		       strcmp(db_result_get(r, 0, 1), "succeeded") ? " (production is refused)" : "");
 	}
