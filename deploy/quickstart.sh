@@ -138,8 +138,9 @@ echo "\$ yoban approve $patch_run    (as $me, the requester)"
 "$yoban" approve "$patch_run" --config "$conf" || echo "(refused, as it must be)"
 echo "\$ psql: SET SESSION AUTHORIZATION suzuki; SELECT yoban.yoban_approve($patch_run, 'procedure checked')"
 su_psql -c "SET SESSION AUTHORIZATION suzuki" -c "SELECT yoban.yoban_approve($patch_run, 'procedure checked')"
+step "staging first: approved, its lead time over, the patch still waits for a staging pass"
+sleep 8
 "$yoban" pending --config "$conf"
-step "staging first: the approved patch waits until this revision passed on the staging host"
 "$yoban" trigger patch-demo --staging --config "$conf" --wait --timeout 60s
 echo "waiting for yoband to start the approved run $patch_run (lead time 5s after the approval)"
 for _ in $(seq 1 60); do

@@ -279,10 +279,11 @@ BEGIN
 	END IF;
 	SELECT v.sha256 INTO rev_sha FROM yoban.runbook_revisions v WHERE v.id = g.revision_id;
 	lead := CASE WHEN emergency THEN LEAST(g.lead_time, g.emergency_lead_time) ELSE g.lead_time END;
+	-- runs.reason is why a run ended as it did (or, here, what it waits for): the request's
+	-- reason is kept with the request and in the history.
 	INSERT INTO yoban.runs (runbook, revision_id, trigger, mode, scheduled_for, state, requested_by,
-		params, reason)
-	VALUES (runbook, g.revision_id, 'manual', mode, at, 'awaiting_approval', session_user, params,
-		reason)
+		params)
+	VALUES (runbook, g.revision_id, 'manual', mode, at, 'awaiting_approval', session_user, params)
 	RETURNING id INTO run;
 	INSERT INTO yoban.run_transitions (run_id, from_state, to_state, reason)
 		VALUES (run, NULL, 'awaiting_approval', 'requested by ' || session_user ||
@@ -657,7 +658,6 @@ GRANT INSERT ON yoban.runs, yoban.run_transitions, yoban.approval_requests, yoba
 GRANT UPDATE (state, ended_at, reason) ON yoban.runs TO yoban_definer;
 GRANT UPDATE (state, approved_at, start_after, decided_at, decision) ON yoban.approval_requests
 	TO yoban_definer;
-GRANT SELECT (id) ON yoban.runs TO yoban_definer;
 
 REVOKE ALL ON FUNCTION yoban.yoban_staging_passed(text, bigint),
 	yoban.yoban_staging_refusal(text, bigint), yoban.yoban_revision_approvals(bigint, text),

@@ -101,6 +101,17 @@ check "psql: an operator who is not an approver: refused" 1 $?
 out=$(as alice "$yoban" approve "$run" 2>&1)
 check "CLI: an operator who is not an approver: exit 1" 1 $?
 contains "the refusal names the role" "yoban_approver" "$out"
+# no way around the functions: approvers and operators write no table directly
+out=$(sql_as bob "INSERT INTO yoban.approvals (run_id, approver, revision_id) VALUES ($drun, 'bob', 1)" 2>&1)
+check "psql: an approver cannot insert an approval row" 1 $?
+out=$(sql_as dave "UPDATE yoban.approval_requests SET state = 'approved', start_after = now() WHERE run_id = $drun" 2>&1)
+check "psql: the requester cannot mark the request approved" 1 $?
+out=$(sql_as dave "UPDATE yoban.runs SET state = 'pending' WHERE id = $drun" 2>&1)
+check "psql: the requester cannot move the run" 1 $?
+out=$(sql_as alice "SELECT yoban.yoban_reject($drun, 'no')" 2>&1)
+check "psql: an operator cannot reject" 1 $?
+check "the request still waits, untouched" "awaiting_approval|waiting" \
+  "$(yd_sql "SELECT r.state, q.state FROM yoban.runs r JOIN yoban.approval_requests q ON q.run_id = r.id WHERE r.id = $drun")"
 # SET ROLE does not help: session_user is the login
 out=$(sql_as dave "SET ROLE bob; SELECT yoban.yoban_approve($drun)" 2>&1)
 check "SET ROLE to another approver does not make it someone else's approval" 1 $?
