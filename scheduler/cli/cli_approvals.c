@@ -30,6 +30,14 @@ static const char evidence_sql[] =
 	"  FROM yoban.gate_decisions g WHERE g.run_id = $1::bigint"
 	") s ORDER BY s.at, s.o";
 
+/* A column by name: the queries here name every one (BUG_ON if one changed). */
+static const char *col(const struct db_result *r, int row, const char *name)
+{
+	int i = db_result_col(r, name);
+	BUG_ON(i < 0);
+	return db_result_get(r, row, i);
+}
+
 int cli_show_approvals(struct db_conn *c, const char *run_id, struct yb_json *json)
 {
 	struct db_result *r = NULL;
@@ -47,10 +55,10 @@ int cli_show_approvals(struct db_conn *c, const char *run_id, struct yb_json *js
 		printf("\napproval and gates\n");
 		for (int i = 0; i < n; i++) {
 			char at[32];
-			const char *who = db_result_get(r, i, 2);
-			opdb_format_time(db_result_get(r, i, 1), at, sizeof(at));
-			printf("  %s  %-22s %s%s%s\n", at, db_result_get(r, i, 0), who ? who : "",
-			       who ? ": " : "", db_result_get(r, i, 3) ? db_result_get(r, i, 3) : "");
+			const char *who = col(r, i, "who"), *detail = col(r, i, "detail");
+			opdb_format_time(col(r, i, "at"), at, sizeof(at));
+			printf("  %s  %-22s %s%s%s\n", at, col(r, i, "kind"), who ? who : "",
+			       who ? ": " : "", detail ? detail : "");
 		}
 	}
 	db_result_free(r);
@@ -92,11 +100,11 @@ void cli_plan_staging(const struct rb_set *set, const struct rb_runbook *rb, str
 		       "(production is refused)\n");
 	} else {
 		char at[32];
-		opdb_format_time(db_result_get(r, 0, 2), at, sizeof(at));
+		const char *state = col(r, 0, "state");
+		opdb_format_time(col(r, 0, "ended_at"), at, sizeof(at));
 		printf("\nstaging gate: required; staging result of this revision: run %s (%s) %s at "
-		       "%s%s\n", db_result_get(r, 0, 0),
-		       db_result_get(r, 0, 3), db_result_get(r, 0, 1), at,
-		       strcmp(db_result_get(r, 0, 1), "succeeded") ? " (production is refused)" : "");
+		       "%s%s\n", col(r, 0, "id"), col(r, 0, "how"), state, at,
+		       strcmp(state, "succeeded") ? " (production is refused)" : "");
 	}
 out:
 	if (json && rb->staging_required && !yb_json_get(json, "staging_last"))

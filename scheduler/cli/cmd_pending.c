@@ -29,27 +29,35 @@ static const char pending_sql[] =
 	" FROM yoban.approval_requests q JOIN yoban.runs r ON r.id = q.run_id"
 	" WHERE q.state IN ('waiting', 'approved') ORDER BY q.run_id";
 
+/* A column by name: the query above names every one (BUG_ON if it changed). */
+static const char *col(const struct db_result *r, int row, const char *name)
+{
+	int i = db_result_col(r, name);
+	BUG_ON(i < 0);
+	return db_result_get(r, row, i);
+}
+
 static void print_table(const struct db_result *r)
 {
 	int n = db_result_rows(r);
 	for (int i = 0; i < n; i++) {
 		char req[32], start[32];
-		opdb_format_time(db_result_get(r, i, 5), req, sizeof(req));
-		opdb_format_time(db_result_get(r, i, 11), start, sizeof(start));
-		const char *sha = db_result_get(r, i, 13);
-		const char *by = db_result_get(r, i, 8);
-		const char *why = db_result_get(r, i, 14);
-		printf("run %s  %s (%s)%s\n", db_result_get(r, i, 0), db_result_get(r, i, 1),
-		       db_result_get(r, i, 2),
-		       !strcmp(db_result_get(r, i, 10), "true") ? "  EMERGENCY" : "");
-		printf("  requested by %s at %s: %s\n", db_result_get(r, i, 3), req,
-		       db_result_get(r, i, 4) ? db_result_get(r, i, 4) : "(no reason given)");
-		printf("  approvals    %s of %s%s%s\n", db_result_get(r, i, 6), db_result_get(r, i, 7),
+		bool approved = !strcmp(col(r, i, "state"), "approved");
+		const char *by = col(r, i, "approved_by"), *why = col(r, i, "waiting_for");
+		const char *reason = col(r, i, "reason"), *proc = col(r, i, "procedure");
+		const char *sha = col(r, i, "procedure_sha256");
+		opdb_format_time(col(r, i, "requested_at"), req, sizeof(req));
+		opdb_format_time(col(r, i, "earliest_start"), start, sizeof(start));
+		printf("run %s  %s (%s)%s\n", col(r, i, "run_id"), col(r, i, "runbook"), col(r, i, "mode"),
+		       !strcmp(col(r, i, "emergency"), "true") ? "  EMERGENCY" : "");
+		printf("  requested by %s at %s: %s\n", col(r, i, "requested_by"), req,
+		       reason ? reason : "(no reason given)");
+		printf("  approvals    %s of %s%s%s\n", col(r, i, "approvals"), col(r, i, "needed"),
 		       by ? ": " : "", by ? by : "");
-		printf("  %-12s %s%s\n", !strcmp(db_result_get(r, i, 9), "approved") ? "starts" : "earliest",
-		       start, !strcmp(db_result_get(r, i, 9), "approved") ? "" : " (if approved now)");
-		if (db_result_get(r, i, 12))
-			printf("  procedure    %s sha256 %s\n", db_result_get(r, i, 12), sha ? sha : "-");
+		printf("  %-12s %s%s\n", approved ? "starts" : "earliest", start,
+		       approved ? "" : " (if approved now)");
+		if (proc)
+			printf("  procedure    %s sha256 %s\n", proc, sha ? sha : "-");
 		if (why)
 			printf("  %s\n", why);
 	}
@@ -93,9 +101,9 @@ static int run(int argc, char **argv)
 		struct yb_json *arr = yb_json_array();
 		for (int i = 0; i < db_result_rows(r); i++) {
 			struct yb_json *o = opdb_row_json(r, i);
-			yb_json_set(o, "approvals", yb_json_int(strtoll(db_result_get(r, i, 6), NULL, 10)));
-			yb_json_set(o, "needed", yb_json_int(strtoll(db_result_get(r, i, 7), NULL, 10)));
-			yb_json_set(o, "emergency", yb_json_bool(!strcmp(db_result_get(r, i, 10), "true")));
+			yb_json_set(o, "approvals", yb_json_int(strtoll(col(r, i, "approvals"), NULL, 10)));
+			yb_json_set(o, "needed", yb_json_int(strtoll(col(r, i, "needed"), NULL, 10)));
+			yb_json_set(o, "emergency", yb_json_bool(!strcmp(col(r, i, "emergency"), "true")));
 			yb_json_push(arr, o);
 		}
 		yb_json_print(arr, YB_JSON_PRETTY);

@@ -69,6 +69,14 @@ void yd_gates_record(struct yd *d)
 		yb_buf_release(all[i]);
 }
 
+/* A column of yoban_approvals_due()'s result by name (BUG_ON if the function changed). */
+static const char *col(const struct db_result *r, int row, const char *name)
+{
+	int i = db_result_col(r, name);
+	BUG_ON(i < 0);
+	return db_result_get(r, row, i);
+}
+
 /* The released requests: each becomes a pending run in memory. */
 static void approvals_read(struct yd *d, void *ctx, struct db_result *r)
 {
@@ -76,12 +84,12 @@ static void approvals_read(struct yd *d, void *ctx, struct db_result *r)
 	if (!r)
 		return;
 	for (int i = 0; i < db_result_rows(r); i++) {
-		int64_t id = strtoll(db_result_get(r, i, 0), NULL, 10);
-		const char *name = db_result_get(r, i, 1);
-		int64_t rev_id = strtoll(db_result_get(r, i, 2), NULL, 10);
-		bool staging = !strcmp(db_result_get(r, i, 3), "staging");
-		const char *ptext = db_result_get(r, i, 4);
-		const char *by = db_result_get(r, i, 6);
+		int64_t id = strtoll(col(r, i, "run_id"), NULL, 10);
+		const char *name = col(r, i, "runbook");
+		int64_t rev_id = strtoll(col(r, i, "revision_id"), NULL, 10);
+		bool staging = !strcmp(col(r, i, "mode"), "staging");
+		const char *ptext = col(r, i, "params");
+		const char *by = col(r, i, "requested_by");
 		struct yd_entry *e = yd_entry_find(d, name);
 		struct yb_json *given = NULL, *params;
 		struct yb_err err = { 0 };

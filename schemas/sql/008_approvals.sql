@@ -159,6 +159,9 @@ BEGIN
 		SELECT r.ended_at FROM yoban.rehearsals h JOIN yoban.runs r ON r.id = h.run_id
 			WHERE h.runbook = yoban_staging_passed.runbook
 			  AND h.revision_id = yoban_staging_passed.revision_id AND r.state = 'succeeded'
+			  -- it ran the rehearsed steps (a rehearsal's own revision has none)
+			  AND EXISTS (SELECT 1 FROM yoban.jobs j WHERE j.run_id = r.id
+				      AND j.state = 'succeeded')
 	) s;
 	RETURN last_at;
 END
@@ -656,6 +659,8 @@ GRANT UPDATE (state, decided_at, decision) ON yoban.approval_requests TO yoban_d
 GRANT INSERT ON yoban.runs, yoban.run_transitions, yoban.approval_requests, yoban.approvals,
 	yoban.revision_approvals, yoban.gate_decisions TO yoban_definer;
 GRANT UPDATE (state, ended_at, reason) ON yoban.runs TO yoban_definer;
+-- The staging gate counts a rehearsal only when it ran steps (yoban_staging_passed).
+GRANT SELECT ON yoban.jobs TO yoban_definer;
 GRANT UPDATE (state, approved_at, start_after, decided_at, decision) ON yoban.approval_requests
 	TO yoban_definer;
 

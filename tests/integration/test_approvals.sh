@@ -185,6 +185,18 @@ check "rejected: cancelled with who and why" "cancelled|rejected by carol: wrong
 out=$(as bob "$yoban" approve "$run4" 2>&1)
 check "approving a rejected request: exit 1" 1 $?
 
+# ---- --emergency: the site's emergency lead time (0), marked in the evidence ----
+out=$(as alice "$yoban" request fix --emergency --reason "INC-6: outage" 2>&1)
+run6=$(sed -n 's/^run //p' <<<"$out")
+contains "pending marks it" "EMERGENCY" "$(as bob "$yoban" pending 2>&1)"
+as bob "$yoban" approve "$run6" >/dev/null 2>&1
+as carol "$yoban" approve "$run6" >/dev/null 2>&1
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run6" succeeded 30 || true
+check "the emergency ran without the runbook's lead time" "succeeded|t|00:00:00" \
+  "$(yd_sql "SELECT r.state, q.emergency, q.lead_time FROM yoban.runs r JOIN yoban.approval_requests q ON q.run_id = r.id WHERE r.id = $run6")"
+contains "the start is marked as an emergency" "(emergency)" \
+  "$(yd_sql "SELECT reason FROM yoban.gate_decisions WHERE run_id = $run6 AND gate = 'approval'")"
+
 # ---- --at: no earlier than asked ----
 at=$(date -u -d '+12 seconds' +%Y-%m-%dT%H:%M:%SZ)
 out=$(as alice "$yoban" request fix --at "$at" --reason "INC-5" 2>&1)
