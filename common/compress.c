@@ -8,7 +8,9 @@
  */
 #include "compress.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -111,4 +113,149 @@ out:
 	if (rc < 0)
 		buf_truncate(out, old_len);
 	return rc;
+}
+
+/* ---- streams ---------------------------------------------------------------------------- */
+
+struct yb_zstd_enc {
+	ZSTD_CCtx *cctx;
+	void *out;
+	size_t out_size;
+};
+
+struct yb_zstd_enc *yb_zstd_enc_new(int level, int threads, int *threads_used)
+{
+	struct yb_zstd_enc *e = xcalloc(1, sizeof(*e));
+	if (!(e->cctx = ZSTD_createCCtx()))
+		BUG("ZSTD_createCCtx failed");
+	if (level < 1 || level > ZSTD_maxCLevel())
+		level = ZSTD_CLEVEL_DEFAULT;
+	ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_checksumFlag, 1);
+	if (threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = n > 0 ? (int)n : 1;
+	}
+	/* nbWorkers fails (and stays 0) on a libzstd built without multi-threading */
+	int used = 0;
+	if (!ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx, ZSTD_c_nbWorkers, threads)))
+		used = threads;
+	if (threads_used)
+		*threads_used = used;
+	e->out_size = ZSTD_CStreamOutSize();
+	e->out = xmalloc(e->out_size);
+	return e;
+}
+
+static int enc_run(struct yb_zstd_enc *e, const void *data, size_t len, ZSTD_EndDirective mode,
+		   yb_sink_fn sink, void *ctx, struct yb_err *err)
+{
+	ZSTD_inBuffer in = { data, len, 0 };
+	for (;;) {
+		ZSTD_outBuffer o = { e->out, e->out_size, 0 };
+		size_t left = ZSTD_compressStream2(e->cctx, &o, &in, mode);
+		if (ZSTD_isError(left))
+			return yb_err_set(err, YB_EIO, "zstd compression failed: %s",
+					  ZSTD_getErrorName(left));
+		if (o.pos) {
+			int rc = sink(ctx, e->out, o.pos, err);
+			if (rc < 0)
+				return rc;
+		}
+		if (mode == ZSTD_e_continue ? in.pos == in.size : left == 0)
+			return 0;
+	}
+}
+
+int yb_zstd_enc_write(struct yb_zstd_enc *e, const void *data, size_t len, yb_sink_fn sink,
+		      void *ctx, struct yb_err *err)
+{
+	return enc_run(e, data, len, ZSTD_e_continue, sink, ctx, err);
+}
+
+int yb_zstd_enc_finish(struct yb_zstd_enc *e, yb_sink_fn sink, void *ctx, struct yb_err *err)
+{
+	return enc_run(e, NULL, 0, ZSTD_e_end, sink, ctx, err);
+}
+
+void yb_zstd_enc_free(struct yb_zstd_enc *e)
+{
+	if (!e)
+		return;
+	ZSTD_freeCCtx(e->cctx);
+	free(e->out);
+	free(e);
+}
+
+struct yb_zstd_dec {
+	ZSTD_DCtx *dctx;
+	void *out;
+	size_t out_size;
+	bool in_frame; /* the last call left a frame unfinished */
+	bool any;      /* at least one byte of input */
+};
+
+struct yb_zstd_dec *yb_zstd_dec_new(void)
+{
+	struct yb_zstd_dec *d = xcalloc(1, sizeof(*d));
+	if (!(d->dctx = ZSTD_createDCtx()))
+		BUG("ZSTD_createDCtx failed");
+	ZSTD_DCtx_setParameter(d->dctx, ZSTD_d_windowLogMax, 27);
+	d->out_size = ZSTD_DStreamOutSize();
+	d->out = xmalloc(d->out_size);
+	return d;
+}
+
+int yb_zstd_dec_write(struct yb_zstd_dec *d, const void *data, size_t len, yb_sink_fn sink,
+		      void *ctx, struct yb_err *err)
+{
+	ZSTD_inBuffer in = { data, len, 0 };
+	if (len)
+		d->any = true;
+	while (in.pos < in.size) {
+		ZSTD_outBuffer o = { d->out, d->out_size, 0 };
+		size_t ret = ZSTD_decompressStream(d->dctx, &o, &in);
+		if (ZSTD_isError(ret))
+			return yb_err_set(err, YB_EINVAL, "bad zstd data: %s", ZSTD_getErrorName(ret));
+		d->in_frame = ret != 0;
+		if (o.pos) {
+			int rc = sink(ctx, d->out, o.pos, err);
+			if (rc < 0)
+				return rc;
+		}
+		/* the decoder may hold more output than fit: drain it before taking more input */
+		while (o.pos == o.size) {
+			o.pos = 0;
+			ZSTD_inBuffer none = { NULL, 0, 0 };
+			ret = ZSTD_decompressStream(d->dctx, &o, &none);
+			if (ZSTD_isError(ret))
+				return yb_err_set(err, YB_EINVAL, "bad zstd data: %s",
+						  ZSTD_getErrorName(ret));
+			d->in_frame = ret != 0;
+			if (o.pos) {
+				int rc = sink(ctx, d->out, o.pos, err);
+				if (rc < 0)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+int yb_zstd_dec_finish(struct yb_zstd_dec *d, struct yb_err *err)
+{
+	if (!d->any)
+		return yb_err_set(err, YB_EINVAL, "empty zstd data (expected at least one frame)");
+	if (d->in_frame)
+		return yb_err_set(err, YB_EINVAL, "truncated zstd data (the last frame is incomplete)");
+	return 0;
+}
+
+void yb_zstd_dec_free(struct yb_zstd_dec *d)
+{
+	if (!d)
+		return;
+	ZSTD_freeDCtx(d->dctx);
+	free(d->out);
+	free(d);
 }

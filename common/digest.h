@@ -1,5 +1,7 @@
 /*
- * digest.h: SHA-256 (through libsodium; common/digest.c is the only file that includes sodium.h).
+ * digest.h: SHA-256 (OpenSSL's libcrypto, for its SHA instructions), and the encryption of
+ * off-site copies through libsodium (common/digest.c is the only file that includes sodium.h or
+ * an OpenSSL header).
  * A runbook's revision, a procedure document's pin, an output stream's evidence digest: all are
  * SHA-256, written as 64 lowercase hex digits.
  */
@@ -12,7 +14,7 @@
 #define YB_SHA256_HEX_LEN 65 /* with the NUL */
 
 struct yb_sha256 {
-	_Alignas(16) unsigned char state[128]; /* libsodium's crypto_hash_sha256_state */
+	_Alignas(16) unsigned char state[128]; /* libcrypto's SHA256_CTX */
 };
 
 void yb_sha256_init(struct yb_sha256 *h);
@@ -33,5 +35,47 @@ int yb_base64_decode(const char *text, unsigned char **out, size_t *len, struct 
 void yb_wipe(void *p, size_t n);
 /* Fills buf with random bytes. */
 void yb_random_bytes(void *buf, size_t len);
+
+/* ---- encryption (off-site copies) ----
+ * Sealed boxes (X25519 + XSalsa20-Poly1305, anonymous sender): anyone holding the public key can
+ * seal, only the secret key opens. Secret streams (XChaCha20-Poly1305 secretstream): a sequence
+ * of authenticated messages under one key whose order is bound (a reordered, dropped or
+ * replayed message fails) and whose end is marked (a stream without its final message is
+ * truncated). */
+#define YB_BOX_KEY_LEN 32       /* public and secret keys alike */
+#define YB_SEAL_OVERHEAD 48
+#define YB_STREAM_KEY_LEN 32
+#define YB_STREAM_HEADER_LEN 24
+#define YB_STREAM_OVERHEAD 17
+
+void yb_box_keypair(unsigned char pk[YB_BOX_KEY_LEN], unsigned char sk[YB_BOX_KEY_LEN]);
+/* The public key of a secret key. */
+void yb_box_public(const unsigned char sk[YB_BOX_KEY_LEN], unsigned char pk[YB_BOX_KEY_LEN]);
+/* out gets len + YB_SEAL_OVERHEAD bytes. */
+void yb_seal(unsigned char *out, const unsigned char *msg, size_t len,
+	     const unsigned char pk[YB_BOX_KEY_LEN]);
+/* out gets sealed_len - YB_SEAL_OVERHEAD bytes; YB_EPERM when the keys do not open it. */
+int yb_seal_open(unsigned char *out, const unsigned char *sealed, size_t sealed_len,
+		 const unsigned char pk[YB_BOX_KEY_LEN], const unsigned char sk[YB_BOX_KEY_LEN],
+		 struct yb_err *err);
+
+struct yb_stream {
+	_Alignas(16) unsigned char state[64]; /* libsodium's secretstream state */
+};
+
+void yb_stream_key(unsigned char key[YB_STREAM_KEY_LEN]);
+/* Starts an encrypting stream; header (random) must be stored before the messages. The state
+ * may be copied (struct assignment) to encrypt again from that point with the same output. */
+void yb_stream_push_init(struct yb_stream *s, unsigned char header[YB_STREAM_HEADER_LEN],
+			 const unsigned char key[YB_STREAM_KEY_LEN]);
+/* out gets len + YB_STREAM_OVERHEAD bytes; ad (may be NULL) is authenticated, not stored. */
+void yb_stream_push(struct yb_stream *s, unsigned char *out, const void *msg, size_t len,
+		    const void *ad, size_t ad_len, bool final);
+int yb_stream_pull_init(struct yb_stream *s, const unsigned char header[YB_STREAM_HEADER_LEN],
+			const unsigned char key[YB_STREAM_KEY_LEN], struct yb_err *err);
+/* out gets clen - YB_STREAM_OVERHEAD bytes; *final says whether it was the last message.
+ * YB_EINVAL when the message is forged, altered, out of order or not from this stream. */
+int yb_stream_pull(struct yb_stream *s, unsigned char *out, const unsigned char *c, size_t clen,
+		   const void *ad, size_t ad_len, bool *final, struct yb_err *err);
 
 #endif

@@ -9,10 +9,16 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries Yoban links (each behind one wrapper file, see docs/dependencies.md)
   libpq-dev libyaml-dev libssh2-1-dev libzstd-dev libjansson-dev libsodium-dev
+  # backups: tar (pax) written and read by runner/steps/archive_io.c
+  libarchive-dev
+  # SHA-256 with the CPU's SHA instructions (common/digest.c); libssh2 links libcrypto already
+  libssl-dev
   # unit tests
   check
   # integration tests: a real PostgreSQL and a real sshd, started by the tests themselves
   postgresql-15 postgresql-client-15 openssh-server openssh-client
+  # the off-site copy tests and benchmark: the SFTP server their sshd runs
+  openssh-sftp-server
   # schema tests and the croniter baseline of the cron benchmark (Debian's python3)
   python3 python3-jsonschema python3-croniter python3-yaml
   # time zone data (TZif files) for the cron engine

@@ -11,17 +11,21 @@
 
 #include "journal.h"
 #include "serve.h"
+#include "steps.h"
 #include "yb.h"
 
 static const char usage[] =
 	"usage: yoban-runner serve [--state-dir DIR] [--retention DURATION]\n"
 	"       yoban-runner gc [--state-dir DIR] [--retention DURATION]\n"
+	"       yoban-runner step KIND (--spec JSON | --spec-file FILE)\n"
 	"       yoban-runner --help | --version\n"
 	"\n"
 	"  serve   speak the Yoban runner protocol on standard input and output: start jobs, each\n"
 	"          under its own supervisor, and stream their output; jobs outlive the connection\n"
 	"  gc      remove the journals of jobs that ended more than DURATION ago (serve does this\n"
 	"          at start-up too)\n"
+	"  step    run a built-in step kind (backup, restore, list) as a job's step; its last\n"
+	"          stdout line is its evidence: yoban-evidence {JSON} (see docs/backups.md)\n"
 	"\n"
 	"  --state-dir DIR       the journal folder (default $YOBAN_RUNNER_STATE_DIR, else\n"
 	"                        " JOURNAL_DEFAULT_STATE_DIR ")\n"
@@ -43,7 +47,7 @@ static int usage_error(const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage_error("%s", "missing command: serve or gc");
+		return usage_error("%s", "missing command: serve, gc or step");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		fputs(usage, stdout);
@@ -53,8 +57,10 @@ int main(int argc, char **argv)
 		printf("yoban-runner " RUNNER_VERSION " (protocol %d)\n", 1);
 		return 0;
 	}
+	if (!strcmp(cmd, "step"))
+		return steps_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") && strcmp(cmd, "gc"))
-		return usage_error("unknown command '%s' (expected serve or gc)", cmd);
+		return usage_error("unknown command '%s' (expected serve, gc or step)", cmd);
 
 	const char *state_dir = getenv("YOBAN_RUNNER_STATE_DIR");
 	if (!state_dir || !*state_dir)

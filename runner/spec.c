@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "digest.h"
 #include "mask.h"
+#include "steps.h"
 
 static bool env_name_valid(const char *k)
 {
@@ -94,6 +95,7 @@ static int parse_command(const struct yb_json *start, struct job_spec *s, struct
 	}
 	if (!s->argv[0][0])
 		return yb_err_set(err, YB_EINVAL, "'argv[0]' is empty");
+	steps_resolve_argv(s->argv); /* ["yoban-runner", "step", ...]: this very binary */
 	return 0;
 }
 

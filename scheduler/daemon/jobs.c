@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "compress.h"
 #include "digest.h"
 #include "names.h"
@@ -127,7 +128,17 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 {
 	const struct rb_runbook *rb = run->rev->rb;
 	struct yb_json *spec = yb_json_object();
-	if (step->kind == RB_STEP_RUN) {
+	if (rb_step_is_builtin(step)) {
+		/* the runner binary in its step mode, the spec resolved here (builtin.h) */
+		struct yb_json *argv = NULL;
+		if (!d->base || rb_builtin_argv(&d->base->set->inventory, rb, step, &argv, err) < 0) {
+			if (!d->base)
+				yb_err_set(err, YB_EINVAL, "no site loaded to resolve the step against");
+			yb_json_free(spec);
+			return NULL;
+		}
+		yb_json_set(spec, "argv", argv);
+	} else if (step->kind == RB_STEP_RUN) {
 		yb_json_set(spec, "shell", yb_json_str(step->run));
 	} else {
 		struct yb_json *a = yb_json_array();
@@ -403,12 +414,13 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 	struct yb_err err = { 0 };
 	if (tentative) {
 		struct yb_json *spec = NULL;
-		if ((step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) || !yd_host(d, j->host) ||
+		if ((step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV && !rb_step_is_builtin(step)) ||
+		    !yd_host(d, j->host) ||
 		    !(spec = yd_job_spec(d, run, step, j, &err)))
 			return false;
 		yb_json_free(spec);
 	}
-	if (step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV) {
+	if (step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV && !rb_step_is_builtin(step)) {
 		char *msg = xasprintf("step kind '%s' is not supported by this runner yet",
 				      rb_step_kind_name(step->kind));
 		yd_job_fail_now(d, j, YD_JOB_FAILED, msg);
@@ -491,6 +503,9 @@ int yd_flush_chunks(struct yd *d)
 	return rc;
 }
 
+static void keep_tail(struct yd_job *j, const void *data, size_t len);
+static void record_evidence(struct yd *d, struct yd_job *j, const char *state);
+
 static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, const void *data,
 		      size_t len)
 {
@@ -524,8 +539,67 @@ static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, c
 						      .zhex = yd_bytea_hex(z.data, z.len) };
 	yb_buf_release(&z);
 	j->queued = offset + len;
+	if (stream == WIRE_STDOUT && rb_step_is_builtin(&j->run->rev->rb->steps[j->step_idx]))
+		keep_tail(j, data, len);
 	if (d->n_chunks >= YD_FLUSH_ROWS)
 		yd_flush_chunks(d);
+}
+
+#define EVIDENCE_TAIL (64u << 10)
+
+/* A built-in step's stdout, its last EVIDENCE_TAIL bytes kept for the evidence line. */
+static void keep_tail(struct yd_job *j, const void *data, size_t len)
+{
+	if (!j->stdout_tail) {
+		j->stdout_tail = xcalloc(1, sizeof(*j->stdout_tail));
+		yb_buf_init(j->stdout_tail, 0);
+	}
+	struct yb_buf *t = j->stdout_tail;
+	if (len >= EVIDENCE_TAIL) {
+		yb_buf_reset(t);
+		yb_buf_append(t, (const char *)data + len - EVIDENCE_TAIL, EVIDENCE_TAIL);
+		return;
+	}
+	if (t->len + len > EVIDENCE_TAIL)
+		yb_buf_consume(t, t->len + len - EVIDENCE_TAIL);
+	yb_buf_append(t, data, len);
+}
+
+/* The step's evidence (its last "yoban-evidence" line) as backup_evidence rows, queued before the
+ * exit row. A step that ended without one (killed, timed out) is recorded as a failed event. */
+static void record_evidence(struct yd *d, struct yd_job *j, const char *state)
+{
+	const struct rb_runbook *rb = j->run->rev->rb;
+	const struct rb_step *step = &rb->steps[j->step_idx];
+	struct yb_json *ev = NULL, *rows;
+	struct yb_err err = { 0 };
+	if (rb_evidence_find(j->stdout_tail ? j->stdout_tail->data : "",
+			     j->stdout_tail ? j->stdout_tail->len : 0, &ev, &err) == 0) {
+		rows = rb_evidence_rows(ev);
+	} else {
+		rows = yb_json_array();
+		struct yb_json *row = yb_json_object();
+		const char *repo = step->kind == RB_STEP_BACKUP ? step->backup.repository
+				   : step->kind == RB_STEP_OFFSITE ? step->offsite.repository
+								   : step->restore.repository;
+		yb_json_set(row, "event", yb_json_str(rb_step_kind_name(step->kind)));
+		yb_json_set(row, "repository", yb_json_str(repo));
+		yb_json_set(row, "ok", yb_json_bool(false));
+		char *why = xasprintf("the step ended %s without evidence: %s", state, err.msg);
+		yb_json_set(row, "error", yb_json_str(why));
+		free(why);
+		yb_json_set(row, "detail", yb_json_object());
+		yb_json_push(rows, row);
+	}
+	char rid[24], jid[24];
+	char *text = yb_json_dump(rows, 0);
+	const char *p[] = { yd_idtext(rid, j->run->id), yd_idtext(jid, j->id), rb->name, step->name,
+			    j->host, text };
+	if (yb_json_len(rows))
+		yd_async(d, "backup evidence", false, RB_EVIDENCE_INSERT_SQL, 6, p);
+	free(text);
+	yb_json_free(rows);
+	yb_json_free(ev);
 }
 
 /* The exit row is written (after all the output): the job is done, the runner may forget it. */
@@ -561,6 +635,8 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	enum yd_job_result result = ex->cancelled ? YD_JOB_CANCELLED : ex->timed_out ? YD_JOB_TIMED_OUT :
 				    (ex->has_status && ex->status == 0) ? YD_JOB_SUCCEEDED : YD_JOB_FAILED;
 	const char *state = yd_job_result_name(result);
+	if (rb_step_is_builtin(&j->run->rev->rb->steps[j->step_idx]))
+		record_evidence(d, j, state);
 	char jid[24], st[16], sg[16], ut[24], stt[24], rss[24], ob[24], eb[24], db[24];
 	snprintf(st, sizeof(st), "%d", ex->status);
 	snprintf(sg, sizeof(sg), "%d", ex->signal);

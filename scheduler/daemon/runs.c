@@ -49,6 +49,10 @@ int64_t yd_now_s(void)
 void yd_job_free(struct yd_job *j)
 {
 	yb_json_free(j->spec);
+	if (j->stdout_tail) {
+		yb_buf_release(j->stdout_tail);
+		free(j->stdout_tail);
+	}
 	free(j->host);
 	free(j);
 }

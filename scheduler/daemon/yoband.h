@@ -74,6 +74,9 @@ struct yd_job {
 	bool exit_pending;       /* the exit row is on its way: done when it is written */
 	int64_t retry_at_ms;     /* JP_WAIT: monotonic time of the next attempt */
 	struct yb_json *spec;    /* JP_STARTING: the START payload, sent once the row is written */
+	/* a built-in step (backup, offsite, restore): the tail of its stdout, where its evidence
+	 * line ("yoban-evidence {...}") is, recorded into backup_evidence with its exit */
+	struct yb_buf *stdout_tail;
 };
 
 struct yd_run {

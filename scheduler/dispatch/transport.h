@@ -4,8 +4,8 @@
  * A transport carries the wire protocol (common/wire.h) and nothing else: it does not parse
  * frames. Two kinds share one interface:
  *   local  spawns `yoban-runner serve [--state-dir DIR]` as a child over a socketpair;
- *   ssh    one libssh2 session to the host (scheduler/transport_ssh.c, the only file that
- *          includes libssh2.h), public-key authentication, the host key checked against the
+ *   ssh    one libssh2 session to the host (scheduler/dispatch/transport_ssh.c, over the
+ *          libssh2 wrapper common/ssh.c), public-key authentication, the host key checked against the
  *          pinned SHA-256 fingerprint or a known_hosts file, then one channel exec'ing the runner.
  *
  * Everything is driven by the caller's poll loop: transport_fd() and transport_events() say what

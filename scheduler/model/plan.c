@@ -251,6 +251,12 @@ static void print_action(FILE *out, const struct rb_step *s)
 			s->offsite.key_file ? s->offsite.key_file : "", s->offsite.keep,
 			s->offsite.verify ? ", verified there" : "");
 		break;
+	case RB_STEP_RESTORE:
+		fprintf(out, "       restore: generation %d of %s -> %s (an empty or new folder), "
+			     "checked against its manifest\n",
+			s->restore.generation, s->restore.repository ? s->restore.repository : "",
+			s->restore.to ? s->restore.to : "");
+		break;
 	}
 }
 
@@ -483,6 +489,14 @@ static struct yb_json *step_json(const struct rb_runbook *rb, const struct rb_st
 		yb_json_set(b, "keep", yb_json_int(s->offsite.keep));
 		yb_json_set(b, "verify", yb_json_bool(s->offsite.verify));
 		yb_json_set(o, "offsite", b);
+		break;
+	}
+	case RB_STEP_RESTORE: {
+		struct yb_json *b = yb_json_object();
+		yb_json_set(b, "repository", yb_json_str(s->restore.repository));
+		yb_json_set(b, "generation", yb_json_int(s->restore.generation));
+		yb_json_set(b, "to", yb_json_str(s->restore.to));
+		yb_json_set(o, "restore", b);
 		break;
 	}
 	}

@@ -26,7 +26,8 @@ static const char *const kind_names[] = { "batch", "data-patch", "backup", "offs
 static const char *const conc_names[] = { "forbid", "queue", "replace", "allow", NULL };
 static const char *const catchup_names[] = { "none", "latest", "all", NULL };
 static const char *const on_failure_names[] = { "abort", "continue", NULL };
-static const char *const step_kind_names[] = { "run", "argv", "sql", "backup", "offsite", NULL };
+static const char *const step_kind_names[] = { "run",     "argv",    "sql", "backup",
+						"offsite", "restore", NULL };
 static const char *const on_closed_names[] = { "skip", "run", "previous_open_day",
 					       "next_open_day", NULL };
 static const char *const notify_on_names[] = { "start", "success", "failure", "timeout",
@@ -74,7 +75,7 @@ static const char *const param_keys[] = { "default", "description", NULL };
 static const char *const approval_keys[] = { "approvers", "lead_time", "procedure", NULL };
 static const char *const staging_keys[] = { "required", NULL };
 static const char *const step_keys[] = { "name", "run",  "argv",    "sql",        "backup",
-					 "offsite", "timeout", "retry", "env", "secrets",
+					 "offsite", "restore", "timeout", "retry", "env", "secrets",
 					 "workdir", "on_failure", NULL };
 static const char *const sql_keys[] = { "dsn", "before", "patch", "expect_rows", "after", NULL };
 static const char *const backup_keys[] = { "source", "command", "repository", "generations",
@@ -82,6 +83,7 @@ static const char *const backup_keys[] = { "source", "command", "repository", "g
 static const char *const offsite_keys[] = { "repository", "destination", "key_file", "keep",
 					    "verify", NULL };
 static const char *const destination_keys[] = { "host", "path", NULL };
+static const char *const restore_keys[] = { "repository", "generation", "to", NULL };
 
 static const char *const common_zones[] = { "Asia/Tokyo", "UTC", "Etc/UTC", "Asia/Seoul",
 					    "Asia/Shanghai", "Asia/Taipei", "Europe/London",
@@ -104,6 +106,8 @@ static void free_step(struct rb_step *s)
 	free(s->offsite.dest_host);
 	free(s->offsite.dest_path);
 	free(s->offsite.key_file);
+	free(s->restore.repository);
+	free(s->restore.to);
 	for (size_t i = 0; i < s->n_env; i++) {
 		free(s->env[i].name);
 		free(s->env[i].value);
@@ -486,6 +490,22 @@ static void parse_offsite(const struct rbx *x, struct rb_step *s, const struct y
 		rbx_bool(x, v, "verify", &s->offsite.verify);
 }
 
+static void parse_restore(const struct rbx *x, struct rb_step *s, const struct yn_node *n)
+{
+	if (!rbx_is_map(x, n, "restore"))
+		return;
+	rbx_keys(x, n, restore_keys, " in 'restore'");
+	const struct yn_node *v;
+	if (rbx_require(x, n, "repository", " in 'restore'", " (the backup repository)"))
+		rbx_str(x, yn_get(n, "repository"), "repository", &s->restore.repository);
+	if (rbx_require(x, n, "to", " in 'restore'", " (an empty or new folder)") &&
+	    rbx_str(x, (v = yn_get(n, "to")), "to", &s->restore.to) && s->restore.to[0] != '/')
+		rbx_err(x, v, "'to' must be an absolute path (an empty or new folder on the host)");
+	int64_t i;
+	if ((v = yn_get(n, "generation")) && rbx_int(x, v, "generation", 0, 1000, &i))
+		s->restore.generation = (int)i;
+}
+
 static void parse_step(const struct rbx *x, struct rb_runbook *rb, struct rb_step *s,
 		       const struct yn_node *n, size_t index)
 {
@@ -507,7 +527,7 @@ static void parse_step(const struct rbx *x, struct rb_runbook *rb, struct rb_ste
 	}
 	const char *label = s->name ? s->name : "";
 
-	/* the action: exactly one of run, argv, sql, backup, offsite */
+	/* the action: exactly one of run, argv, sql, backup, offsite, restore */
 	const struct yn_pair *first = NULL;
 	for (size_t i = 0; i < n->n_pairs; i++) {
 		const struct yn_pair *p = &n->pairs[i];
@@ -546,11 +566,14 @@ static void parse_step(const struct rbx *x, struct rb_runbook *rb, struct rb_ste
 		case RB_STEP_OFFSITE:
 			parse_offsite(x, s, p->value);
 			break;
+		case RB_STEP_RESTORE:
+			parse_restore(x, s, p->value);
+			break;
 		}
 	}
 	if (!first)
-		rbx_err(x, n, "step '%s' has no action: give it one of run, argv, sql, backup or "
-			      "offsite", label);
+		rbx_err(x, n, "step '%s' has no action: give it one of run, argv, sql, backup, "
+			      "offsite or restore", label);
 
 	if ((v = yn_get(n, "timeout")) && rbx_duration(x, v, "timeout", &s->timeout_ms) &&
 	    s->timeout_ms <= 0) {

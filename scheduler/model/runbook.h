@@ -157,7 +157,8 @@ enum rb_kind { RB_KIND_BATCH = 0, RB_KIND_DATA_PATCH, RB_KIND_BACKUP, RB_KIND_OF
 enum rb_concurrency { RB_CONC_FORBID = 0, RB_CONC_QUEUE, RB_CONC_REPLACE, RB_CONC_ALLOW };
 enum rb_catchup { RB_CATCHUP_NONE = 0, RB_CATCHUP_LATEST, RB_CATCHUP_ALL };
 enum rb_on_failure { RB_ON_FAILURE_ABORT = 0, RB_ON_FAILURE_CONTINUE };
-enum rb_step_kind { RB_STEP_RUN = 0, RB_STEP_ARGV, RB_STEP_SQL, RB_STEP_BACKUP, RB_STEP_OFFSITE };
+enum rb_step_kind { RB_STEP_RUN = 0, RB_STEP_ARGV, RB_STEP_SQL, RB_STEP_BACKUP, RB_STEP_OFFSITE,
+		    RB_STEP_RESTORE };
 
 /* notify.on, a bit set */
 #define RB_NOTIFY_START (1u << 0)
@@ -213,6 +214,13 @@ struct rb_offsite {
 	bool verify;      /* default true */
 };
 
+/* restore: a generation of a backup repository into an empty or new folder (restore drills) */
+struct rb_restore {
+	char *repository;
+	int generation;   /* 0 the newest, default 0 */
+	char *to;         /* absolute; must be new or empty when the step runs */
+};
+
 struct rb_step {
 	char *name;
 	enum rb_step_kind kind;
@@ -222,6 +230,7 @@ struct rb_step {
 	struct rb_sql sql;
 	struct rb_backup backup;
 	struct rb_offsite offsite;
+	struct rb_restore restore;
 	int64_t timeout_ms;  /* as written; 0: the runbook's (see rb_step_timeout_ms) */
 	bool has_retry;      /* false: the runbook's retry */
 	struct rb_retry retry;

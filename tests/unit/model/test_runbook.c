@@ -292,7 +292,8 @@ END_TEST
 START_TEST(step_actions)
 {
 	expect_diags(HEAD "steps:\n  - name: a\n    timeout: 5m\n",
-		     "6:5: step 'a' has no action: give it one of run, argv, sql, backup or offsite\n");
+		     "6:5: step 'a' has no action: give it one of run, argv, sql, backup, offsite or "
+		     "restore\n");
 	expect_diags(HEAD "steps:\n  - name: a\n    run: x\n    argv: [x]\n",
 		     "8:5: step 'a' has two actions ('run' and 'argv'): keep one (split it into two "
 		     "steps if both are needed)\n");
@@ -341,8 +342,8 @@ START_TEST(every_problem_is_reported)
 			 "4:10: 'timeout': 'soon' is not a duration (write it like '90s', '30m', '2h' "
 			 "or '7d')\n"
 			 "6:5: step 1 has no 'name': give it one (e.g. name: extract)\n"
-			 "7:5: step 'b' has no action: give it one of run, argv, sql, backup or "
-			 "offsite\n");
+			 "7:5: step 'b' has no action: give it one of run, argv, sql, backup, "
+			 "offsite or restore\n");
 	free(got);
 }
 END_TEST
