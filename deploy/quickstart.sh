@@ -142,7 +142,7 @@ step "staging first: approved, its lead time over, the patch still waits for a s
 sleep 8
 "$yoban" pending --config "$conf"
 "$yoban" trigger patch-demo --staging --config "$conf" --wait --timeout 60s
-echo "waiting for yoband to start the approved run $patch_run (lead time 5s after the approval)"
+echo "staging passed: yoband starts the approved run $patch_run (it looks every 2 seconds)"
 for _ in $(seq 1 60); do
   st=$("$yoban" runs --config "$conf" --runbook patch-demo --format json | /usr/bin/python3 -c '
 import json, sys

@@ -222,8 +222,7 @@ BEGIN
 	END IF;
 	IF g.approvers > 0 AND mode = 'production' THEN
 		RAISE EXCEPTION 'runbook "%" needs approval (% %): ask for it with: yoban request %', name,
-			g.approvers, CASE WHEN g.approvers = 1 THEN 'approver' ELSE 'approvers' END, name
-			USING HINT = 'yoban request ' || name || ' --reason TEXT; then another person runs yoban approve RUN';
+			g.approvers, CASE WHEN g.approvers = 1 THEN 'approver' ELSE 'approvers' END, name;
 	END IF;
 	IF mode = 'production' THEN
 		why := yoban.yoban_staging_refusal(name, g.revision_id);
