@@ -23,6 +23,7 @@
 
 #define STAT_MAX 1024
 #define ENVIRON_MAX (8u << 20) /* more than any execve can pass */
+#define DESCENDANT_WALKS_MAX 16 /* a tree still changing after that is ended in the next round */
 
 struct pstat {
 	pid_t pid, ppid, pgid;
@@ -108,6 +109,11 @@ static void log_add(struct proctree_log *log, const struct pstat *st)
 {
 	if (!log)
 		return;
+	/* signalled again: the name it has now is the one it ended under (a process that was
+	 * SIGTERMed as "setsid" and SIGKILLed after its exec is logged as the program it ran) */
+	for (size_t i = 0; i < log->n_kept; i++)
+		if (log->kept[i].pid == st->pid)
+			snprintf(log->kept[i].comm, sizeof(log->kept[0].comm), "%s", st->comm);
 	for (size_t i = 0; i < log->n_seen; i++)
 		if (log->seen[i] == st->pid)
 			return;
@@ -225,16 +231,46 @@ static void descendants_by_scan(pid_t root, struct pidset *out)
 	free(parents.v);
 }
 
+/* One walk down from us, breadth first; adds to out the pids it had not found before and
+ * returns how many; -1 if the kernel has no children files. */
+static int walk_once(pid_t self, struct pidset *out)
+{
+	struct pidset pass = { 0 };
+	int added = 0;
+	if (children_of(self, &pass) < 0) {
+		free(pass.v);
+		return -1;
+	}
+	for (size_t i = 0; i < pass.n; i++) /* pass grows as we go */
+		children_of(pass.v[i], &pass);
+	for (size_t i = 0; i < pass.n; i++) {
+		if (!pidset_has(out, pass.v[i])) {
+			pidset_add(out, pass.v[i]);
+			added++;
+		}
+	}
+	free(pass.v);
+	return added;
+}
+
+/* A process whose parent exits while we walk is moved to us (the subreaper) meanwhile: if we
+ * read our own children before it came and its old parent's after it left, one walk misses it
+ * (a daemonising double fork, a setsid'd child of a shell being killed). Its old parent was seen,
+ * so by the time that walk ends it is already ours: walks are repeated until one finds nothing
+ * new. A process seen by two walks is in out once, so it is signalled once. */
 static void descendants(struct pidset *out)
 {
 	pid_t self = getpid();
-	if (children_of(self, out) < 0) {
-		out->n = 0;
-		descendants_by_scan(self, out);
-		return;
+	for (int pass = 0; pass < DESCENDANT_WALKS_MAX; pass++) {
+		int added = walk_once(self, out);
+		if (added < 0) {
+			out->n = 0;
+			descendants_by_scan(self, out);
+			return;
+		}
+		if (added == 0)
+			return;
 	}
-	for (size_t i = 0; i < out->n; i++) /* out grows as we go: breadth first */
-		children_of(out->v[i], out);
 }
 
 /* While pinned: its parent is us or one of the descendants found. */
@@ -251,6 +287,30 @@ int proctree_signal_descendants(int sig, pid_t skip_pgid, struct proctree_log *l
 	descendants(&found);
 	for (size_t i = 0; i < found.n; i++)
 		n += pin_check_signal(found.v[i], sig, skip_pgid, still_descendant, &found, log);
+	free(found.v);
+	return n;
+}
+
+struct group_ctx {
+	struct pidset *found;
+	pid_t pgid;
+};
+
+/* While pinned: a descendant, and in the group. */
+static bool in_group(pid_t pid, struct pstat *st, void *ctx)
+{
+	struct group_ctx *g = ctx;
+	return st->pgid == g->pgid && still_descendant(pid, st, g->found);
+}
+
+int proctree_log_group(pid_t pgid, struct proctree_log *log)
+{
+	struct pidset found = { 0 };
+	int n = 0;
+	descendants(&found);
+	struct group_ctx g = { &found, pgid };
+	for (size_t i = 0; i < found.n; i++)
+		n += pin_check_signal(found.v[i], 0, 0, in_group, &g, log);
 	free(found.v);
 	return n;
 }

@@ -43,6 +43,11 @@ struct proctree_log {
  * found alive: 0 means none is left. */
 int proctree_signal_descendants(int sig, pid_t skip_pgid, struct proctree_log *log);
 
+/* Logs every live descendant in process group pgid, signalling none: called just before the
+ * caller signals the group, whose members may be gone (and unnamed) by the time a walk after
+ * the signal looks. Returns how many. */
+int proctree_log_group(pid_t pgid, struct proctree_log *log);
+
 /* The marker's "NAME=VALUE" for a job of a state folder (caller frees). */
 char *proctree_marker(const char *state_dir, const char *job);
 

@@ -376,8 +376,10 @@ static void end_tree(struct sup *s)
 {
 	int64_t deadline = yb_mono_ms() + END_TREE_MAX_MS;
 	for (int round = 0;; round++) {
-		if (!s->main_done)
+		if (!s->main_done) {
+			proctree_log_group(s->step, &s->killed);
 			signal_group(s->step, SIGKILL);
+		}
 		int left = proctree_signal_descendants(SIGKILL, 0, &s->killed);
 		if (s->main_done)
 			while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -399,6 +401,7 @@ static void terminate(struct sup *s, bool timed_out)
 	s->terminating = true;
 	s->timed_out = timed_out;
 	s->cancelled = !timed_out;
+	proctree_log_group(s->step, &s->killed); /* named while they live: the main process too */
 	signal_group(s->step, SIGTERM);
 	proctree_signal_descendants(SIGTERM, s->step, &s->killed); /* the others: escaped the group */
 	s->kill_at = yb_mono_ms() + s->spec->grace_ms;
