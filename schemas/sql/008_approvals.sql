@@ -600,7 +600,7 @@ BEGIN
 			why := yoban.yoban_staging_refusal(q.runbook, q.revision_id);
 			IF why IS NOT NULL THEN
 				IF NOT EXISTS (SELECT 1 FROM yoban.gate_decisions d WHERE d.run_id = q.run_id
-					       AND d.gate = 'staging' AND d.reason = why) THEN
+					       AND d.gate = 'staging' AND d.reason = 'waiting: ' || why) THEN
 					INSERT INTO yoban.gate_decisions (run_id, runbook, revision_id, mode, gate,
 						passed, reason)
 					VALUES (q.run_id, q.runbook, q.revision_id, r.mode, 'staging', false,

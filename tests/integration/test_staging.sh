@@ -104,6 +104,9 @@ yd_wait_sql "SELECT count(*) FROM yoban.gate_decisions WHERE run_id = $arun AND 
 check "approved but not staged: still waiting" awaiting_approval "$(state "$arun")"
 contains "the refusal is recorded with the revision" "waiting: staging required: revision" \
   "$(yd_sql "SELECT reason FROM yoban.gate_decisions WHERE run_id = $arun AND gate = 'staging'")"
+sleep 5
+check "recorded once, not at every look" 1 \
+  "$(yd_sql "SELECT count(*) FROM yoban.gate_decisions WHERE run_id = $arun AND gate = 'staging'")"
 contains "pending says what it waits for" "staging required" "$(as bob "$yoban" pending 2>&1)"
 out=$(as alice "$yoban" trigger patch --staging --wait --timeout 30s 2>&1)
 check "a staging trigger of a runbook needing approval is allowed" 0 $?
