@@ -4,7 +4,7 @@
  * A frame is `u32 length (big-endian; counts the type byte and the payload) | u8 type | payload`.
  * Control payloads are JSON objects; OUTPUT payloads are binary with zstd-compressed data. Frames
  * longer than WIRE_MAX_FRAME are refused: the reader reports YB_EPROTO and the connection ends.
- * Many jobs share one connection; every payload names its job id ([A-Za-z0-9._-]{1,64}).
+ * Many jobs share one connection; every payload names its job id ([A-Za-z0-9._-]{1,128}).
  *
  * The conversation (S = scheduler side, R = runner):
  *   S->R HELLO  {"proto":1,"program":"yoban","version":"0.1.0"}  (the version is YB_VERSION, from CMake)
@@ -97,7 +97,7 @@ int wire_reader_feed(struct wire_reader *r, const void *data, size_t len, struct
 int wire_reader_next(struct wire_reader *r, struct wire_frame *out, struct yb_err *err);
 
 const char *wire_type_name(int type);
-/* [A-Za-z0-9._-]{1,64}, but not "." or "..". */
+/* [A-Za-z0-9._-]{1,128}, but not "." or "..". */
 bool wire_job_id_valid(const char *id, size_t len);
 
 /* Appends a frame to out. */

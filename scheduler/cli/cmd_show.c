@@ -1,7 +1,9 @@
 /*
  * cmd_show.c: `yoban show RUN`: one run in full: the run row, the revision of the runbook it ran
  * (digest), its jobs (a step on a host, one attempt each) with exits, times, byte counts and
- * output digests, its state history, and its approval record and gate decisions (cli_approvals.c).
+ * output digests, what the runner killed or found still running (evidence), whether a lost job
+ * still holds the run's slot and how to release it, its state history, and its approval record
+ * and gate decisions (cli_approvals.c).
  *
  * Three SELECTs read in one REPEATABLE READ transaction, so the run, its jobs and its history are
  * one consistent picture even while yoband writes.
@@ -34,7 +36,9 @@ static const char jobs_sql[] =
 	" to_json(j.started_at) #>> '{}' AS started_at, to_json(j.ended_at) #>> '{}' AS ended_at,"
 	" extract(epoch FROM coalesce(j.ended_at, now()) - j.started_at)::float8 AS duration_seconds,"
 	" j.stdout_bytes, j.stderr_bytes, j.dropped_bytes, j.stdout_sha256, j.stderr_sha256,"
-	" j.user_cpu_us, j.sys_cpu_us, j.max_rss_kb, j.runner_job_id"
+	" j.user_cpu_us, j.sys_cpu_us, j.max_rss_kb, j.runner_job_id, j.spec_sha256,"
+	" j.evidence::text AS evidence, j.holds_slot, to_json(j.released_at) #>> '{}' AS released_at,"
+	" j.released_by, j.release_comment"
 	" FROM yoban.jobs j WHERE j.run_id = $1::bigint"
 	" ORDER BY j.step_index, j.attempt, j.host, j.id";
 
@@ -53,6 +57,53 @@ static const char *col(const struct db_result *r, int row, const char *name)
 static const char *or_dash(const char *s)
 {
 	return s && *s ? s : "-";
+}
+
+/* "sleep (pid 4242), sh (pid 4241)" from [{"pid","comm"}]. */
+static void print_pids(const struct yb_json *list)
+{
+	size_t n = list ? yb_json_len(list) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct yb_json *p = yb_json_at(list, i);
+		const char *comm = yb_json_get_str(p, "comm");
+		printf("%s%s (pid %lld)", i ? ", " : "", comm ? comm : "?",
+		       (long long)yb_json_get_int(p, "pid", 0));
+	}
+}
+
+/* What the runner killed and what it found still running, from the job's evidence. */
+static void print_evidence(const char *text)
+{
+	struct yb_json *e = NULL;
+	if (!text || yb_json_parse(text, strlen(text), &e, NULL) < 0)
+		return;
+	const struct yb_json *ex = yb_json_get(e, "exit"), *cancel = yb_json_get(e, "cancel");
+	int64_t killed = ex ? yb_json_get_int(ex, "killed_count", 0) : 0;
+	if (killed > 0) {
+		printf("         killed %lld process%s to end it: ", (long long)killed, killed == 1 ? "" : "es");
+		print_pids(yb_json_get(ex, "killed"));
+		printf("\n");
+	}
+	if (cancel && yb_json_get_int(cancel, "killed", 0) > 0)
+		printf("         cancel killed %lld leftover process%s\n",
+		       (long long)yb_json_get_int(cancel, "killed", 0),
+		       yb_json_get_int(cancel, "killed", 0) == 1 ? "" : "es");
+	static const char *const whens[] = { "released", "probe", "attach", "exit" };
+	for (size_t i = 0; i < YB_ARRAY_LEN(whens); i++) {
+		const struct yb_json *w = yb_json_get(e, whens[i]);
+		int64_t left = w ? yb_json_get_int(w, "processes", -1) : -1;
+		if (left < 0)
+			continue;
+		printf("         the runner last found %lld process%s of it running%s", (long long)left,
+		       left == 1 ? "" : "es", left ? ": " : "");
+		print_pids(yb_json_get(w, "pids"));
+		printf("\n");
+		break;
+	}
+	char *compact = yb_json_dump(e, 0);
+	printf("         evidence %s\n", compact);
+	free(compact);
+	yb_json_free(e);
 }
 
 static void print_text(const struct db_result *run, const struct db_result *jobs,
@@ -85,6 +136,16 @@ static void print_text(const struct db_result *run, const struct db_result *jobs
 	} else {
 		printf("  revision    -\n");
 	}
+	for (int i = 0; i < db_result_rows(jobs); i++) {
+		if (!col(jobs, i, "holds_slot") || col(jobs, i, "holds_slot")[0] != 't')
+			continue;
+		printf("  slot        HELD: the run is lost, but processes of job %s may still run on\n"
+		       "              host '%s': the runbook's concurrency slot and its locks stay taken\n"
+		       "              until the runner finds nothing of it left (yoband asks every few\n"
+		       "              seconds); free them by hand with 'yoban release %s --comment WHY'\n",
+		       col(jobs, i, "id"), col(jobs, i, "host"), col(run, 0, "id"));
+		break;
+	}
 
 	printf("\njobs\n");
 	if (db_result_rows(jobs) == 0)
@@ -115,6 +176,15 @@ static void print_text(const struct db_result *run, const struct db_result *jobs
 		const char *dropped = col(jobs, i, "dropped_bytes");
 		if (dropped && strcmp(dropped, "0"))
 			printf("         %s bytes of output dropped (over the cap)\n", dropped);
+		print_evidence(col(jobs, i, "evidence"));
+		if (col(jobs, i, "holds_slot")[0] == 't')
+			printf("         holds the run's slot and locks (lost, processes may still run)\n");
+		if (col(jobs, i, "released_by")) {
+			opdb_format_time(col(jobs, i, "released_at"), t1, sizeof(t1));
+			printf("         slot released %s by %s%s%s\n", t1, col(jobs, i, "released_by"),
+			       col(jobs, i, "release_comment") ? ": " : "",
+			       col(jobs, i, "release_comment") ? col(jobs, i, "release_comment") : "");
+		}
 	}
 
 	printf("\nhistory\n");
@@ -174,8 +244,14 @@ static int run(int argc, char **argv)
 	if (json) {
 		struct yb_json *o = opdb_row_json(run_r, 0);
 		struct yb_json *arr = yb_json_array();
-		for (int i = 0; i < db_result_rows(jobs); i++)
-			yb_json_push(arr, opdb_row_json(jobs, i));
+		for (int i = 0; i < db_result_rows(jobs); i++) {
+			struct yb_json *jo = opdb_row_json(jobs, i), *ev = NULL;
+			const char *text = col(jobs, i, "evidence");
+			if (text && yb_json_parse(text, strlen(text), &ev, NULL) == 0)
+				yb_json_set(jo, "evidence", ev);
+			yb_json_set(jo, "holds_slot", yb_json_bool(col(jobs, i, "holds_slot")[0] == 't'));
+			yb_json_push(arr, jo);
+		}
 		yb_json_set(o, "jobs", arr);
 		arr = yb_json_array();
 		for (int i = 0; i < db_result_rows(hist); i++)

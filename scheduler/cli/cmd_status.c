@@ -36,8 +36,10 @@ static const char active_sql[] =
 	" extract(epoch FROM now() - coalesce(r.started_at, r.created_at))::float8 AS age_seconds,"
 	" r.requested_by,"
 	" (SELECT j.step FROM yoban.jobs j WHERE j.run_id = r.id ORDER BY j.step_index DESC, j.id DESC"
-	"  LIMIT 1) AS current_step, r.reason"
+	"  LIMIT 1) AS current_step, r.reason,"
+	" EXISTS (SELECT 1 FROM yoban.jobs h WHERE h.run_id = r.id AND h.holds_slot) AS holds_slot"
 	" FROM yoban.runs r WHERE r.state IN ('pending', 'queued', 'running', 'cancelling')"
+	"  OR r.id IN (SELECT h.run_id FROM yoban.jobs h WHERE h.holds_slot)"
 	" ORDER BY r.id";
 
 static int run(int argc, char **argv)
@@ -110,8 +112,12 @@ static int run(int argc, char **argv)
 			yb_json_set(o, "next_fires", yb_json_null());
 		}
 		arr = yb_json_array();
-		for (int i = 0; i < db_result_rows(active); i++)
-			yb_json_push(arr, opdb_row_json(active, i));
+		for (int i = 0; i < db_result_rows(active); i++) {
+			struct yb_json *ro = opdb_row_json(active, i);
+			const char *holds = db_result_get(active, i, db_result_col(active, "holds_slot"));
+			yb_json_set(ro, "holds_slot", yb_json_bool(holds[0] == 't'));
+			yb_json_push(arr, ro);
+		}
 		yb_json_set(o, "active_runs", arr);
 		yb_json_print(o, YB_JSON_PRETTY);
 		yb_json_free(o);
@@ -158,6 +164,14 @@ static int run(int argc, char **argv)
 			const char *step = db_result_get(active, i, 8);
 			const char *reason = db_result_get(active, i, 9);
 			bool waiting = !strcmp(db_result_get(active, i, 4), "queued");
+			if (db_result_get(active, i, db_result_col(active, "holds_slot"))[0] == 't') {
+				printf("  %-7s %-28s %-10s holding its slot and locks: processes of step '%s'"
+				       " may still run (see 'yoban show %s'; free it: 'yoban release %s')\n",
+				       db_result_get(active, i, 0), db_result_get(active, i, 1),
+				       db_result_get(active, i, 4), step ? step : "?",
+				       db_result_get(active, i, 0), db_result_get(active, i, 0));
+				continue;
+			}
 			printf("  %-7s %-28s %-10s %-8s for %-8s %s%s%s\n", db_result_get(active, i, 0),
 			       db_result_get(active, i, 1), db_result_get(active, i, 4),
 			       db_result_get(active, i, 3), age, step && !waiting ? "step " : "",
@@ -186,7 +200,8 @@ const struct yb_cmd cmd_status = {
 		"\n"
 		"Shows which yoband leads (instance, host, pid, age of its last heartbeat) and its\n"
 		"standbys, the next fires when the database records them, and every run not yet\n"
-		"finished (pending, queued, running, cancelling) with its current step. yoband sends a\n"
+		"finished (pending, queued, running, cancelling) with its current step, and every lost\n"
+		"run still holding its slot (processes of it may run: 'yoban release RUN'). yoband sends a\n"
 		"heartbeat every 10 s; with none from a leader in the last 30 s the command prints\n"
 		"NO LEADER and exits 1 (nothing is being scheduled: look at yoband's host).\n"
 		"\n"

@@ -6,6 +6,8 @@
  * on its way to (yd_run_eff), so two runs admitted in one turn see each other. A run that may not
  * start yet moves to queued with the reason (once); one that may not start at all is finished
  * (skipped, failed); one that may start moves to running, and its first jobs ride with that move.
+ * A lost run whose processes may still run (lost.c) counts as running: it keeps its runbook's
+ * slot and its locks until the runner says nothing is left, or an operator releases it.
  */
 #include "yoband.h"
 
@@ -15,11 +17,29 @@
 #include "tz.h"
 
 /* Is a run of another runbook (or this one) holding one of run's locks? */
+/* Does o occupy its slot and its locks (running, cancelling, or lost with processes left)? */
+static bool occupies(const struct yd_run *o)
+{
+	enum yd_run_state s = yd_run_eff(o);
+	return s == RS_RUNNING || s == RS_CANCELLING || yd_run_holds(o);
+}
+
+/* Why o occupies its slot, for a reason ("is still running", "was lost ..."). */
+static const char *occupied_why(const struct yd_run *o, char *buf, size_t size)
+{
+	const struct yd_job *h = yd_run_holder(o);
+	if (!h)
+		return "is still running";
+	snprintf(buf, size, "was lost and processes of it still run on host '%s' (they hold its slot "
+		 "until they end; 'yoban release %lld' frees it)", h->host, (long long)o->id);
+	return buf;
+}
+
 static struct yd_run *lock_holder(struct yd *d, struct yd_run *run, const char **lock)
 {
 	const struct rb_runbook *rb = run->rev->rb;
 	for (struct yd_run *o = d->runs; o; o = o->next) {
-		if (o == run || (yd_run_eff(o) != RS_RUNNING && yd_run_eff(o) != RS_CANCELLING))
+		if (o == run || !occupies(o))
 			continue;
 		const struct rb_runbook *orb = o->rev->rb;
 		for (size_t i = 0; i < rb->n_locks; i++)
@@ -36,7 +56,7 @@ static struct yd_run *lock_holder(struct yd *d, struct yd_run *run, const char *
 bool yd_run_admit(struct yd *d, struct yd_run *run)
 {
 	const struct rb_runbook *rb = run->rev->rb;
-	char why[256];
+	char why[512], held[320];
 	if (run->hold_until > yd_now_s()) {
 		if (run->state == RS_PENDING) {
 			char until[64];
@@ -57,7 +77,7 @@ bool yd_run_admit(struct yd *d, struct yd_run *run)
 		if (o == run || strcmp(o->runbook, run->runbook) || o->staging != run->staging)
 			continue;
 		enum yd_run_state os = yd_run_eff(o);
-		if (os == RS_RUNNING || os == RS_CANCELLING)
+		if (occupies(o))
 			active = o;
 		else if ((os == RS_QUEUED || os == RS_PENDING) && o->id < run->id)
 			older_queued = o;
@@ -65,8 +85,8 @@ bool yd_run_admit(struct yd *d, struct yd_run *run)
 	switch (rb->concurrency) {
 	case RB_CONC_FORBID:
 		if (active) {
-			snprintf(why, sizeof(why), "concurrency forbid: run %lld is still running",
-				 (long long)active->id);
+			snprintf(why, sizeof(why), "concurrency forbid: run %lld %s", (long long)active->id,
+				 occupied_why(active, held, sizeof(held)));
 			yd_run_finish(d, run, RS_SKIPPED, why);
 			return false;
 		}
@@ -102,8 +122,9 @@ bool yd_run_admit(struct yd *d, struct yd_run *run)
 	struct yd_run *holder = lock_holder(d, run, &lock);
 	if (holder) {
 		if (run->state == RS_PENDING) {
-			snprintf(why, sizeof(why), "waiting for lock '%s' held by run %lld", lock,
-				 (long long)holder->id);
+			snprintf(why, sizeof(why), "waiting for lock '%s' held by run %lld%s%s", lock,
+				 (long long)holder->id, yd_run_holds(holder) ? ", which " : "",
+				 yd_run_holds(holder) ? occupied_why(holder, held, sizeof(held)) : "");
 			yd_run_move(d, run, RS_QUEUED, why);
 		}
 		return false;

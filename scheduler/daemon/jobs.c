@@ -2,10 +2,17 @@
  * jobs.c: jobs (one step of a run on one host, one attempt): their START payload, the runner
  * connections, and what comes back (acks, output, exits, errors).
  *
- * The one idea: a job row with its stable runner id ("r<run>-s<step>-a<attempt>-h<host>") is
- * written before START is sent, so whoever leads next finds the job on its runner and re-attaches
- * at the stored offset; a job's exit row is queued behind all its output and only once it is
- * written is the job done and the runner told to FORGET it. Output chunks are compressed as they
+ * The one idea: a job row with its runner id is written before START is sent, so whoever leads
+ * next finds the job on its runner and re-attaches at the stored offset. The id is made by the
+ * statement that writes the row ("r<run>-s<step>-a<attempt>-h<host>-<site>-<nonce>": the site's
+ * random id and the run's random nonce, 005_hardening.sql), so no other database, site or hand
+ * made job can hold it; the runner's digest of the spec (ACK) is kept with the row and goes with
+ * every later ATTACH, CANCEL and FORGET, and "conflict" (the id held by another spec) is a refusal.
+ * A job's exit row is queued behind all its output and only once it is written is the job done and
+ * the runner told to FORGET it. Lost is not free: a job lost while processes of it still run holds
+ * its run's slot and locks, and is asked about every YD_PROBE_MS until the runner says nothing is
+ * left (or an operator releases it). A job that never reached an unreachable runner fails at its
+ * dispatch deadline (the step's timeout), and is cancelled at once. Output chunks are compressed as they
  * arrive and written behind (yd_flush_chunks: every turn, and at 100 waiting).
  */
 #include "yoband.h"
@@ -192,6 +199,14 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 		}
 		yb_json_set(spec, "secrets", secrets);
 	}
+	if (yb_json_get(env, "YOBAN_RUNNER_JOB")) {
+		/* the runner's own marker of a job's processes (docs/runner.md, Lost jobs): never ours */
+		yb_err_set(err, YB_EINVAL, "step '%s' sets YOBAN_RUNNER_JOB in its environment: that name "
+			   "is the runner's marker of a job's processes; rename the variable", step->name);
+		yb_json_free(env);
+		yb_json_free(spec);
+		return NULL;
+	}
 	yb_json_set(spec, "env", env);
 	if (step->workdir)
 		yb_json_set(spec, "cwd", yb_json_str(step->workdir));
@@ -205,7 +220,7 @@ static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, c
 		      size_t len);
 static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex);
 static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid);
-static void cb_job_error(void *ctx, const char *job, const char *code, const char *message);
+static void cb_job_report(void *ctx, const char *job, const struct rclient_report *r);
 static void cb_connected(void *ctx, bool reconnect);
 static void cb_disconnected(void *ctx, const struct yb_err *why, int attempt, int delay_ms);
 
@@ -271,7 +286,7 @@ struct yd_conn *yd_conn_get(struct yd *d, const char *hostname, struct yb_err *e
 		return NULL;
 	}
 	static const struct rclient_callbacks cbs = {
-		.output = cb_output, .exit = cb_exit, .ack = cb_ack, .job_error = cb_job_error,
+		.output = cb_output, .exit = cb_exit, .ack = cb_ack, .job_report = cb_job_report,
 		.connected = cb_connected, .disconnected = cb_disconnected,
 	};
 	struct rclient_options o = { .max_attempts = 0, .retry_first = true };
@@ -318,8 +333,7 @@ struct yd_job *yd_job_add(struct yd_run *run, int host_idx, const char *host, in
 	j->step_idx = run->step;
 	j->attempt = attempt;
 	j->phase = JP_WAIT;
-	snprintf(j->runner_id, sizeof(j->runner_id), "r%lld-s%d-a%d-h%d", (long long)run->id, run->step,
-		 attempt, host_idx);
+	j->processes = -1;
 	run->jobs = xrealloc(run->jobs, (run->n_jobs + 1) * sizeof(*run->jobs));
 	run->jobs[run->n_jobs++] = j;
 	return j;
@@ -349,22 +363,37 @@ void yd_job_fail_now(struct yd *d, struct yd_job *j, enum yd_job_result result, 
 	j->spec = NULL;
 	j->phase = JP_DONE;
 	j->result = result;
-	yd_log("job %s (run %lld, step '%s', host '%s'): %s: %s", j->runner_id, (long long)j->run->id,
-	       step->name, j->host, state, error);
+	char label[WIRE_MAX_JOB_ID + 64];
+	yd_log("job %s (run %lld, step '%s', host '%s'): %s: %s", yd_job_label(j, label, sizeof(label)),
+	       (long long)j->run->id, step->name, j->host, state, error);
+}
+
+const char *yd_job_label(const struct yd_job *j, char *buf, size_t size)
+{
+	if (j->runner_id[0])
+		snprintf(buf, size, "%s", j->runner_id);
+	else
+		snprintf(buf, size, "r%lld-s%d-a%d-h%d (no row yet)", (long long)j->run->id, j->step_idx,
+			 j->attempt, j->host_idx);
+	return buf;
 }
 
 struct yd_job *yd_job_ref_find(struct yd *d, const struct yd_job_ref *ref, struct yd_run **run)
 {
 	*run = yd_run_find(d, ref->run_id);
-	for (size_t i = 0; *run && i < (*run)->n_jobs; i++)
-		if ((*run)->jobs[i]->phase == JP_STARTING && !strcmp((*run)->jobs[i]->runner_id, ref->runner_id))
-			return (*run)->jobs[i];
+	for (size_t i = 0; *run && i < (*run)->n_jobs; i++) {
+		struct yd_job *j = (*run)->jobs[i];
+		if (j->phase == JP_STARTING && j->step_idx == ref->step_idx &&
+		    j->host_idx == ref->host_idx && j->attempt == ref->attempt)
+			return j;
+	}
 	return NULL;
 }
 
 /* The job row is written (id), or not (id NULL: its run's transition in the same statement did
  * not go through, or the statement was refused): now START, unless the run is being cancelled. */
-void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id, bool answered)
+void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id,
+			const char *runner_id, bool answered)
 {
 	struct yd_run *run;
 	struct yd_job *j = yd_job_ref_find(d, ref, &run);
@@ -387,6 +416,7 @@ void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *
 		return;
 	}
 	j->id = strtoll(id, NULL, 10);
+	snprintf(j->runner_id, sizeof(j->runner_id), "%s", runner_id ? runner_id : "");
 	if (run->state != RS_RUNNING || run->busy || run->cancel_req) {
 		yd_job_fail_now(d, j, YD_JOB_CANCELLED, "the run was cancelled before the job started");
 		return;
@@ -400,6 +430,7 @@ void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *
 	j->spec = NULL;
 	j->phase = JP_LIVE;
 	const struct rb_step *step = &run->rev->rb->steps[j->step_idx];
+	j->dispatch_by_ms = yb_mono_ms() + rb_step_timeout_ms(run->rev->rb, step);
 	yd_log("dispatch job %s (run %lld, runbook '%s', step '%s', attempt %d) to host '%s'",
 	       j->runner_id, (long long)run->id, run->runbook, step->name, j->attempt, j->host);
 }
@@ -442,7 +473,9 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 	j->phase = JP_STARTING;
 	struct yd_job_ref *ref = xcalloc(1, sizeof(*ref));
 	ref->run_id = run->id;
-	snprintf(ref->runner_id, sizeof(ref->runner_id), "%s", j->runner_id);
+	ref->step_idx = j->step_idx;
+	ref->host_idx = j->host_idx;
+	ref->attempt = j->attempt;
 	if (d->n_job_rows == d->cap_job_rows) {
 		d->cap_job_rows = d->cap_job_rows ? 2 * d->cap_job_rows : 16;
 		d->job_rows = xrealloc(d->job_rows, d->cap_job_rows * sizeof(*d->job_rows));
@@ -620,6 +653,27 @@ static void job_exit_stored(struct yd *d, int64_t job_id)
 		}
 }
 
+/* What the runner said it killed and what was left, as the job's evidence (jsonb text). */
+static char *exit_evidence(const struct rclient_exit *ex, struct yd_job *j)
+{
+	static const char *const keys[] = { "killed_count", "killed", "lost", "processes", "pids", "error" };
+	struct yb_json *e = yb_json_object();
+	for (size_t i = 0; ex->record && i < YB_ARRAY_LEN(keys); i++) {
+		struct yb_json *v = yb_json_get(ex->record, keys[i]);
+		if (v)
+			yb_json_set(e, keys[i], yb_json_ref(v));
+	}
+	struct yb_json *o = yb_json_object();
+	yb_json_set(o, "exit", e);
+	if (j->cancel_said) {
+		yb_json_set(o, "cancel", j->cancel_said);
+		j->cancel_said = NULL;
+	}
+	char *text = yb_json_dump(o, 0);
+	yb_json_free(o);
+	return text;
+}
+
 static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 {
 	struct yd_conn *c = ctx;
@@ -627,16 +681,31 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	if (d->db_broken)
 		return;
 	struct yd_job *j = job_by_runner_id(d, job);
+	if (!j && yd_lost_exit(d, c, job, ex))
+		return; /* a probe of a lost job holding its slot (lost.c) */
 	if (!j || j->exit_pending)
 		return;
 	/* All the output first: the exit is written only after it. */
 	if (yd_flush_chunks(d) < 0)
 		return;
-	enum yd_job_result result = ex->cancelled ? YD_JOB_CANCELLED : ex->timed_out ? YD_JOB_TIMED_OUT :
+	enum yd_job_result result = ex->lost ? YD_JOB_LOST : ex->cancelled ? YD_JOB_CANCELLED :
+				    ex->timed_out ? YD_JOB_TIMED_OUT :
 				    (ex->has_status && ex->status == 0) ? YD_JOB_SUCCEEDED : YD_JOB_FAILED;
 	const char *state = yd_job_result_name(result);
 	if (rb_step_is_builtin(&j->run->rev->rb->steps[j->step_idx]))
 		record_evidence(d, j, state);
+	/* Lost with processes left (or not said): the run keeps its slot until they are gone. */
+	bool holds = ex->lost && ex->processes != 0;
+	char *lost_why = NULL;
+	if (ex->lost)
+		lost_why = holds ? xasprintf("lost: the job's supervisor on '%s' died and %lld process%s "
+					     "of the step still run%s there: the run holds its slot and "
+					     "locks until they end (or 'yoban release %lld')", c->host,
+					     (long long)ex->processes, ex->processes == 1 ? "" : "es",
+					     ex->processes == 1 ? "s" : "", (long long)j->run->id)
+				 : xasprintf("lost: the job's supervisor on '%s' died; nothing of the step "
+					     "runs there any more", c->host);
+	char *evidence = exit_evidence(ex, j);
 	char jid[24], st[16], sg[16], ut[24], stt[24], rss[24], ob[24], eb[24], db[24];
 	snprintf(st, sizeof(st), "%d", ex->status);
 	snprintf(sg, sizeof(sg), "%d", ex->signal);
@@ -650,7 +719,8 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		yd_idtext(jid, j->id), state, ex->has_status ? st : NULL, ex->has_signal ? sg : NULL,
 		ut, stt, rss, ob, eb, ex->stdout_sha256[0] ? ex->stdout_sha256 : NULL,
 		ex->stderr_sha256[0] ? ex->stderr_sha256 : NULL, db,
-		ex->timed_out ? "timed out (the step's timeout)" : NULL,
+		lost_why ? lost_why : ex->timed_out ? "timed out (the step's timeout)" : NULL,
+		evidence, holds ? "true" : "false",
 	};
 	/* Queued behind the job's output on the same connection, so written after all of it; the
 	 * job is done (and forgotten on the runner) once the row is in (job_exit_stored). */
@@ -659,10 +729,18 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		      "exit_signal = $4::integer, user_cpu_us = $5::bigint, sys_cpu_us = $6::bigint, "
 		      "max_rss_kb = $7::bigint, stdout_bytes = $8::bigint, stderr_bytes = $9::bigint, "
 		      "stdout_sha256 = $10, stderr_sha256 = $11, dropped_bytes = $12::bigint, "
-		      "error = coalesce($13, error), ended_at = now() WHERE id = $1::bigint",
-		      13, p, job_exit_stored, j->id);
+		      "error = coalesce($13, error), ended_at = now(), evidence = coalesce(evidence, "
+		      "'{}') || $14::jsonb, holds_slot = $15::boolean WHERE id = $1::bigint",
+		      15, p, job_exit_stored, j->id);
+	free(lost_why);
+	free(evidence);
 	j->exit_pending = true;
 	j->result = result;
+	if (holds) {
+		j->holds = true;
+		j->processes = ex->processes;
+		j->probe_at_ms = yb_mono_ms() + YD_PROBE_MS;
+	}
 	if (ex->has_signal)
 		yd_log("exit job %s (run %lld, host '%s'): %s, signal %d", job, (long long)j->run->id,
 		       j->host, state, ex->signal);
@@ -682,26 +760,41 @@ static void cb_ack(void *ctx, const char *job, const char *op, int64_t pid)
 	if (!j || j->acked)
 		return;
 	j->acked = true;
+	const char *digest = rclient_job_spec_sha256(c->rc, job);
+	if (digest)
+		snprintf(j->spec_sha256, sizeof(j->spec_sha256), "%s", digest);
 	char jid[24];
-	const char *p[] = { yd_idtext(jid, j->id) };
+	const char *p[] = { yd_idtext(jid, j->id), digest };
 	yd_async(d, "a job's start", false,
-		 "UPDATE yoban.jobs SET state = 'running' WHERE id = $1::bigint AND state = 'dispatched'", 1, p);
+		 "UPDATE yoban.jobs SET state = 'running', spec_sha256 = coalesce($2, spec_sha256) "
+		 "WHERE id = $1::bigint AND state = 'dispatched'", 2, p);
 	(void)pid;
 }
 
-static void cb_job_error(void *ctx, const char *job, const char *code, const char *message)
+static void cb_job_report(void *ctx, const char *job, const struct rclient_report *r)
 {
 	struct yd_conn *c = ctx;
 	struct yd *d = c->d;
 	if (d->db_broken)
 		return;
+	if (yd_lost_report(d, c, job, r))
+		return; /* about a lost job holding its slot (lost.c) */
 	struct yd_job *j = job_by_runner_id(d, job);
 	if (!j)
 		return;
+	if (r->op) {
+		/* CANCEL of a job no supervisor answers for: what was killed goes in its evidence
+		 * (its lost EXIT follows) */
+		yb_json_free(j->cancel_said);
+		j->cancel_said = yb_json_ref((struct yb_json *)r->frame);
+		return;
+	}
+	const char *code = r->code;
 	if (!strcmp(code, "exists")) {
-		/* A START sent again (reconcile) for a job the runner has: follow it instead. */
+		/* A START sent again (reconcile) for a job the runner has under this id with the same
+		 * spec digest: the same job, followed instead. */
 		struct yb_err err = { 0 };
-		if (rclient_attach(c->rc, job, j->queued, &err) == 0) {
+		if (rclient_attach_spec(c->rc, job, j->queued, r->spec_sha256, &err) == 0) {
 			yd_log("job %s is already on host '%s': re-attached at offset %llu", job, c->host,
 			       (unsigned long long)j->queued);
 			return;
@@ -709,13 +802,18 @@ static void cb_job_error(void *ctx, const char *job, const char *code, const cha
 		char *why = xasprintf("cannot follow job '%s' on '%s': %s", job, c->host, err.msg);
 		yd_job_fail_now(d, j, YD_JOB_FAILED, why);
 		free(why);
-	} else if (!strcmp(code, "unknown-job")) {
-		char *why = xasprintf("the runner on '%s' has no journal for job '%s' (unknown-job): "
-				      "its output and exit are gone", c->host, job);
-		yd_job_fail_now(d, j, YD_JOB_LOST, why);
+	} else if (!strcmp(code, "conflict")) {
+		/* Never adopted: the id is another job's there (made by hand, or by another site). */
+		char *why = xasprintf("another job holds the id '%s' on host '%s' (the runner answered "
+				      "conflict: its spec is not this step's): this step was not started "
+				      "there and that job was not adopted", job, c->host);
+		yd_job_fail_now(d, j, YD_JOB_FAILED, why);
 		free(why);
+	} else if (!strcmp(code, "unknown-job") || !strcmp(code, "unknown-running")) {
+		yd_job_lost(d, j, c, r);
 	} else {
-		char *why = xasprintf("the runner on '%s' refused the job (%s): %s", c->host, code, message);
+		char *why = xasprintf("the runner on '%s' refused the job (%s): %s", c->host, code,
+				      r->message);
 		yd_job_fail_now(d, j, YD_JOB_FAILED, why);
 		free(why);
 	}
@@ -731,6 +829,7 @@ static void cb_connected(void *ctx, bool reconnect)
 static void cb_disconnected(void *ctx, const struct yb_err *why, int attempt, int delay_ms)
 {
 	struct yd_conn *c = ctx;
+	snprintf(c->last_error, sizeof(c->last_error), "%.255s", why ? why->msg : "closed");
 	yd_log("runner on host '%s' disconnected: %s (reconnect attempt %d in %d ms)", c->host,
 	       why ? why->msg : "closed", attempt, delay_ms);
 }

@@ -5,7 +5,9 @@
  * its jobs' rows: finished steps say whether the run already failed (outcome.c, the same rule the
  * run path uses), and the current step's jobs still dispatched or running are re-attached on their
  * runners at the stored end of their output (or START is sent again when it may never have
- * arrived: a runner that has the job answers "exists" and is followed instead).
+ * arrived: a runner that has the job answers "exists" and is followed instead). A job is followed
+ * by the runner id its row holds, with the spec digest the runner gave (never an id rebuilt from
+ * positions), and the lost jobs that still hold their run's slot come back too (lost.c).
  */
 #include "yoband.h"
 
@@ -127,6 +129,8 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row, struct 
 			j->id = strtoll(db_result_get(jobs, i, 0), NULL, 10);
 			if (db_result_get(jobs, i, 4))
 				snprintf(j->runner_id, sizeof(j->runner_id), "%s", db_result_get(jobs, i, 4));
+			if (db_result_get(jobs, i, 8))
+				snprintf(j->spec_sha256, sizeof(j->spec_sha256), "%s", db_result_get(jobs, i, 8));
 			const char *js = db_result_get(jobs, i, 5);
 			j->queued = strtoull(db_result_get(jobs, i, 6), NULL, 10);
 			enum yd_job_result result;
@@ -135,6 +139,10 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row, struct 
 			if (result != YD_JOB_NONE) {
 				j->phase = JP_DONE;
 				j->result = result;
+				continue;
+			}
+			if (!j->runner_id[0]) {
+				yd_job_fail_now(d, j, YD_JOB_FAILED, "the job row has no runner id");
 				continue;
 			}
 			struct yd_conn *c = yd_conn_get(d, host, &err);
@@ -153,7 +161,8 @@ static void reconcile_run(struct yd *d, struct db_result *runs, int row, struct 
 				yb_json_free(spec);
 				yd_log("reconcile: job %s re-sent to host '%s'", j->runner_id, host);
 			} else {
-				rclient_attach(c->rc, j->runner_id, j->queued, &err);
+				rclient_attach_spec(c->rc, j->runner_id, j->queued,
+						    j->spec_sha256[0] ? j->spec_sha256 : NULL, &err);
 				yd_log("reconcile: job %s re-attached on host '%s' at offset %llu", j->runner_id,
 				       host, (unsigned long long)j->queued);
 			}
@@ -185,7 +194,8 @@ void yd_reconcile(struct yd *d)
 		/* Columns 0-6 as reconcile_run and earlier_failure read them, the run last. */
 		int rc = yd_exec(d, "SELECT j.id, j.step_index, j.host, j.attempt, j.runner_job_id, "
 				 "j.state, coalesce((SELECT max(c.\"offset\" + c.raw_len) FROM "
-				 "yoban.output_chunks c WHERE c.job_id = j.id), 0), j.run_id FROM yoban.jobs j "
+				 "yoban.output_chunks c WHERE c.job_id = j.id), 0), j.run_id, j.spec_sha256 "
+				 "FROM yoban.jobs j "
 				 "WHERE j.run_id = ANY($1::bigint[]) "
 				 "ORDER BY j.run_id, j.step_index, j.attempt, j.id", 1, p, &jobs, NULL);
 		yb_buf_release(&ids);
@@ -206,5 +216,7 @@ void yd_reconcile(struct yd *d)
 	}
 	db_result_free(jobs);
 	db_result_free(runs);
+	if (!d->db_broken)
+		yd_lost_reload(d);
 	yd_runs_gc(d);
 }

@@ -1,5 +1,5 @@
 /*
- * requests.c: operators' requests (yoban trigger, cancel, rerun, reload) read from the requests
+ * requests.c: operators' requests (yoban trigger, cancel, rerun, reload, release) read from the requests
  * table on a notification and acted on at once.
  *
  * The one idea: a request is answered (yoban_request_done) only after what it did is written: a
@@ -160,6 +160,14 @@ static struct yb_json *req_cancel(struct yd *d, const struct yb_json *args, cons
 	struct yd_run *run = yd_run_find(d, id);
 	*ok = false;
 	yb_json_set(res, "run", yb_json_int(id));
+	if (run && !run->busy && yd_run_holds(run)) {
+		/* lost, but processes of it may still run: the runner kills what is left */
+		yd_run_kill_leftovers(d, run, by);
+		yb_json_set(res, "state", yb_json_str("lost"));
+		yb_json_set(res, "killing_leftovers", yb_json_bool(true));
+		*ok = true;
+		return res;
+	}
 	if (!run || yd_run_state_final(yd_run_eff(run))) {
 		yb_json_set(res, "error", yb_json_str("the run is not in flight"));
 		return res;
@@ -169,6 +177,42 @@ static struct yb_json *req_cancel(struct yd *d, const struct yb_json *args, cons
 	free(why);
 	/* The state it is on its way to (the transition is written before the request's answer). */
 	yb_json_set(res, "state", yb_json_str(run->cancel_req ? "cancelling" : yd_run_state_name(yd_run_eff(run))));
+	*ok = true;
+	return res;
+}
+
+/* `yoban release RUN`: the lost run's slot and locks are freed without the runner's word. */
+static struct yb_json *req_release(struct yd *d, int64_t req, const struct yb_json *args,
+				   const char *by, bool *ok)
+{
+	struct yb_json *res = yb_json_object();
+	int64_t id = yb_json_get_int(args, "run", 0);
+	const char *comment = yb_json_get_str(args, "comment");
+	struct yd_run *run = yd_run_find(d, id);
+	*ok = false;
+	yb_json_set(res, "run", yb_json_int(id));
+	if (!run || !yd_run_holds(run)) {
+		yb_json_set(res, "error", yb_json_str("the run holds no slot (nothing of it is known to "
+						      "run any more)"));
+		return res;
+	}
+	struct yb_json *jobs = yb_json_array();
+	for (size_t i = 0; i < run->n_jobs; i++)
+		if (run->jobs[i]->holds)
+			yb_json_push(jobs, yb_json_int(run->jobs[i]->id));
+	struct yb_json *detail = yb_json_object();
+	yb_json_set(detail, "released_by", yb_json_str(by));
+	yb_json_set(detail, "comment", comment ? yb_json_str(comment) : yb_json_null());
+	yb_json_set(detail, "jobs", yb_json_ref(jobs));
+	char *dtext = yb_json_dump(detail, 0);
+	yb_json_free(detail);
+	char rid[24], qid[24];
+	const char *p[] = { yd_idtext(rid, id), yd_idtext(qid, req), dtext };
+	yd_async(d, "a release's audit row", false, "INSERT INTO yoban.audit (action, run_id, request_id, "
+		 "detail) VALUES ('run:released', $1::bigint, $2::bigint, $3::jsonb)", 3, p);
+	free(dtext);
+	yd_run_release(d, run, by, comment);
+	yb_json_set(res, "released_jobs", jobs);
 	*ok = true;
 	return res;
 }
@@ -343,6 +387,8 @@ void yd_handle_requests(struct yd *d)
 			res = req_trigger(d, q->id, args, by, &ok);
 		} else if (!strcmp(kind, "cancel")) {
 			res = req_cancel(d, args, by, &ok);
+		} else if (!strcmp(kind, "release")) {
+			res = req_release(d, q->id, args, by, &ok);
 		} else if (!strcmp(kind, "rerun")) {
 			res = req_rerun(d, q, args, &ok);
 		} else if (!strcmp(kind, "reload")) {

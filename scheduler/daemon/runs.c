@@ -49,6 +49,7 @@ int64_t yd_now_s(void)
 void yd_job_free(struct yd_job *j)
 {
 	yb_json_free(j->spec);
+	yb_json_free(j->cancel_said);
 	if (j->stdout_tail) {
 		yb_buf_release(j->stdout_tail);
 		free(j->stdout_tail);
@@ -107,12 +108,13 @@ struct yd_run *yd_run_find(struct yd *d, int64_t id)
 	return NULL;
 }
 
-/* Frees the runs that reached a final state (never while someone iterates). */
+/* Frees the runs that reached a final state (never while someone iterates), except a lost run
+ * whose processes may still run: it holds its slot and locks until released (lost.c). */
 void yd_runs_gc(struct yd *d)
 {
 	struct yd_run **p = &d->runs;
 	while (*p) {
-		if (yd_run_state_final((*p)->state)) {
+		if (yd_run_state_final((*p)->state) && !yd_run_holds(*p)) {
 			struct yd_run *dead = *p;
 			*p = dead->next;
 			run_free(dead);
@@ -297,6 +299,9 @@ void yd_run_advance(struct yd *d, struct yd_run *run)
 				} else if (j->phase == JP_STARTING) {
 					live = true; /* its row's answer turns it into cancelled */
 				} else if (j->phase == JP_LIVE) {
+					/* never reached its runner (unreachable): cancelled here, at once */
+					if (!j->acked && !j->exit_pending && yd_job_cancel_unsent(d, j))
+						continue;
 					live = true;
 					if (!run->cancel_sent) {
 						struct yd_conn *c = yd_conn_get(d, j->host, NULL);
@@ -362,6 +367,11 @@ void yd_run_advance(struct yd *d, struct yd_run *run)
 			char why[512];
 			snprintf(why, sizeof(why), "step '%s' %s on host '%s'", step->name,
 				 yd_job_result_name(o.worst), hosts[o.worst_host]);
+			struct yd_job *holder = yd_run_holder(run);
+			if (o.worst == YD_JOB_LOST && holder)
+				snprintf(why + strlen(why), sizeof(why) - strlen(why), ": processes of it still "
+					 "run there, so the run holds its slot and locks until they end (or "
+					 "'yoban release %lld')", (long long)run->id);
 			if (o.records_failure) {
 				run->failed = o.worst;
 				free(run->fail_reason);
@@ -418,12 +428,18 @@ static void decisions_written(struct yd *d, void *ctx, struct db_result *r)
 		move_apply(d, b->moves[i], moved[i]);
 	free(moved);
 	for (size_t i = 0; i < b->n_jobs; i++) {
-		const char *id = NULL;
+		const char *id = NULL, *rid = NULL;
+		char key[96];
+		const struct yd_job_ref *ref = b->jobs[i];
+		snprintf(key, sizeof(key), "%lld:%d:%d:%d", (long long)ref->run_id, ref->step_idx,
+			 ref->attempt, ref->host_idx);
 		for (int k = 0; k < rows && !id; k++)
-			if (!strcmp(db_result_get(r, k, 0), "j") && db_result_get(r, k, 2) &&
-			    !strcmp(db_result_get(r, k, 2), b->jobs[i]->runner_id))
+			if (!strcmp(db_result_get(r, k, 0), "j") && db_result_get(r, k, 3) &&
+			    !strcmp(db_result_get(r, k, 3), key)) {
 				id = db_result_get(r, k, 1);
-		yd_job_row_written(d, b->jobs[i], id, r != NULL);
+				rid = db_result_get(r, k, 2);
+			}
+		yd_job_row_written(d, ref, id, rid, r != NULL);
 	}
 }
 
@@ -441,7 +457,7 @@ void yd_decisions_flush(struct yd *d)
 	d->moves = NULL;
 	d->n_moves = d->cap_moves = 0;
 	b->jobs = xcalloc(d->n_job_rows ? d->n_job_rows : 1, sizeof(*b->jobs));
-	enum { M_ID, M_FROM, M_TO, M_WHY, J_RUN, J_STEP, J_IDX, J_HOST, J_ATT, J_RID, N_ARR };
+	enum { M_ID, M_FROM, M_TO, M_WHY, J_RUN, J_STEP, J_IDX, J_HOST, J_ATT, J_HIDX, N_ARR };
 	struct yb_buf a[N_ARR];
 	for (int i = 0; i < N_ARR; i++)
 		yd_arr_open(&a[i]);
@@ -468,7 +484,8 @@ void yd_decisions_flush(struct yd *d)
 		yd_arr_add(&a[J_HOST], j->host);
 		snprintf(num, sizeof(num), "%d", j->attempt);
 		yd_arr_add(&a[J_ATT], num);
-		yd_arr_add(&a[J_RID], j->runner_id);
+		snprintf(num, sizeof(num), "%d", j->host_idx);
+		yd_arr_add(&a[J_HIDX], num);
 	}
 	free(d->job_rows);
 	d->job_rows = NULL;
@@ -486,14 +503,22 @@ void yd_decisions_flush(struct yd *d)
 			  "f.to_state, f.reason) AS moved FROM unnest($1::bigint[], $2::yoban.run_state[], "
 			  "$3::yoban.run_state[], $4::text[]) WITH ORDINALITY AS f(id, from_state, to_state, "
 			  "reason, ord)), "
+			  /* the runner id: positions, then the site's id and the run's nonce (005) */
 			  "j AS (INSERT INTO yoban.jobs (run_id, step, step_index, host, attempt, "
 			  "runner_job_id, state, started_at) SELECT g.run_id, g.step, g.step_index, g.host, "
-			  "g.attempt, g.rid, 'dispatched', now() FROM unnest($5::bigint[], $6::text[], "
-			  "$7::integer[], $8::text[], $9::integer[], $10::text[]) AS g(run_id, step, "
-			  "step_index, host, attempt, rid) WHERE g.run_id NOT IN (SELECT t.id FROM t WHERE "
-			  "NOT coalesce(t.moved, false)) RETURNING id, runner_job_id) "
-			  "SELECT 't', t.ord::text, CASE WHEN t.moved THEN 't' ELSE 'f' END FROM t "
-			  "UNION ALL SELECT 'j', j.id::text, j.runner_job_id FROM j",
+			  "g.attempt, format('r%s-s%s-a%s-h%s-%s-%s', g.run_id, g.step_index, g.attempt, "
+			  "g.hidx, (SELECT s.id FROM yoban.site s), r.nonce), 'dispatched', now() "
+			  "FROM unnest($5::bigint[], $6::text[], $7::integer[], $8::text[], $9::integer[], "
+			  "$10::integer[]) AS g(run_id, step, step_index, host, attempt, hidx) "
+			  "JOIN yoban.runs r ON r.id = g.run_id WHERE g.run_id NOT IN (SELECT t.id FROM "
+			  "t WHERE NOT coalesce(t.moved, false)) RETURNING id, runner_job_id, run_id, "
+			  "step_index, attempt, host) "
+			  "SELECT 't', t.ord::text, CASE WHEN t.moved THEN 't' ELSE 'f' END, NULL FROM t "
+			  "UNION ALL SELECT 'j', j.id::text, j.runner_job_id, j.run_id || ':' || "
+			  "j.step_index || ':' || j.attempt || ':' || g.hidx FROM j JOIN unnest($5::bigint[], "
+			  "$9::integer[], $10::integer[], $7::integer[], $8::text[]) AS g(run_id, attempt, "
+			  "hidx, step_index, host) ON g.run_id = j.run_id AND g.attempt = j.attempt AND "
+			  "g.step_index = j.step_index AND g.host = j.host",
 			  N_ARR, p, decisions_written, b, decisions_free);
 	else
 		decisions_free(b);
@@ -514,6 +539,7 @@ int yd_runs_timeout_ms(struct yd *d)
 void yd_runs_advance(struct yd *d)
 {
 	yd_conns_check(d);
+	yd_jobs_check(d);
 	for (struct yd_run *r = d->runs; r && !d->db_broken; r = r->next)
 		yd_run_advance(d, r);
 	yd_runs_gc(d);

@@ -74,6 +74,16 @@ struct yd_job {
 	bool exit_pending;       /* the exit row is on its way: done when it is written */
 	int64_t retry_at_ms;     /* JP_WAIT: monotonic time of the next attempt */
 	struct yb_json *spec;    /* JP_STARTING: the START payload, sent once the row is written */
+	char spec_sha256[65];    /* the runner's digest of the spec (ACK, or the row); "" unknown */
+	int64_t dispatch_by_ms;  /* JP_LIVE, not acknowledged: fails as unreachable after this */
+	/* Lost while processes of it still ran (unknown-running, a lost EXIT with processes): the
+	 * run holds its runbook's slot and its locks until the runner says nothing is left, or an
+	 * operator releases it (yoban release). Probed with ATTACH every YD_PROBE_MS. */
+	bool holds;
+	bool probing;            /* an ATTACH asking about it is out */
+	int64_t probe_at_ms;
+	int64_t processes;       /* what the runner said last: processes still running */
+	struct yb_json *cancel_said; /* a CANCEL's answer, kept for the job's evidence */
 	/* a built-in step (backup, offsite, restore): the tail of its stdout, where its evidence
 	 * line ("yoban-evidence {...}") is, recorded into backup_evidence with its exit */
 	struct yb_buf *stdout_tail;
@@ -109,6 +119,7 @@ struct yd_conn {
 	struct yd *d;            /* the owner, for the callbacks */
 	char *host;
 	struct rclient *rc;
+	char last_error[256];    /* why the connection last went down, "" if never */
 	char *runner_path, *state_dir, *address, *user, *host_key, *known_hosts, *key_path;
 	struct yd_conn *next;
 };
@@ -127,11 +138,14 @@ enum yd_phase { YD_DISCONNECTED, YD_STANDBY, YD_LEADER };
 struct yd_move;    /* a run transition waiting to be sent (runs.c) */
 struct yd_req;     /* an operator's request read, waiting to be acted on (requests.c) */
 
-/* A job row waiting to be sent: START follows once it is written. */
+/* A job row waiting to be sent: START follows once it is written (and the runner id, made by the
+ * statement from the site's id and the run's nonce, has come back). */
 struct yd_job_ref {
 	int64_t run_id;
-	char runner_id[WIRE_MAX_JOB_ID + 1];
+	int step_idx, host_idx, attempt;
 };
+
+#define YD_PROBE_MS 3000       /* how often a lost job still holding its slot is asked about */
 
 /* A statement queued on the main connection without waiting for it. Statements run one at a
  * time. Stores (output, acks, heartbeats, exits) keep their order; deciding statements (urgent:
@@ -317,6 +331,32 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 struct yd_conn *yd_conn_get(struct yd *d, const char *hostname, struct yb_err *err);
 void yd_conn_free(struct yd_conn *c);
 void yd_conns_check(struct yd *d);     /* fails the live jobs of connections that gave up */
+/* Dispatch deadlines (a job that never reached its runner fails as unreachable) and the probes
+ * of lost jobs that hold their run's slot. */
+void yd_jobs_check(struct yd *d);
+/* The job's runner id, or a description while it has none yet (the row is not written). */
+const char *yd_job_label(const struct yd_job *j, char *buf, size_t size);
+/* Does the run keep its slot and locks (a lost job of it may still have processes)? */
+bool yd_run_holds(const struct yd_run *run);
+/* The first job of run that holds its slot, or NULL. */
+struct yd_job *yd_run_holder(const struct yd_run *run);
+/* `yoban cancel` of a lost run holding its slot: CANCEL of what is left of its jobs (the runner
+ * kills what carries their marker); released when the answer says nothing is left. */
+void yd_run_kill_leftovers(struct yd *d, struct yd_run *run, const char *by);
+/* Releases the jobs of run that hold its slot (by: "runner", or the operator's login). */
+void yd_run_release(struct yd *d, struct yd_run *run, const char *by, const char *comment);
+/* Cancelling: a job that never reached its runner (host unreachable) is cancelled here at once;
+ * false when its START may have reached the runner (then CANCEL goes as usual). */
+bool yd_job_cancel_unsent(struct yd *d, struct yd_job *j);
+/* The runner has no journal for a live job (unknown-job, unknown-running): it is lost, and holds
+ * its run's slot while processes of it run. */
+void yd_job_lost(struct yd *d, struct yd_job *j, struct yd_conn *c, const struct rclient_report *r);
+/* A runner's report about a lost job holding its slot (a probe's answer): true when handled. */
+bool yd_lost_report(struct yd *d, struct yd_conn *c, const char *job, const struct rclient_report *r);
+/* An EXIT for a lost job holding its slot (its journal was still there): true when handled. */
+bool yd_lost_exit(struct yd *d, struct yd_conn *c, const char *job, const struct rclient_exit *ex);
+/* Reconcile: the lost jobs still holding their run's slot, back in memory (one statement). */
+void yd_lost_reload(struct yd *d);
 struct yd_job *yd_job_add(struct yd_run *run, int host_idx, const char *host, int attempt);
 /* Records a job that ended without a runner (unsupported kind, unknown host, bad secret). */
 void yd_job_fail_now(struct yd *d, struct yd_job *j, enum yd_job_result result, const char *error);
@@ -326,7 +366,8 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative);
 void yd_job_start(struct yd *d, struct yd_job *j);
 struct yd_job *yd_job_ref_find(struct yd *d, const struct yd_job_ref *ref, struct yd_run **run);
 /* The job row is written (id) or not (NULL): START, unless the run is being cancelled. */
-void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id, bool answered);
+void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id,
+			const char *runner_id, bool answered);
 int yd_flush_chunks(struct yd *d);     /* queues the output chunks waiting */
 
 /* fires.c */

@@ -38,6 +38,7 @@ struct rjob {
 	char id[WIRE_MAX_JOB_ID + 1];
 	enum job_phase phase;
 	bool attach_only;   /* followed, not started, by this client */
+	bool cancel_only;   /* only a CANCEL of what is left of it (rclient_cancel_leftovers) */
 	int start_sends;    /* STARTs sent (more than one: resent after a lost connection) */
 	bool attach_sent;   /* ATTACH sent on this connection */
 	bool cancel_wanted, cancel_sent;
@@ -46,6 +47,7 @@ struct rjob {
 	int64_t forget_at;    /* when to send FORGET again */
 	uint64_t offset;    /* output bytes delivered */
 	struct yb_json *spec; /* the START payload, until acknowledged */
+	char spec_sha256[65]; /* the runner's digest of the spec (ACK, "exists"); "" until known */
 };
 
 struct rclient {
@@ -113,11 +115,20 @@ static int send_json(struct rclient *rc, uint8_t type, struct yb_json *obj, stru
 	return rc_;
 }
 
-static int send_job_op(struct rclient *rc, uint8_t type, const char *id, struct yb_err *err)
+/* CANCEL or FORGET, naming the spec digest when known (the runner then acts only on that job). */
+static int send_job_op(struct rclient *rc, uint8_t type, const struct rjob *j, struct yb_err *err)
 {
 	struct yb_json *o = yb_json_object();
-	yb_json_set(o, "job", yb_json_str(id));
+	yb_json_set(o, "job", yb_json_str(j->id));
+	if (j->spec_sha256[0])
+		yb_json_set(o, "spec_sha256", yb_json_str(j->spec_sha256));
 	return send_json(rc, type, o, err);
+}
+
+static void keep_digest(struct rjob *j, const char *hex)
+{
+	if (hex && strlen(hex) == 64 && strspn(hex, "0123456789abcdef") == 64)
+		snprintf(j->spec_sha256, sizeof(j->spec_sha256), "%s", hex);
 }
 
 static int send_start(struct rclient *rc, struct rjob *j, struct yb_err *err)
@@ -140,6 +151,8 @@ static int send_attach(struct rclient *rc, struct rjob *j, struct yb_err *err)
 	struct yb_json *o = yb_json_object();
 	yb_json_set(o, "job", yb_json_str(j->id));
 	yb_json_set(o, "offset", yb_json_int((int64_t)j->offset));
+	if (j->spec_sha256[0])
+		yb_json_set(o, "spec_sha256", yb_json_str(j->spec_sha256));
 	j->attach_sent = true;
 	return send_json(rc, WIRE_ATTACH, o, err);
 }
@@ -152,7 +165,14 @@ static int job_resume(struct rclient *rc, struct rjob *j, struct yb_err *err)
 		if (j->forget_wanted && !j->forget_sent) {
 			j->forget_sent = true;
 			j->forget_at = 0;
-			r = send_job_op(rc, WIRE_FORGET, j->id, err);
+			r = send_job_op(rc, WIRE_FORGET, j, err);
+		}
+		return r;
+	}
+	if (j->cancel_only) {
+		if (!j->cancel_sent) {
+			j->cancel_sent = true;
+			r = send_job_op(rc, WIRE_CANCEL, j, err);
 		}
 		return r;
 	}
@@ -162,7 +182,7 @@ static int job_resume(struct rclient *rc, struct rjob *j, struct yb_err *err)
 		r = send_start(rc, j, err);
 	if (r == 0 && j->cancel_wanted && !j->cancel_sent) {
 		j->cancel_sent = true;
-		r = send_job_op(rc, WIRE_CANCEL, j->id, err);
+		r = send_job_op(rc, WIRE_CANCEL, j, err);
 	}
 	return r;
 }
@@ -265,6 +285,22 @@ static void parse_exit(const struct yb_json *o, struct rclient_exit *ex)
 	snprintf(ex->stdout_sha256, sizeof(ex->stdout_sha256), "%s", h ? h : "");
 	h = yb_json_get_str(o, "stderr_sha256");
 	snprintf(ex->stderr_sha256, sizeof(ex->stderr_sha256), "%s", h ? h : "");
+	ex->lost = yb_json_get_bool(o, "lost", false);
+	ex->processes = yb_json_get_int(o, "processes", -1);
+	ex->killed_count = (uint64_t)yb_json_get_int(o, "killed_count", 0);
+	ex->record = o;
+}
+
+/* The report of a frame about job j (ERROR or ACK). */
+static void report_of(const struct yb_json *o, struct rclient_report *r)
+{
+	memset(r, 0, sizeof(*r));
+	const char *m = yb_json_get_str(o, "message");
+	r->message = m ? m : "";
+	r->spec_sha256 = yb_json_get_str(o, "spec_sha256");
+	r->processes = yb_json_get_int(o, "processes", -1);
+	r->killed = yb_json_get_int(o, "killed", -1);
+	r->frame = o;
 }
 
 static int on_output(struct rclient *rc, const struct wire_frame *f, struct yb_err *err)
@@ -333,6 +369,7 @@ static int on_control(struct rclient *rc, const struct wire_frame *f, struct yb_
 		if (!strcmp(op, "start")) {
 			if (j->phase == JOB_STARTING)
 				j->phase = JOB_LIVE;
+			keep_digest(j, yb_json_get_str(o, "spec_sha256"));
 			yb_json_free(j->spec);
 			j->spec = NULL;
 			if (rc->cb.ack)
@@ -343,6 +380,17 @@ static int on_control(struct rclient *rc, const struct wire_frame *f, struct yb_
 			job_remove(rc, j);
 			if (rc->cb.ack)
 				rc->cb.ack(rc->ctx, jid, op, 0);
+		} else if (!strcmp(op, "cancel")) {
+			char jid[WIRE_MAX_JOB_ID + 1];
+			snprintf(jid, sizeof(jid), "%s", j->id);
+			if (j->cancel_only)
+				job_remove(rc, j); /* answered: nothing more will come for it */
+			if (rc->cb.job_report) {
+				struct rclient_report rep;
+				report_of(o, &rep);
+				rep.op = op;
+				rc->cb.job_report(rc->ctx, jid, &rep);
+			}
 		}
 		break;
 	}
@@ -386,14 +434,21 @@ static int on_control(struct rclient *rc, const struct wire_frame *f, struct yb_
 			/* our START got there before the connection dropped: follow it instead (a first
 			 * START meeting "exists" is another job's id: refused, reported below) */
 			j->phase = JOB_LIVE;
+			keep_digest(j, yb_json_get_str(o, "spec_sha256"));
 			r = send_attach(rc, j, err);
 			break;
 		}
 		char jid[WIRE_MAX_JOB_ID + 1];
 		snprintf(jid, sizeof(jid), "%s", j->id);
 		job_remove(rc, j);
-		if (rc->cb.job_error)
+		if (rc->cb.job_report) {
+			struct rclient_report rep;
+			report_of(o, &rep);
+			rep.code = code ? code : "error";
+			rc->cb.job_report(rc->ctx, jid, &rep);
+		} else if (rc->cb.job_error) {
 			rc->cb.job_error(rc->ctx, jid, code ? code : "error", msg ? msg : "");
+		}
 		break;
 	}
 	case WIRE_PING: {
@@ -479,7 +534,7 @@ static int do_liveness(struct rclient *rc, struct yb_err *err)
 		if (j->forget_wanted && !j->forget_sent && j->forget_at && now >= j->forget_at) {
 			j->forget_sent = true;
 			j->forget_at = 0;
-			if ((r = send_job_op(rc, WIRE_FORGET, j->id, err)) < 0)
+			if ((r = send_job_op(rc, WIRE_FORGET, j, err)) < 0)
 				return r;
 		}
 	}
@@ -642,8 +697,8 @@ void rclient_free(struct rclient *rc)
 static int check_new_job(struct rclient *rc, const char *job, struct yb_err *err)
 {
 	if (!job || !wire_job_id_valid(job, strlen(job)))
-		return yb_err_set(err, YB_EINVAL, "invalid job id '%s' (1-64 of A-Z a-z 0-9 . _ -)",
-				  job ? job : "");
+		return yb_err_set(err, YB_EINVAL, "invalid job id '%s' (1-%d of A-Z a-z 0-9 . _ -)",
+				  job ? job : "", WIRE_MAX_JOB_ID);
 	if (job_find(rc, job))
 		return yb_err_set(err, YB_EEXIST, "job '%s' is already followed on this connection", job);
 	if (rc->state == RC_FAILED)
@@ -666,7 +721,8 @@ int rclient_start(struct rclient *rc, const char *job, const struct yb_json *spe
 	return 0;
 }
 
-int rclient_attach(struct rclient *rc, const char *job, uint64_t offset, struct yb_err *err)
+int rclient_attach_spec(struct rclient *rc, const char *job, uint64_t offset,
+			const char *spec_sha256, struct yb_err *err)
 {
 	int r = check_new_job(rc, job, err);
 	if (r < 0)
@@ -675,9 +731,52 @@ int rclient_attach(struct rclient *rc, const char *job, uint64_t offset, struct 
 	j->attach_only = true;
 	j->phase = JOB_LIVE;
 	j->offset = offset;
+	keep_digest(j, spec_sha256);
 	if (rc->state == RC_READY)
 		return job_resume(rc, j, err);
 	return 0;
+}
+
+int rclient_attach(struct rclient *rc, const char *job, uint64_t offset, struct yb_err *err)
+{
+	return rclient_attach_spec(rc, job, offset, NULL, err);
+}
+
+int rclient_cancel_leftovers(struct rclient *rc, const char *job, const char *spec_sha256,
+			     struct yb_err *err)
+{
+	int r = check_new_job(rc, job, err);
+	if (r < 0)
+		return r;
+	struct rjob *j = job_add(rc, job);
+	j->cancel_only = true;
+	j->cancel_wanted = true;
+	j->phase = JOB_LIVE;
+	keep_digest(j, spec_sha256);
+	if (rc->state == RC_READY)
+		return job_resume(rc, j, err);
+	return 0;
+}
+
+int rclient_drop(struct rclient *rc, const char *job)
+{
+	struct rjob *j = job_find(rc, job);
+	if (!j)
+		return YB_ENOENT;
+	job_remove(rc, j);
+	return 0;
+}
+
+const char *rclient_job_spec_sha256(const struct rclient *rc, const char *job)
+{
+	struct rjob *j = job_find(rc, job);
+	return j && j->spec_sha256[0] ? j->spec_sha256 : NULL;
+}
+
+bool rclient_job_start_sent(const struct rclient *rc, const char *job)
+{
+	struct rjob *j = job_find(rc, job);
+	return j && (j->start_sends > 0 || j->attach_only);
 }
 
 int rclient_cancel(struct rclient *rc, const char *job, struct yb_err *err)
@@ -691,7 +790,7 @@ int rclient_cancel(struct rclient *rc, const char *job, struct yb_err *err)
 	/* A job whose START is not out yet gets its CANCEL right after it, in job_resume. */
 	if (rc->state == RC_READY && j->phase != JOB_NEW) {
 		j->cancel_sent = true;
-		return send_job_op(rc, WIRE_CANCEL, j->id, err);
+		return send_job_op(rc, WIRE_CANCEL, j, err);
 	}
 	return 0;
 }
@@ -709,7 +808,7 @@ int rclient_forget(struct rclient *rc, const char *job, struct yb_err *err)
 	j->forget_wanted = true;
 	if (rc->state == RC_READY) {
 		j->forget_sent = true;
-		return send_job_op(rc, WIRE_FORGET, j->id, err);
+		return send_job_op(rc, WIRE_FORGET, j, err);
 	}
 	return 0;
 }

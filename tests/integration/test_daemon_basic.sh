@@ -85,8 +85,10 @@ out=$(stored_stdout "$job" | head -1)
 day=$(TZ=Asia/Tokyo date -d "@$(yd_sql "SELECT extract(epoch FROM scheduled_for)::bigint FROM yoban.runs WHERE id = $first")" +%F)
 matches "environment reaches the step" "tick run=$first at=*+09:00 book=tick step=say day=d=$day" "$out"
 check_status "stored stdout matches the runner's digest" 0 digest_ok "$job"
-check "job row is complete" "succeeded|0|r$first-s0-a1-h0|$(stored_stdout "$job" | wc -c)" \
+# The runner id: positions, the site's random id and the run's random nonce (never guessable).
+check "job row is complete" "succeeded|0|r$first-s0-a1-h0-$(yd_sql "SELECT id FROM yoban.site")-$(yd_sql "SELECT nonce FROM yoban.runs WHERE id = $first")|$(stored_stdout "$job" | wc -c)" \
   "$(yd_sql "SELECT state, exit_status, runner_job_id, stdout_bytes FROM yoban.jobs WHERE id = $job")"
+check "the runner's spec digest is kept with the job" t "$(yd_sql "SELECT spec_sha256 ~ '^[0-9a-f]{64}$' FROM yoban.jobs WHERE id = $job")"
 check "transitions written" "->pending,pending>running,running>succeeded" \
   "$(yd_sql "SELECT string_agg(coalesce(from_state::text, '-') || '>' || to_state, ',' ORDER BY id) FROM yoban.run_transitions WHERE run_id = $first")"
 check "heartbeat row" 1 "$(yd_sql "SELECT count(*) FROM yoban.heartbeats WHERE leader AND pid = $YD_PID")"
@@ -243,25 +245,97 @@ check "no held fire started inside the window" 0 "$(yd_sql "SELECT count(*) FROM
 check "held runs say why they waited" t "$(yd_sql "SELECT count(*) > 0 FROM yoban.run_transitions t JOIN yoban.runs r ON r.id = t.run_id WHERE r.runbook = 'held' AND t.to_state = 'queued' AND t.reason LIKE 'held by a maintenance window until %'")"
 check "nothing ran in the window" 0 "$(yd_sql "SELECT count(*) FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.runbook = 'ticker'")"
 
-# ---- a job whose journal is really gone becomes lost, with the reason ----
-yd_runbook vanish 'targets: { hosts: [local] }
+# ---- lost is not free: a job whose journal is gone while its step still runs holds its slot ----
+# An operator's config (the site's, logging in as alice) for the commands that ask the daemon.
+sed 's/user=yoband/user=alice/' "$YD_SITE/yoban.yaml" >"$YD_SITE/alice.yaml"
+as_alice() { "$YB_BIN/yoban" "$@" --config "$YD_SITE/alice.yaml"; }
+yd_runbook vanish 'concurrency: forbid
+targets: { hosts: [local] }
+params:
+  nap: { default: "10" }
 steps:
   - name: nap
-    run: sleep 2; echo late'
+    run: sleep "$YOBAN_PARAM_NAP"; echo late'
 kill -HUP "$YD_PID"
 sleep 1
-req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('vanish')")
-yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 10
-run=$(yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req")
-yd_wait_sql "SELECT state FROM yoban.jobs WHERE run_id = $run" running 10
-yd_kill "$YD_PID"
+trigger_run() { # RUNBOOK [PARAMS-JSON]: prints the run the trigger made
+  local rq params=${2:-"{}"}
+  rq=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('$1', '$params')")
+  yd_wait_sql "SELECT handled_at IS NOT NULL FROM yoban.requests WHERE id = $rq" t 10 >&2
+  yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $rq"
+}
+# Loses run $1's job: the daemon dies, the job's journal folder is removed, a daemon comes back.
+lose_journal() {
+  yd_wait_sql "SELECT state FROM yoban.jobs WHERE run_id = $1" running 10
+  yd_kill "$YD_PID"
+  rm -rf "$YD_SITE/state/runner/jobs/$(yd_sql "SELECT runner_job_id FROM yoban.jobs WHERE run_id = $1")"
+  yd_start
+}
+run=$(trigger_run vanish)
+lose_journal "$run"
 rid=$(yd_sql "SELECT runner_job_id FROM yoban.jobs WHERE run_id = $run")
-rm -rf "$YD_SITE/state/runner/jobs/$rid"
-yd_start
 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $run" lost 20; check "a job without a journal is lost" 0 "$?"
-check "the job says why" "lost: the runner on 'local' has no journal for job '$rid' (unknown-job): its output and exit are gone" \
-  "$(yd_sql "SELECT state || ': ' || error FROM yoban.jobs WHERE run_id = $run")"
-check "the run says which step" "step 'nap' lost on host 'local'" "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")"
+check "the job is lost, not failed, and holds its slot" "lost|t" "$(yd_sql "SELECT state, holds_slot FROM yoban.jobs WHERE run_id = $run")"
+matches "the job says its processes still run" "lost: the runner on 'local' has no journal for job '$rid' (unknown-running), but * of it still run* there: the run holds its slot and locks until they end (or 'yoban release $run')" \
+  "$(yd_sql "SELECT error FROM yoban.jobs WHERE run_id = $run")"
+check "the run says which step, and that it holds its slot" "step 'nap' lost on host 'local': processes of it still run there, so the run holds its slot and locks until they end (or 'yoban release $run')" \
+  "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $run")"
+check "the evidence names what still runs" t "$(yd_sql "SELECT (evidence #>> '{attach,processes}')::int > 0 FROM yoban.jobs WHERE run_id = $run")"
+again=$(trigger_run vanish '{"nap": "0"}')
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $again" skipped 10
+check "forbid does not start the runbook beside the lost job's processes" 0 "$?"
+check "the skip says why" "concurrency forbid: run $run was lost and processes of it still run on host 'local' (they hold its slot until they end; 'yoban release $run' frees it)" \
+  "$(yd_sql "SELECT reason FROM yoban.runs WHERE id = $again")"
+contains "status shows the lost run holding its slot" "holding its slot and locks" "$(as_alice status 2>&1)"
+contains "status says how to release it" "'yoban release $run'" "$(as_alice status 2>&1)"
+contains "show says the slot is held and how to free it" "free them by hand with 'yoban release $run --comment WHY'" "$(as_alice show "$run" 2>&1)"
+yd_wait_sql "SELECT released_by FROM yoban.jobs WHERE run_id = $run" runner 30
+check "once the processes end, the runner's word releases the slot" 0 "$?"
+check "and the job stays lost" "lost|f" "$(yd_sql "SELECT state, holds_slot FROM yoban.jobs WHERE run_id = $run")"
+after=$(trigger_run vanish '{"nap": "0"}')
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $after" succeeded 20
+check "then the forbid runbook starts again" 0 "$?"
+check_status "a run that holds nothing cannot be released" 1 as_alice release "$after" --wait
+
+run=$(trigger_run vanish '{"nap": "25"}')
+lose_journal "$run"
+yd_wait_sql "SELECT holds_slot FROM yoban.jobs WHERE run_id = $run" t 20; check "a second lost job holds its slot" 0 "$?"
+yd_stop "$YD_PID"
+yd_start
+yd_wait_sql "SELECT count(*) > 0 FROM yoban.heartbeats WHERE leader AND pid = $YD_PID" t 20
+again=$(trigger_run vanish '{"nap": "0"}')
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $again" skipped 10
+check "a restarted daemon still counts the lost run's slot" 0 "$?"
+as_alice cancel "$run" --wait >/dev/null; check "cancel of a lost run holding its slot is accepted" 0 "$?"
+yd_wait_sql "SELECT released_by FROM yoban.jobs WHERE run_id = $run" runner 20
+check "the runner kills its leftovers and the slot is released" 0 "$?"
+check "what the cancel killed is the job's evidence" t \
+  "$(yd_sql "SELECT (evidence #>> '{cancel,killed}')::int > 0 AND (evidence #>> '{cancel,processes}')::int = 0 FROM yoban.jobs WHERE run_id = $run")"
+alive=
+for _ in $(seq 50); do
+  alive=$(for pid in $(yd_sql "SELECT p->>'pid' FROM yoban.jobs j, jsonb_array_elements(j.evidence #> '{attach,pids}') p WHERE j.run_id = $run"); do
+    yd_running "$pid" && echo "$pid"; done)
+  [ -z "$alive" ] && break
+  sleep 0.1
+done
+check "the leftovers are gone" "" "$alive"
+
+run=$(trigger_run vanish '{"nap": "25"}')
+lose_journal "$run"
+yd_wait_sql "SELECT holds_slot FROM yoban.jobs WHERE run_id = $run" t 20; check "a third lost job holds its slot" 0 "$?"
+check_status "the daemon's own login may not release" 1 "$YB_BIN/yoban" release "$run" --wait
+check_status "yoban release frees it by hand" 0 as_alice release "$run" --comment "checked on the host: a harmless sleep" --wait
+check "the job says who released it and why" "alice|checked on the host: a harmless sleep|lost|f" \
+  "$(yd_sql "SELECT released_by, release_comment, state, holds_slot FROM yoban.jobs WHERE run_id = $run")"
+check "the release is audited with the operator's login" "alice:request:release,yoband:run:released" \
+  "$(yd_sql "SELECT string_agg(actor || ':' || action, ',' ORDER BY id) FROM yoban.audit WHERE run_id = $run AND action IN ('request:release', 'run:released')")"
+after=$(trigger_run vanish '{"nap": "0"}')
+yd_wait_sql "SELECT state FROM yoban.runs WHERE id = $after" succeeded 20
+check "after the release the forbid runbook starts again" 0 "$?"
+# the released leftover is this test's own sleep: end it
+for pid in $(yd_sql "SELECT p->>'pid' FROM yoban.jobs j, jsonb_array_elements(j.evidence #> '{attach,pids}') p WHERE j.run_id = $run"); do
+  kill "$pid" 2>/dev/null
+done
 
 yd_stop_all
 check "nothing stuck in cancelling" 0 "$(yd_sql "SELECT count(*) FROM yoban.runs WHERE state = 'cancelling'")"

@@ -696,6 +696,97 @@ START_TEST(local_duplicate_job_id_refused)
 }
 END_TEST
 
+/* The runner's digest of a job's spec comes with its ACK and goes with every later ATTACH: a
+ * client naming another digest is refused ("conflict", no byte), one naming the right one gets
+ * the job. A job_report callback sees what the runner said (code, processes). */
+static struct rclient_report last_report;
+static char last_report_code[64];
+static void cb_job_report(void *ctx, const char *job, const struct rclient_report *r)
+{
+	struct tjob *j = tjob(ctx, job);
+	j->failed = true;
+	snprintf(j->code, sizeof(j->code), "%s", r->code ? r->code : r->op);
+	last_report = *r;
+	snprintf(last_report_code, sizeof(last_report_code), "%s", j->code);
+	last_report.code = last_report_code;
+	last_report.frame = NULL;
+	last_report.message = "";
+	last_report.spec_sha256 = NULL;
+}
+
+START_TEST(local_spec_digest_guards_attach)
+{
+	struct transport_target target = local_target();
+	struct tctx *c = ctx_new();
+	struct rclient *rc = client_new(&target, c);
+	struct yb_err err = { 0 };
+	char id[WIRE_MAX_JOB_ID + 1], digest[65], right[65];
+	snprintf(id, sizeof(id), "%s", start(rc, c, "digested", spec_sh("echo one"), false));
+	ck_assert_ptr_null(rclient_job_spec_sha256(rc, id));
+	run_ok(rc, c, 30);
+	ck_assert(c->jobs[0].acked);
+	ck_assert_ptr_nonnull(rclient_job_spec_sha256(rc, id));
+	snprintf(right, sizeof(right), "%s", rclient_job_spec_sha256(rc, id));
+	ck_assert_uint_eq(strspn(right, "0123456789abcdef"), 64);
+	rclient_free(rc);
+	ctx_free(c);
+
+	/* the ACK's digest, as a second client learns it by starting the same spec ("exists") */
+	c = ctx_new();
+	rc = client_new(&target, c);
+	tjob_new(c, id, false);
+	struct yb_json *s = spec_sh("echo one");
+	ck_assert_int_eq(rclient_start(rc, id, s, &err), 0);
+	yb_json_free(s);
+	run_ok(rc, c, 30);
+	ck_assert_str_eq(c->jobs[0].code, "exists");
+	rclient_free(rc);
+	ctx_free(c);
+
+	struct rclient_callbacks cbs = callbacks;
+	cbs.job_report = cb_job_report;
+	struct rclient_options o = { .max_attempts = 10, .backoff_initial_ms = 100 };
+	struct transport *t = NULL;
+	c = ctx_new();
+	ck_assert_int_eq(transport_new(&target, &t, &err), 0);
+	rc = rclient_new(t, &cbs, c, &o);
+	tjob_new(c, id, false);
+	memset(digest, '0', 64);
+	digest[64] = 0;
+	ck_assert_int_eq(rclient_attach_spec(rc, id, 0, digest, &err), 0);
+	ck_assert_str_eq(rclient_job_spec_sha256(rc, id), digest);
+	run_ok(rc, c, 30);
+	ck_assert_str_eq(c->jobs[0].code, "conflict");
+	ck_assert_uint_eq(c->jobs[0].bytes, 0);
+	/* never started here: unknown-job, and nothing of it runs */
+	c->jobs[0].failed = false;
+	tjob_new(c, "never-started-here", false);
+	ck_assert_int_eq(rclient_attach(rc, "never-started-here", 0, &err), 0);
+	c->jobs[0].failed = true;
+	run_ok(rc, c, 30);
+	ck_assert_str_eq(c->jobs[1].code, "unknown-job");
+	ck_assert_int_eq(last_report.processes, 0);
+	/* the right digest: the job, whole */
+	c->jobs[0].failed = false;
+	c->jobs[0].code[0] = 0;
+	ck_assert_int_eq(rclient_attach_spec(rc, id, 0, right, &err), 0);
+	run_ok(rc, c, 30);
+	ck_assert(c->jobs[0].exited);
+	ck_assert_str_eq(c->jobs[0].out.data, "one\n");
+	/* CANCEL alone of an id nothing carries: answered unknown-job, nothing killed, and the
+	 * client lets go of it */
+	tjob_new(c, "leftovers-of-nothing", false);
+	ck_assert_int_eq(rclient_cancel_leftovers(rc, "leftovers-of-nothing", NULL, &err), 0);
+	run_ok(rc, c, 30);
+	ck_assert_str_eq(c->jobs[2].code, "unknown-job");
+	ck_assert_int_eq(last_report.killed, 0);
+	ck_assert_int_eq(last_report.processes, 0);
+	ck_assert_int_eq(rclient_job_offset(rc, "leftovers-of-nothing"), -1);
+	rclient_free(rc);
+	ctx_free(c);
+}
+END_TEST
+
 START_TEST(local_bad_ids_and_specs_refused)
 {
 	struct transport_target target = local_target();
@@ -966,6 +1057,7 @@ int main(void)
 	tcase_add_test(tl, local_secrets_masked_and_env_passed);
 	tcase_add_test(tl, local_detach_attach_forget);
 	tcase_add_test(tl, local_duplicate_job_id_refused);
+	tcase_add_test(tl, local_spec_digest_guards_attach);
 	tcase_add_test(tl, local_bad_ids_and_specs_refused);
 	tcase_add_test(tl, local_hostile_runner_rejected);
 	tcase_add_test(tl, local_missing_runner_named);
