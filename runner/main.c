@@ -1,7 +1,9 @@
 /*
  * main.c: the yoban-runner program: `serve` (the protocol on stdin/stdout, started by sshd as a
- * forced command or by the scheduler as a local child) and `gc` (the retention sweep by hand).
- * Everything it does lives in the yb_runner library (serve.c, journal.c, supervisor.c, mask.c).
+ * forced command or by the scheduler as a local child), `gc` (the retention sweep by hand) and
+ * `step KIND ...` (a built-in step, started by a job's supervisor: runner/steps/).
+ * Everything it does lives in the yb_runner library (serve.c, journal.c, supervisor.c, mask.c)
+ * and, for the built-in steps, yb_steps.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "journal.h"
 #include "serve.h"
+#include "sql.h"
 #include "steps.h"
 #include "yb.h"
 
@@ -19,6 +22,7 @@ static const char usage[] =
 	"       yoban-runner gc [--state-dir DIR] [--retention DURATION]\n"
 	"       yoban-runner step KIND (--spec JSON | --spec-file FILE)\n"
 	"       yoban-runner --help | --version\n"
+	"       yoban-runner step sql|sql-settle JOB_DIR   (run by a job's supervisor, not by hand)\n"
 	"\n"
 	"  serve   speak the Yoban runner protocol on standard input and output: start jobs, each\n"
 	"          under its own supervisor, and stream their output; jobs outlive the connection\n"
@@ -57,6 +61,10 @@ int main(int argc, char **argv)
 		printf("yoban-runner " RUNNER_VERSION " (protocol %d)\n", 1);
 		return 0;
 	}
+	if (!strcmp(cmd, "step") && argc == 4 && !strcmp(argv[2], "sql"))
+		return sql_step_main(argv[3]); /* START "step":"sql" (supervisor.c, runner/steps/sql.h) */
+	if (!strcmp(cmd, "step") && argc == 4 && !strcmp(argv[2], "sql-settle"))
+		return sql_settle_main(argv[3]);
 	if (!strcmp(cmd, "step"))
 		return steps_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "serve") && strcmp(cmd, "gc"))

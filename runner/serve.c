@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "json.h"
 #include "proctree.h"
+#include "sql.h"
 #include "supervisor.h"
 #include "wire.h"
 
@@ -495,6 +496,9 @@ static bool pump_one(struct serve *s, struct attach *a, int64_t now_ms)
 		if (a->rd.pos < ex.spool_bytes)
 			return false; /* its last records are on their way */
 		struct yb_json *exit = job_exit_to_json(a->job, &ex);
+		struct yb_json *step = sql_result_load(a->dir); /* a built-in step's result */
+		if (step)
+			yb_json_set(exit, "step", step);
 		if (ex.lost) {
 			/* the supervisor died: the step may live on; say how much of it, now */
 			struct proctree_log *log = xcalloc(1, sizeof(*log));

@@ -5,7 +5,8 @@
  * The one idea: the spec is checked whole before anything is created, one field at a time, each
  * against its own cap, so a refusal is always "bad-spec" naming the field, and what reaches the
  * supervisor can be run as it is. The step's environment is exactly what the scheduler gave,
- * plus PATH, HOME and LANG when absent.
+ * plus PATH, HOME and LANG when absent. A built-in step ("step": "sql") has no command of its
+ * own: the supervisor runs this program in step mode (runner/steps/), its inputs in env.
  */
 #include "spec.h"
 
@@ -71,12 +72,25 @@ static int parse_job(const struct yb_json *start, struct job_spec *s, struct yb_
 	return 0;
 }
 
-/* Exactly one of argv (run with execvp) and shell (run with /bin/sh -c). */
+/* The built-in step kinds (runner/steps/): `yoban-runner step KIND JOB_DIR`. */
+static const char *const builtin_steps[] = { "sql", NULL };
+
+/* Exactly one of argv (run with execvp), shell (run with /bin/sh -c) and step (built in). */
 static int parse_command(const struct yb_json *start, struct job_spec *s, struct yb_err *err)
 {
 	struct yb_json *argv = yb_json_get(start, "argv"), *shell = yb_json_get(start, "shell");
-	if (!!argv == !!shell)
-		return yb_err_set(err, YB_EINVAL, "give exactly one of 'argv' and 'shell'");
+	struct yb_json *step = yb_json_get(start, "step");
+	if (!!argv + !!shell + !!step != 1)
+		return yb_err_set(err, YB_EINVAL, "give exactly one of 'argv', 'shell' and 'step'");
+	if (step) {
+		const char *kind = yb_json_is_string(step) ? yb_json_string_value(step) : NULL;
+		for (size_t i = 0; kind && builtin_steps[i]; i++)
+			if (!strcmp(kind, builtin_steps[i]))
+				s->step = xstrdup(kind);
+		if (!s->step)
+			return yb_err_set(err, YB_EINVAL, "'step' must name a built-in step kind (sql)");
+		return 0;
+	}
 	if (shell) {
 		if (!(s->shell = bytes_get(shell, SPEC_MAX_STRING)))
 			return yb_err_set(err, YB_EINVAL, "'shell' must be a string of at most %d bytes",
@@ -243,6 +257,7 @@ void job_spec_release(struct job_spec *spec)
 {
 	strv_free(spec->argv);
 	free(spec->shell);
+	free(spec->step);
 	strv_free(spec->env);
 	free(spec->cwd);
 	strv_free(spec->secrets);
@@ -285,6 +300,8 @@ struct yb_json *job_spec_redacted(const struct job_spec *spec)
 		for (char **p = spec->argv; *p; p++)
 			yb_json_push(a, masked_str(&m, *p));
 		yb_json_set(o, "argv", a);
+	} else if (spec->step) {
+		yb_json_set(o, "step", yb_json_str(spec->step));
 	} else {
 		yb_json_set(o, "shell", masked_str(&m, spec->shell));
 	}

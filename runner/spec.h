@@ -26,8 +26,9 @@
 
 struct job_spec {
 	char job[WIRE_MAX_JOB_ID + 1];
-	char **argv;        /* NULL-terminated; NULL when shell is set */
+	char **argv;        /* NULL-terminated; NULL when shell or step is set */
 	char *shell;        /* a script for /bin/sh -c */
+	char *step;         /* a built-in step kind ("sql"): the runner runs itself in step mode */
 	char **env;         /* NULL-terminated "KEY=VALUE": as given, then PATH, HOME, LANG if absent */
 	char *cwd;          /* NULL: "/" */
 	int64_t timeout_ms; /* 0: none */

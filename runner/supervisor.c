@@ -68,6 +68,7 @@ struct sup {
 	int ctl_fd;              /* the control FIFO: held open for reading while we live */
 	int dir_fd;              /* the job's folder, wherever it is renamed to (FORGET) */
 	char **env;              /* the step's: the spec's and the job's marker (proctree.h) */
+	char **builtin;          /* a built-in step's command: this program, "step", KIND, the folder */
 	pid_t step;              /* the step's main process, and its process group's id */
 	int out_fds[3];          /* [WIRE_STDOUT], [WIRE_STDERR]: our ends of its pipes, or -1 */
 	char *buf;               /* READ_PIECE bytes */
@@ -193,7 +194,8 @@ static volatile int step_failed, step_errno;
  * async-signal-safe calls (and execvp), no allocation, and nothing written to memory but
  * step_failed, step_errno and environ (which the supervisor puts back). Every signal is blocked
  * on entry, so none of the supervisor's handlers can run here. */
-static _Noreturn void exec_step(const struct job_spec *spec, char **env, int out_w, int err_w)
+static _Noreturn void exec_step(const struct job_spec *spec, char *const *builtin, char **env,
+				int out_w, int err_w)
 {
 	static const int sigs[] = { SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 };
 	for (size_t i = 0; i < YB_ARRAY_LEN(sigs); i++)
@@ -214,7 +216,9 @@ static _Noreturn void exec_step(const struct job_spec *spec, char **env, int out
 		_exit(127);
 	}
 	environ = env; /* execvp searches the step's PATH, not ours */
-	if (spec->shell) {
+	if (builtin) {
+		execve(builtin[0], builtin, env);
+	} else if (spec->shell) {
 		char *const argv[] = { "sh", "-c", spec->shell, NULL };
 		execve("/bin/sh", argv, env);
 	} else {
@@ -228,8 +232,8 @@ static _Noreturn void exec_step(const struct job_spec *spec, char **env, int out
 /* Starts the step with vfork: no copy of the supervisor's page tables, and the supervisor
  * resumes only once the step has exec'd or failed, so a failure is known at once. <0 if it could
  * not be started, with the reason in line. */
-static pid_t spawn_step(const struct job_spec *spec, char **env, int out_w, int err_w, char *line,
-			size_t cap)
+static pid_t spawn_step(const struct job_spec *spec, char *const *builtin, char **env, int out_w,
+			int err_w, char *line, size_t cap)
 {
 	sigset_t all, old;
 	sigfillset(&all);
@@ -239,7 +243,7 @@ static pid_t spawn_step(const struct job_spec *spec, char **env, int out_w, int 
 	step_errno = 0;
 	pid_t child = vfork();
 	if (child == 0)
-		exec_step(spec, env, out_w, err_w);
+		exec_step(spec, builtin, env, out_w, err_w);
 	int vfork_errno = errno;
 	environ = saved_environ;
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -259,7 +263,7 @@ static pid_t spawn_step(const struct job_spec *spec, char **env, int out_w, int 
 			 spec->cwd ? spec->cwd : "/", why);
 	else
 		snprintf(line, cap, "err cannot run '%.300s': %s\n",
-			 spec->shell ? "/bin/sh" : spec->argv[0], why);
+			 builtin ? builtin[0] : spec->shell ? "/bin/sh" : spec->argv[0], why);
 	return -1;
 }
 
@@ -315,6 +319,22 @@ static int become_supervisor(const char *dir, int report_fd, int ctl_fd)
 
 /* ---- phase 1: spawn ---- */
 
+/* A built-in step's command line: this very program in step mode, on the job's folder. */
+static char **builtin_argv(const char *dir, const char *kind)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char **argv = xcalloc(5, sizeof(char *));
+	argv[0] = xstrdup(exe);
+	argv[1] = xstrdup("step");
+	argv[2] = xstrdup(kind);
+	argv[3] = xstrdup(dir);
+	return argv;
+}
+
 /* spec.json (durable before the step runs and before serve ACKs the START: serve waits for our
  * report, not for the disk, so the fsyncs of many STARTs overlap), the spool, the pipes, the
  * step. 0, or -1 with the "err ..." line for serve in line. */
@@ -348,7 +368,12 @@ static int start_step(struct sup *s, char *line, size_t cap)
 	s->env = xcalloc(n_env + 2, sizeof(char *));
 	memcpy(s->env, s->spec->env, n_env * sizeof(char *));
 	s->env[n_env] = proctree_marker(s->state_dir, s->spec->job);
-	s->step = spawn_step(s->spec, s->env, pipes[0][1], pipes[1][1], line, cap);
+	if (s->spec->step && !(s->builtin = builtin_argv(s->dir, s->spec->step))) {
+		snprintf(line, cap, "err cannot find this program (/proc/self/exe) to run the %s step: "
+			 "%s\n", s->spec->step, strerror(errno));
+		return -1;
+	}
+	s->step = spawn_step(s->spec, s->builtin, s->env, pipes[0][1], pipes[1][1], line, cap);
 	close(pipes[0][1]);
 	close(pipes[1][1]);
 	if (s->step < 0)
@@ -545,6 +570,35 @@ static void finish_output(struct sup *s)
 		snprintf(s->error, sizeof(s->error), "%.200s", err.msg);
 }
 
+/* A built-in step that ended without recording its outcome (killed, cancelled, timed out, or
+ * its link lost around COMMIT) is settled before the exit is recorded: `yoban-runner step
+ * KIND-settle DIR`, in the step's environment, its complaints in supervisor.log. It asks the
+ * target what became of the step's work and writes the step's result (runner/steps/sql.h). */
+static void settle_builtin(struct sup *s)
+{
+	if (!s->builtin || strcmp(s->spec->step, "sql") || faccessat(s->dir_fd, "result.json", F_OK, 0) == 0)
+		return;
+	char *kind = xasprintf("%s-settle", s->spec->step);
+	char *const argv[] = { s->builtin[0], s->builtin[1], kind, s->builtin[3], NULL };
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		execve(argv[0], argv, s->env);
+		_exit(127);
+	}
+	if (pid < 0) {
+		fprintf(stderr, "yoban-runner supervisor: cannot settle the %s step: %s\n",
+			s->spec->step, strerror(errno));
+	} else {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	free(kind);
+}
+
 /* exit.json, then the FIFO let go of (which tells everyone we are done); the exit status. */
 static int record_exit(struct sup *s)
 {
@@ -620,6 +674,7 @@ static _Noreturn void supervise(const char *state_dir, const char *dir, const st
 
 	watch(&s);
 	finish_output(&s);
+	settle_builtin(&s);
 	_exit(record_exit(&s));
 
 fail_early:

@@ -1,12 +1,14 @@
 /*
  * cmd_logs.c: `yoban logs RUN [--step S] [--follow]`: a run's stored output, in order.
  *
- * Output lives in yoban.output_chunks as the runner sent it: zstd frames keyed by (job, stream,
- * offset), where the offset is the position of the chunk's first byte in the job's *combined*
- * output (stdout and stderr share one spool, see common/wire.h), so ordering by offset gives back
- * the interleaving the step produced. The command reads them job by job (steps in order, then
- * attempt, then host), a page at a time, decompresses each (capped at the chunk's raw_len) and
- * writes stdout chunks to stdout and stderr chunks to stderr. Per job it remembers the next
+ * Output lives in yoban.output_chunks: one row per chunk keyed by (job, stream, offset), where the
+ * offset is the position of the chunk's first byte in the job's *combined* output (stdout and
+ * stderr share one spool, see common/wire.h), so ordering by offset gives back the interleaving
+ * the step produced. A chunk is a zstd frame (column zstd), or its bytes as they are (column raw,
+ * when they did not compress: migration 009). The command reads them job by job (steps in order,
+ * then attempt, then host), a page at a time, decompresses each zstd frame (capped at the chunk's
+ * raw_len) or takes the raw bytes, and writes stdout chunks to stdout and stderr chunks to
+ * stderr. Per job it remembers the next
  * offset, so a page boundary or a later poll never prints a byte twice.
  *
  * --follow: yoband sends no notification for output, so the command polls: every 100 ms while
@@ -36,7 +38,7 @@ static const char jobs_sql[] =
 	" WHERE j.run_id = $1::bigint AND ($2::text IS NULL OR j.step = $2)"
 	" ORDER BY j.step_index, j.attempt, j.host, j.id";
 static const char chunks_sql[] =
-	"SELECT c.stream::text, c.\"offset\", c.raw_len, c.zstd FROM yoban.output_chunks c"
+	"SELECT c.stream::text, c.\"offset\", c.raw_len, c.zstd, c.raw FROM yoban.output_chunks c"
 	" WHERE c.job_id = $1::bigint AND c.\"offset\" >= $2::bigint"
 	" ORDER BY c.\"offset\" LIMIT " PAGE_CHUNKS;
 
@@ -88,6 +90,33 @@ static int bytea_decode(const char *text, struct yb_buf *z, struct yb_err *err)
 	return 0;
 }
 
+/* The chunk of row i into x->raw: the zstd frame decompressed, or the raw bytes as they are;
+ * either way exactly raw_len bytes. */
+static int chunk_bytes(struct logs_ctx *x, struct db_result *r, int i, long long raw_len,
+		       struct yb_err *err)
+{
+	const char *z = db_result_get(r, i, 3), *raw = db_result_get(r, i, 4);
+	int rc;
+	if (z && raw)
+		return yb_err_set(err, YB_EPROTO, "both zstd and raw are set");
+	if (!z && !raw)
+		return yb_err_set(err, YB_EPROTO, "neither zstd nor raw is set");
+	if (raw) {
+		if ((rc = bytea_decode(raw, &x->raw, err)) < 0)
+			return rc;
+	} else {
+		if ((rc = bytea_decode(z, &x->z, err)) < 0)
+			return rc;
+		yb_buf_reset(&x->raw);
+		if ((rc = yb_zstd_decompress(&x->raw, x->z.data, x->z.len, (size_t)raw_len, err)) < 0)
+			return rc;
+	}
+	if (x->raw.len != (size_t)raw_len)
+		return yb_err_set(err, YB_EPROTO, "it holds %zu bytes, not the recorded raw_len %lld",
+				  x->raw.len, raw_len);
+	return 0;
+}
+
 /* Prints one page of new chunks of job j; returns the number printed, or YB_EXIT_FAIL negated. */
 static int job_page(struct logs_ctx *x, struct job_cursor *j)
 {
@@ -104,12 +133,9 @@ static int job_page(struct logs_ctx *x, struct job_cursor *j)
 		long long offset = strtoll(db_result_get(r, i, 1), NULL, 10);
 		long long raw_len = strtoll(db_result_get(r, i, 2), NULL, 10);
 		if (raw_len <= 0 || raw_len > (long long)MAX_CHUNK_RAW ||
-		    bytea_decode(db_result_get(r, i, 3), &x->z, &err) < 0 ||
-		    (yb_buf_reset(&x->raw), yb_zstd_decompress(&x->raw, x->z.data, x->z.len,
-							      (size_t)raw_len, &err)) < 0 ||
-		    x->raw.len != (size_t)raw_len) {
+		    chunk_bytes(x, r, i, raw_len, &err) < 0) {
 			cli_error("job %s, %s at offset %lld: stored chunk unreadable: %s", j->id,
-				  s ? "stderr" : "stdout", offset, err.msg[0] ? err.msg : "its length is not the recorded raw_len");
+				  s ? "stderr" : "stdout", offset, err.msg[0] ? err.msg : "its raw_len is out of range");
 			db_result_free(r);
 			return -YB_EXIT_FAIL;
 		}

@@ -2,8 +2,10 @@
  * cmd_show.c: `yoban show RUN`: one run in full: the run row, the revision of the runbook it ran
  * (digest), its jobs (a step on a host, one attempt each) with exits, times, byte counts and
  * output digests, what the runner killed or found still running (evidence), whether a lost job
- * still holds the run's slot and how to release it, its state history, and its approval record
- * and gate decisions (cli_approvals.c).
+ * still holds the run's slot and how to release it, the evidence its data patches left (the
+ * outcome of each sql step's transaction, its before/after result sets with rows, bytes and
+ * SHA-256; `yoban artifact` gives the bytes), its state history, and its approval record and
+ * gate decisions (cli_approvals.c).
  *
  * Three SELECTs read in one REPEATABLE READ transaction, so the run, its jobs and its history are
  * one consistent picture even while yoband writes.
@@ -41,6 +43,16 @@ static const char jobs_sql[] =
 	" j.released_by, j.release_comment"
 	" FROM yoban.jobs j WHERE j.run_id = $1::bigint"
 	" ORDER BY j.step_index, j.attempt, j.host, j.id";
+
+static const char artifacts_sql[] =
+	"SELECT a.job_id, j.step, a.name, a.rows, a.bytes, a.sha256"
+	" FROM yoban.artifacts a JOIN yoban.jobs j ON j.id = a.job_id WHERE j.run_id = $1::bigint"
+	" ORDER BY a.job_id, a.name <> 'before', a.name";
+
+static const char patches_sql[] =
+	"SELECT s.job_id, j.step, s.outcome, s.txid, s.patch_rows, s.expect_rows, s.settled, s.message"
+	" FROM yoban.sql_results s JOIN yoban.jobs j ON j.id = s.job_id WHERE j.run_id = $1::bigint"
+	" ORDER BY s.job_id";
 
 static const char transitions_sql[] =
 	"SELECT t.from_state::text AS from_state, t.to_state::text AS to_state, t.reason,"
@@ -106,8 +118,32 @@ static void print_evidence(const char *text)
 	yb_json_free(e);
 }
 
+/* Under job row i: what its data patch did and the evidence it left. */
+static void print_patch_evidence(const struct db_result *jobs, int i, const struct db_result *arts,
+				 const struct db_result *patches)
+{
+	const char *id = col(jobs, i, "id");
+	for (int k = 0; patches && k < db_result_rows(patches); k++) {
+		if (strcmp(col(patches, k, "job_id"), id))
+			continue;
+		const char *rows = or_dash(col(patches, k, "patch_rows"));
+		bool settled = !strcmp(or_dash(col(patches, k, "settled")), "t");
+		printf("         data patch: %s%s, transaction %s, %s row%s patched (expect_rows %s)\n",
+		       col(patches, k, "outcome"), settled ? " (settled from the target's record)" : "",
+		       or_dash(col(patches, k, "txid")), rows, strcmp(rows, "1") ? "s" : "",
+		       or_dash(col(patches, k, "expect_rows")));
+	}
+	for (int k = 0; arts && k < db_result_rows(arts); k++) {
+		if (strcmp(col(arts, k, "job_id"), id))
+			continue;
+		printf("         artifact %-8s %s rows, %s bytes, sha256 %s\n", col(arts, k, "name"),
+		       or_dash(col(arts, k, "rows")), col(arts, k, "bytes"), col(arts, k, "sha256"));
+	}
+}
+
 static void print_text(const struct db_result *run, const struct db_result *jobs,
-		       const struct db_result *hist)
+		       const struct db_result *hist, const struct db_result *arts,
+		       const struct db_result *patches)
 {
 	char t1[32], t2[32], t3[32], dur[32];
 	printf("run %s  %s  %s\n", col(run, 0, "id"), col(run, 0, "runbook"), col(run, 0, "state"));
@@ -185,6 +221,7 @@ static void print_text(const struct db_result *run, const struct db_result *jobs
 			       col(jobs, i, "release_comment") ? ": " : "",
 			       col(jobs, i, "release_comment") ? col(jobs, i, "release_comment") : "");
 		}
+		print_patch_evidence(jobs, i, arts, patches);
 	}
 
 	printf("\nhistory\n");
@@ -207,7 +244,7 @@ static int run(int argc, char **argv)
 	char run_id[24];
 	int status, opt;
 	struct db_conn *c = NULL;
-	struct db_result *run_r = NULL, *jobs = NULL, *hist = NULL;
+	struct db_result *run_r = NULL, *jobs = NULL, *hist = NULL, *arts = NULL, *patches = NULL;
 
 	optind = 1;
 	opterr = 0;
@@ -239,7 +276,9 @@ static int run(int argc, char **argv)
 		goto out;
 	}
 	if ((status = opdb_query(c, jobs_sql, 1, p, &jobs, "yoban_reviewer")) != 0 ||
-	    (status = opdb_query(c, transitions_sql, 1, p, &hist, "yoban_reviewer")) != 0)
+	    (status = opdb_query(c, transitions_sql, 1, p, &hist, "yoban_reviewer")) != 0 ||
+	    (status = opdb_query(c, artifacts_sql, 1, p, &arts, "yoban_reviewer")) != 0 ||
+	    (status = opdb_query(c, patches_sql, 1, p, &patches, "yoban_reviewer")) != 0)
 		goto out;
 	if (json) {
 		struct yb_json *o = opdb_row_json(run_r, 0);
@@ -257,6 +296,14 @@ static int run(int argc, char **argv)
 		for (int i = 0; i < db_result_rows(hist); i++)
 			yb_json_push(arr, opdb_row_json(hist, i));
 		yb_json_set(o, "history", arr);
+		arr = yb_json_array();
+		for (int i = 0; i < db_result_rows(arts); i++)
+			yb_json_push(arr, opdb_row_json(arts, i));
+		yb_json_set(o, "artifacts", arr);
+		arr = yb_json_array();
+		for (int i = 0; i < db_result_rows(patches); i++)
+			yb_json_push(arr, opdb_row_json(patches, i));
+		yb_json_set(o, "data_patches", arr);
 		if ((status = cli_show_approvals(c, run_id, o)) != 0) {
 			yb_json_free(o);
 			goto out;
@@ -264,13 +311,15 @@ static int run(int argc, char **argv)
 		yb_json_print(o, YB_JSON_PRETTY);
 		yb_json_free(o);
 	} else {
-		print_text(run_r, jobs, hist);
+		print_text(run_r, jobs, hist, arts, patches);
 		status = cli_show_approvals(c, run_id, NULL);
 	}
 out:
 	db_result_free(run_r);
 	db_result_free(jobs);
 	db_result_free(hist);
+	db_result_free(arts);
+	db_result_free(patches);
 	db_close(c);
 	return status;
 }
@@ -284,12 +333,15 @@ const struct yb_cmd cmd_show = {
 		"Shows run RUN: its runbook, mode, trigger, who asked for it, when it was scheduled,\n"
 		"started and ended, its parameters, the revision of the runbook it ran (the SHA-256 of\n"
 		"the file), then each job (one step on one host, one attempt): state, exit status or\n"
-		"signal, start time, duration, bytes of stdout and stderr with their SHA-256, and the\n"
-		"run's state history (who moved it, when, why). Needs read access (yoban_reviewer,\n"
-		"yoban_operator, yoban_approver or yoban_admin).\n"
+		"signal, start time, duration, bytes of stdout and stderr with their SHA-256, what each\n"
+		"data patch (sql step) did (committed or rolled back, its transaction, rows patched)\n"
+		"and its evidence (the before and after result sets: rows, bytes, SHA-256; the bytes\n"
+		"with 'yoban artifact'), and the run's state history (who moved it, when, why).\n"
+		"Needs read access (yoban_reviewer, yoban_operator, yoban_approver or yoban_admin).\n"
 		"\n"
 		"  --config FILE  the site config (default $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
-		"  --format json  one object: the run's columns, \"jobs\": [...], \"history\": [...]\n"
+		"  --format json  one object: the run's columns, \"jobs\", \"history\", \"artifacts\"\n"
+		"                 and \"data_patches\" (arrays)\n"
 		"\n"
 		"Exit status: 0 shown, 1 no such run or not allowed, 2 usage error.\n",
 	.run = run,

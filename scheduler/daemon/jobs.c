@@ -12,8 +12,8 @@
  * the runner told to FORGET it. Lost is not free: a job lost while processes of it still run holds
  * its run's slot and locks, and is asked about every YD_PROBE_MS until the runner says nothing is
  * left (or an operator releases it). A job that never reached an unreachable runner fails at its
- * dispatch deadline (the step's timeout), and is cancelled at once. Output chunks are compressed as they
- * arrive and written behind (yd_flush_chunks: every turn, and at 100 waiting).
+ * dispatch deadline (the step's timeout), and is cancelled at once. Output chunks go to output.c,
+ * which stores them behind, with a bound on what waits in memory.
  */
 #include "yoband.h"
 
@@ -22,13 +22,10 @@
 #include <string.h>
 
 #include "builtin.h"
-#include "compress.h"
 #include "digest.h"
 #include "names.h"
+#include "step_results.h"
 #include "tz.h"
-
-#define YD_FLUSH_ROWS 100
-#define YD_FLUSH_BYTES (8u << 20)
 
 /* ---- parameters and job specs ------------------------------------------------------------ */
 
@@ -147,6 +144,8 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 		yb_json_set(spec, "argv", argv);
 	} else if (step->kind == RB_STEP_RUN) {
 		yb_json_set(spec, "shell", yb_json_str(step->run));
+	} else if (step->kind == RB_STEP_SQL) {
+		/* "step":"sql" below, with its fields in env */
 	} else {
 		struct yb_json *a = yb_json_array();
 		for (size_t i = 0; i < step->argc; i++)
@@ -173,6 +172,8 @@ struct yb_json *yd_job_spec(const struct yd *d, const struct yd_run *run,
 	snprintf(buf, sizeof(buf), "%d", j->attempt);
 	yb_json_set(env, "YOBAN_ATTEMPT", yb_json_str(buf));
 	yb_json_set(env, "YOBAN_HOST", yb_json_str(j->host));
+	if (step->kind == RB_STEP_SQL)
+		yd_sql_spec(spec, env, step, rb_step_timeout_ms(rb, step));
 	if (step->n_secrets) {
 		struct yb_json *secrets = yb_json_array();
 		for (size_t i = 0; i < step->n_secrets; i++) {
@@ -435,6 +436,16 @@ void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *
 	       j->runner_id, (long long)run->id, run->runbook, step->name, j->attempt, j->host);
 }
 
+/* The step kinds the runner runs: commands, the built-in kinds of its step mode (builtin.h),
+ * and the sql step (START "step":"sql", runner/steps/sql.h). */
+static bool kind_runs(const struct rb_step *step)
+{
+	enum rb_step_kind k = step->kind;
+	if (rb_step_is_builtin(step))
+		return true;
+	return k == RB_STEP_RUN || k == RB_STEP_ARGV || k == RB_STEP_SQL;
+}
+
 /* Collects the job row; START is sent once it is written (job_row_written). Tentative (the
  * run's move to running is not written yet): false when the job cannot start, and nothing is
  * recorded (the run's own turn does that once it is running). */
@@ -445,13 +456,12 @@ bool yd_job_start_ex(struct yd *d, struct yd_job *j, bool tentative)
 	struct yb_err err = { 0 };
 	if (tentative) {
 		struct yb_json *spec = NULL;
-		if ((step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV && !rb_step_is_builtin(step)) ||
-		    !yd_host(d, j->host) ||
+		if (!kind_runs(step) || !yd_host(d, j->host) ||
 		    !(spec = yd_job_spec(d, run, step, j, &err)))
 			return false;
 		yb_json_free(spec);
 	}
-	if (step->kind != RB_STEP_RUN && step->kind != RB_STEP_ARGV && !rb_step_is_builtin(step)) {
+	if (!kind_runs(step)) {
 		char *msg = xasprintf("step kind '%s' is not supported by this runner yet",
 				      rb_step_kind_name(step->kind));
 		yd_job_fail_now(d, j, YD_JOB_FAILED, msg);
@@ -491,51 +501,6 @@ void yd_job_start(struct yd *d, struct yd_job *j)
 
 /* ---- output and exits -------------------------------------------------------------------- */
 
-int yd_flush_chunks(struct yd *d)
-{
-	int rc = 0;
-	size_t done = 0;
-	while (done < d->n_chunks && !d->db_broken) {
-		struct yb_buf sql;
-		yb_buf_init(&sql, 0);
-		yb_buf_appendf(&sql, "INSERT INTO yoban.output_chunks (job_id, stream, \"offset\", raw_len, "
-				     "zstd) VALUES ");
-		size_t n = 0, bytes = 0;
-		const char **p = xcalloc(5 * YD_FLUSH_ROWS, sizeof(*p));
-		char (*num)[3][24] = xcalloc(YD_FLUSH_ROWS, sizeof(*num));
-		while (done + n < d->n_chunks && n < YD_FLUSH_ROWS && bytes < YD_FLUSH_BYTES) {
-			struct yd_chunk *ch = &d->chunks[done + n];
-			snprintf(num[n][0], 24, "%lld", (long long)ch->job_id);
-			snprintf(num[n][1], 24, "%llu", (unsigned long long)ch->offset);
-			snprintf(num[n][2], 24, "%zu", ch->raw_len);
-			p[5 * n] = num[n][0];
-			p[5 * n + 1] = ch->stream == WIRE_STDERR ? "stderr" : "stdout";
-			p[5 * n + 2] = num[n][1];
-			p[5 * n + 3] = num[n][2];
-			p[5 * n + 4] = ch->zhex;
-			yb_buf_appendf(&sql, "%s($%zu::bigint, $%zu::yoban.output_stream, $%zu::bigint, "
-					     "$%zu::integer, $%zu::bytea)", n ? ", " : "", 5 * n + 1,
-				       5 * n + 2, 5 * n + 3, 5 * n + 4, 5 * n + 5);
-			bytes += strlen(ch->zhex);
-			n++;
-		}
-		yb_buf_appendf(&sql, " ON CONFLICT DO NOTHING");
-		/* Not waited for: the job's exit, written later on the same connection, comes after
-		 * it; a refused INSERT makes the daemon reconcile (re-attach at what is stored). */
-		yd_async(d, "output chunks", true, sql.data, (int)(5 * n), p);
-		free(p);
-		free(num);
-		yb_buf_release(&sql);
-		done += n;
-	}
-	for (size_t i = 0; i < d->n_chunks; i++)
-		free(d->chunks[i].zhex);
-	d->n_chunks = 0;
-	if (d->db_broken)
-		rc = YB_EIO;
-	return rc;
-}
-
 static void keep_tail(struct yd_job *j, const void *data, size_t len);
 static void record_evidence(struct yd *d, struct yd_job *j, const char *state);
 
@@ -555,27 +520,10 @@ static void cb_output(void *ctx, const char *job, int stream, uint64_t offset, c
 		len -= skip;
 		offset = j->queued;
 	}
-	struct yb_buf z;
-	struct yb_err err = { 0 };
-	yb_buf_init(&z, 0);
-	if (yb_zstd_compress(&z, data, len, 3, &err) < 0) {
-		yd_log("job %s: cannot compress output: %s", job, err.msg);
-		yb_buf_release(&z);
-		return;
-	}
-	if (d->n_chunks == d->cap_chunks) {
-		d->cap_chunks = d->cap_chunks ? 2 * d->cap_chunks : 64;
-		d->chunks = xrealloc(d->chunks, d->cap_chunks * sizeof(*d->chunks));
-	}
-	d->chunks[d->n_chunks++] = (struct yd_chunk){ .job_id = j->id, .stream = stream,
-						      .offset = offset, .raw_len = len,
-						      .zhex = yd_bytea_hex(z.data, z.len) };
-	yb_buf_release(&z);
+	yd_output_chunk(d, c, j->id, stream, offset, data, len);
 	j->queued = offset + len;
 	if (stream == WIRE_STDOUT && rb_step_is_builtin(&j->run->rev->rb->steps[j->step_idx]))
 		keep_tail(j, data, len);
-	if (d->n_chunks >= YD_FLUSH_ROWS)
-		yd_flush_chunks(d);
 }
 
 #define EVIDENCE_TAIL (64u << 10)
@@ -686,9 +634,16 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 	if (!j || j->exit_pending)
 		return;
 	/* All the output first: the exit is written only after it. */
-	if (yd_flush_chunks(d) < 0)
+	yd_output_flush(d, true);
+	if (d->db_broken)
 		return;
-	enum yd_job_result result = ex->lost ? YD_JOB_LOST : ex->cancelled ? YD_JOB_CANCELLED :
+	/* a built-in step's evidence, ahead of the exit row; a data patch that committed succeeded
+	 * (its patch is applied once), whatever happened to its process afterwards */
+	bool committed;
+	char *told;
+	yd_step_result_store(d, j, ex, &committed, &told);
+	enum yd_job_result result = committed ? YD_JOB_SUCCEEDED : ex->lost ? YD_JOB_LOST :
+				    ex->cancelled ? YD_JOB_CANCELLED :
 				    ex->timed_out ? YD_JOB_TIMED_OUT :
 				    (ex->has_status && ex->status == 0) ? YD_JOB_SUCCEEDED : YD_JOB_FAILED;
 	const char *state = yd_job_result_name(result);
@@ -722,6 +677,9 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		lost_why ? lost_why : ex->timed_out ? "timed out (the step's timeout)" : NULL,
 		evidence, holds ? "true" : "false",
 	};
+	if (told && !lost_why &&
+	    (result != YD_JOB_SUCCEEDED || strstr(told, "settled") || strstr(told, "txid_status")))
+		p[12] = told; /* the data patch's own account (a lost job's says why it holds its slot) */
 	/* Queued behind the job's output on the same connection, so written after all of it; the
 	 * job is done (and forgotten on the runner) once the row is in (job_exit_stored). */
 	yd_async_then(d, "a job's exit", true,
@@ -734,6 +692,7 @@ static void cb_exit(void *ctx, const char *job, const struct rclient_exit *ex)
 		      15, p, job_exit_stored, j->id);
 	free(lost_why);
 	free(evidence);
+	free(told);
 	j->exit_pending = true;
 	j->result = result;
 	if (holds) {

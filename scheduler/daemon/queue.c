@@ -9,7 +9,9 @@
  * simply waits in its state (a run is "busy") until the continuation acts on the committed
  * result. The few blocking statements (yd_exec, yd_value: connecting, taking the lead, recording a
  * revision) first wait for the queue to drain, so the order on the connection is the order of the
- * writes. Also here: the text of array and bytea parameters.
+ * writes. A statement's parameters are freed as soon as it is sent (libpq holds its copy); output
+ * INSERTs (yd_async_owned, from output.c) carry binary parameters and count their bytes as waiting
+ * until then (the bound of output.c). Also here: the text of array and bytea parameters.
  */
 #include "yoband.h"
 
@@ -60,11 +62,22 @@ char *yd_bytea_hex(const void *data, size_t len)
 
 /* ---- statements without waiting --------------------------------------------------------- */
 
-static void stmt_free(struct yd_stmt *st)
+/* The parameters are not needed once the statement is sent (libpq holds its copy). */
+static void stmt_params_free(struct yd_stmt *st)
 {
-	for (int i = 0; i < st->n_params; i++)
+	for (int i = 0; st->params && i < st->n_params; i++)
 		free(st->params[i]);
 	free(st->params);
+	free(st->lengths);
+	free(st->binary);
+	st->params = NULL;
+	st->lengths = NULL;
+	st->binary = NULL;
+}
+
+static void stmt_free(struct yd_stmt *st)
+{
+	stmt_params_free(st);
 	free(st->sql);
 	free(st->what);
 	if (st->ctx_free)
@@ -77,9 +90,15 @@ static void stmt_free(struct yd_stmt *st)
 
 void yd_queue_clear(struct yd *d)
 {
+	bool in_flight = d->aq_sent;
 	while (d->aq_head) {
 		struct yd_stmt *st = d->aq_head;
 		d->aq_head = st->next;
+		if (st->out_bytes && !in_flight) {
+			d->out_unsent--;
+			yd_output_sent(d, st->out_bytes);
+		}
+		in_flight = false;
 		stmt_free(st);
 	}
 	d->aq_tail = NULL;
@@ -101,12 +120,22 @@ static void queue_pump(struct yd *d)
 		return;
 	if (!d->aq_sent) {
 		struct yd_stmt *st = d->aq_head;
-		if (db_set_nonblocking(d->db, true, &err) < 0 ||
-		    db_send(d->db, st->sql, st->n_params, (const char *const *)st->params, &err) < 0) {
+		int rc = db_set_nonblocking(d->db, true, &err);
+		if (rc == 0 && st->binary)
+			rc = db_send_bin(d->db, st->sql, st->n_params, (const char *const *)st->params,
+					 st->lengths, st->binary, &err);
+		else if (rc == 0)
+			rc = db_send(d->db, st->sql, st->n_params, (const char *const *)st->params, &err);
+		if (rc < 0) {
 			async_broken(d, st->what, &err);
 			return;
 		}
 		d->aq_sent = true;
+		stmt_params_free(st);
+		if (st->out_bytes) {
+			d->out_unsent--;
+			yd_output_sent(d, st->out_bytes);
+		}
 	}
 	int rc = db_flush(d->db, &err);
 	if (rc < 0 && rc != YB_EAGAIN)
@@ -194,6 +223,33 @@ void yd_async_then(struct yd *d, const char *what, bool reconcile_on_error, cons
 	queue_pump(d);
 }
 
+void yd_async_owned(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
+		    char **values, int *lengths, bool *binary, size_t out_bytes)
+{
+	struct yd_stmt *st = xcalloc(1, sizeof(*st));
+	st->sql = xstrdup(sql);
+	st->what = xstrdup(what);
+	st->n_params = n;
+	st->params = values;
+	st->lengths = lengths;
+	st->binary = binary;
+	if (!d->db || d->db_broken) {
+		yd_output_sent(d, out_bytes);
+		stmt_free(st);
+		return;
+	}
+	st->reconcile_on_error = reconcile_on_error;
+	st->out_bytes = out_bytes;
+	if (out_bytes)
+		d->out_unsent++;
+	if (d->aq_tail)
+		d->aq_tail->next = st;
+	else
+		d->aq_head = st;
+	d->aq_tail = st;
+	queue_pump(d);
+}
+
 void yd_decide(struct yd *d, const char *what, const char *sql, int n, const char *const *params,
 	       void (*then)(struct yd *d, void *ctx, struct db_result *r), void *ctx,
 	       void (*ctx_free)(void *ctx))
@@ -245,6 +301,7 @@ int yd_async_drain(struct yd *d)
 {
 	int64_t deadline = yb_mono_ms() + 20000;
 	yd_decisions_flush(d);
+	yd_output_flush(d, true);
 	queue_pump(d);
 	while (d->aq_head && !d->db_broken) {
 		int64_t left = deadline - yb_mono_ms();

@@ -572,9 +572,5 @@ void yd_teardown(struct yd *d)
 		d->conns = c->next;
 		yd_conn_free(c);
 	}
-	for (size_t i = 0; i < d->n_chunks; i++)
-		free(d->chunks[i].zhex);
-	free(d->chunks);
-	d->chunks = NULL;
-	d->n_chunks = d->cap_chunks = 0;
+	yd_output_clear(d);
 }

@@ -124,14 +124,7 @@ struct yd_conn {
 	struct yd_conn *next;
 };
 
-/* An output chunk waiting for its INSERT. */
-struct yd_chunk {
-	int64_t job_id;
-	int stream;
-	uint64_t offset;
-	size_t raw_len;
-	char *zhex;              /* "\\x..." bytea text */
-};
+struct yd_out_batch; /* output chunks collected into one INSERT (output.c) */
 
 enum yd_phase { YD_DISCONNECTED, YD_STANDBY, YD_LEADER };
 
@@ -167,6 +160,9 @@ struct yd_stmt {
 	void (*ctx_free)(void *ctx); /* ... with this, or free() when NULL */
 	struct db_result *res;   /* the result so far, for then */
 	bool refused;            /* the server refused it (its end may not have arrived yet) */
+	int *lengths;            /* binary parameters (yd_async_owned): their lengths ... */
+	bool *binary;            /* ... and which are binary; NULL: all text */
+	size_t out_bytes;        /* output bytes carried (counted as waiting until sent) */
 	struct yd_stmt *next;
 };
 
@@ -205,8 +201,16 @@ struct yd {
 
 	struct yd_run *runs;
 	struct yd_conn *conns;
-	struct yd_chunk *chunks;
-	size_t n_chunks, cap_chunks;
+	/* Output on its way to the database (output.c): the INSERT being collected, the bytes
+	 * waiting in memory (collected or queued, not yet sent), the output INSERTs queued and not
+	 * sent, whether runner connections were paused for it, and how often. */
+	struct yd_out_batch *out_batch;
+	struct yb_buf *out_z;
+	size_t out_waiting;
+	int out_unsent;
+	bool out_paused;
+	uint64_t out_pauses;
+	int64_t out_pause_logged_ms;
 	bool requests_pending;
 	/* Requests: read by one statement (req_reading), acted on in the next turn (reqs), each
 	 * open until its answer is written (req_open); no new read before then (req_again). */
@@ -242,7 +246,12 @@ void yd_async_then(struct yd *d, const char *what, bool reconcile_on_error, cons
 void yd_decide(struct yd *d, const char *what, const char *sql, int n, const char *const *params,
 	       void (*then)(struct yd *d, void *ctx, struct db_result *r), void *ctx,
 	       void (*ctx_free)(void *ctx));
-/* Waits (bounded by the statement timeout) until every queued statement is done. */
+/* A store whose parameters are handed over (values[i] malloc'd, lengths and binary as for
+ * db_send_bin; all three freed by the queue), carrying out_bytes of output (output.c). */
+void yd_async_owned(struct yd *d, const char *what, bool reconcile_on_error, const char *sql, int n,
+		    char **values, int *lengths, bool *binary, size_t out_bytes);
+/* Waits (bounded by the statement timeout) until every queued statement is done, after sending
+ * the turn's decisions and the output collected. */
 int yd_async_drain(struct yd *d);
 /* The main connection's socket is ready (revents) or a turn passed: results come in, their
  * continuations run. */
@@ -368,7 +377,19 @@ struct yd_job *yd_job_ref_find(struct yd *d, const struct yd_job_ref *ref, struc
 /* The job row is written (id) or not (NULL): START, unless the run is being cancelled. */
 void yd_job_row_written(struct yd *d, const struct yd_job_ref *ref, const char *id,
 			const char *runner_id, bool answered);
-int yd_flush_chunks(struct yd *d);     /* queues the output chunks waiting */
+
+/* output.c: output chunks into yoban.output_chunks, with a bound on what waits in memory */
+/* A piece of a job's output from connection c (already trimmed to what is new). */
+void yd_output_chunk(struct yd *d, struct yd_conn *c, int64_t job_id, int stream, uint64_t offset,
+		     const void *data, size_t len);
+/* Queues the chunks collected: now when forced (a job's exit follows, or stopping), else once no
+ * output INSERT waits to be sent. */
+void yd_output_flush(struct yd *d, bool force);
+int yd_flush_chunks(struct yd *d);     /* yd_output_flush(d, false); YB_EIO: connection broken */
+/* bytes of output left memory for the database (sent, or dropped): resumes paused runners
+ * once what waits is under the low mark. */
+void yd_output_sent(struct yd *d, size_t bytes);
+void yd_output_clear(struct yd *d);    /* drops what was collected (the connection is gone) */
 
 /* fires.c */
 void yd_fire_due(struct yd *d);       /* claims fires whose time has come */

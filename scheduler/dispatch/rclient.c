@@ -69,6 +69,8 @@ struct rclient {
 	int64_t ping_at;            /* when to send the next PING */
 	int64_t ping_seq;
 	bool read_more;             /* the last step stopped reading before YB_EAGAIN */
+	bool paused;                /* the caller stopped reading (rclient_pause) */
+	bool paused_hup;            /* paused, and poll said hang-up or error: stop polling the fd */
 };
 
 /* ---- jobs ------------------------------------------------------------------------------ */
@@ -475,13 +477,27 @@ static int handle_frame(struct rclient *rc, const struct wire_frame *f, struct y
 	return on_control(rc, f, err);
 }
 
-/* Reads what is there (bounded per step, so one busy connection cannot starve a loop). */
+/* Reads what is there (bounded per step, so one busy connection cannot starve a loop). Frames
+ * already received are handled first; a pause (rclient_pause, also from a callback) stops at the
+ * next frame and leaves the rest in the reader for the resume. */
 static int do_read(struct rclient *rc, struct yb_err *err)
 {
 	unsigned char buf[64 * 1024];
 	size_t total = 0;
 	rc->read_more = false;
 	while (rc->state == RC_HELLO || rc->state == RC_READY) {
+		struct wire_frame f;
+		int r = 0;
+		while (!rc->paused && (r = wire_reader_next(&rc->reader, &f, err)) == 1) {
+			if ((r = handle_frame(rc, &f, err)) < 0)
+				return r;
+		}
+		if (rc->paused) {
+			rc->read_more = true; /* frames or bytes may wait: look again on the resume */
+			return 0;
+		}
+		if (r < 0)
+			return r;
 		if (total >= (8u << 20)) {
 			/* libssh2 may hold more already decrypted: the socket would not say so */
 			rc->read_more = true;
@@ -494,15 +510,7 @@ static int do_read(struct rclient *rc, struct yb_err *err)
 			return (int)n;
 		total += (size_t)n;
 		rc->last_rx = yb_mono_ms();
-		int r = wire_reader_feed(&rc->reader, buf, (size_t)n, err);
-		if (r < 0)
-			return r;
-		struct wire_frame f;
-		while ((r = wire_reader_next(&rc->reader, &f, err)) == 1) {
-			if ((r = handle_frame(rc, &f, err)) < 0)
-				return r;
-		}
-		if (r < 0)
+		if ((r = wire_reader_feed(&rc->reader, buf, (size_t)n, err)) < 0)
 			return r;
 	}
 	return 0;
@@ -538,7 +546,7 @@ static int do_liveness(struct rclient *rc, struct yb_err *err)
 				return r;
 		}
 	}
-	if (now - rc->last_rx > 3LL * rc->opt.ping_interval_ms)
+	if (!rc->paused && now - rc->last_rx > 3LL * rc->opt.ping_interval_ms)
 		return yb_err_set(err, YB_ETIMEDOUT, "%s: no answer for %d s, dropping the connection",
 				  transport_describe(rc->t), 3 * rc->opt.ping_interval_ms / 1000);
 	if (now >= rc->ping_at) {
@@ -580,8 +588,10 @@ int rclient_step(struct rclient *rc, short revents, struct yb_err *err)
 			goto failed;
 		}
 	}
-	if ((r = do_write(rc, &e)) < 0 || (r = do_read(rc, &e)) < 0 || (r = do_liveness(rc, &e)) < 0 ||
-	    (r = do_write(rc, &e)) < 0) {
+	if (rc->paused && (revents & (POLLHUP | POLLERR)))
+		rc->paused_hup = true; /* seen on the resume; until then it would wake every poll */
+	if ((r = do_write(rc, &e)) < 0 || (!rc->paused && (r = do_read(rc, &e)) < 0) ||
+	    (r = do_liveness(rc, &e)) < 0 || (r = do_write(rc, &e)) < 0) {
 		lost(rc, &e);
 		goto check;
 	}
@@ -616,8 +626,9 @@ void rclient_poll(struct rclient *rc, int *fd, short *events, int *timeout_ms)
 		break;
 	case RC_HELLO:
 	case RC_READY: {
-		int64_t at = rc->ping_at < rc->last_rx + 3LL * rc->opt.ping_interval_ms ?
-			rc->ping_at : rc->last_rx + 3LL * rc->opt.ping_interval_ms;
+		int64_t at = rc->ping_at;
+		if (!rc->paused && rc->last_rx + 3LL * rc->opt.ping_interval_ms < at)
+			at = rc->last_rx + 3LL * rc->opt.ping_interval_ms;
 		for (size_t i = 0; i < rc->n_jobs; i++)
 			if (rc->jobs[i]->forget_at && rc->jobs[i]->forget_at < at)
 				at = rc->jobs[i]->forget_at;
@@ -625,12 +636,14 @@ void rclient_poll(struct rclient *rc, int *fd, short *events, int *timeout_ms)
 		break;
 	}
 	}
-	*fd = transport_fd(rc->t);
+	*fd = rc->paused_hup ? -1 : transport_fd(rc->t);
 	*events = transport_events(rc->t, rc->out.len > 0);
+	if (rc->paused && (rc->state == RC_HELLO || rc->state == RC_READY))
+		*events &= (short)~POLLIN; /* not reading: a readable socket must not wake the loop */
 	int tt = transport_timeout_ms(rc->t);
 	if (tt >= 0 && (*timeout_ms < 0 || tt < *timeout_ms))
 		*timeout_ms = tt;
-	if (rc->read_more)
+	if (rc->read_more && !rc->paused)
 		*timeout_ms = 0;
 }
 
@@ -811,6 +824,22 @@ int rclient_forget(struct rclient *rc, const char *job, struct yb_err *err)
 		return send_job_op(rc, WIRE_FORGET, j, err);
 	}
 	return 0;
+}
+
+void rclient_pause(struct rclient *rc, bool paused)
+{
+	if (rc->paused && !paused) {
+		/* what was not read meanwhile is not the runner's silence */
+		rc->last_rx = yb_mono_ms();
+		rc->read_more = true;
+		rc->paused_hup = false;
+	}
+	rc->paused = paused;
+}
+
+bool rclient_paused(const struct rclient *rc)
+{
+	return rc->paused;
 }
 
 enum rclient_state rclient_state(const struct rclient *rc)

@@ -131,6 +131,13 @@ int rclient_step(struct rclient *rc, short revents, struct yb_err *err);
 /* Blocking convenience for the CLI: polls at most max_ms (-1: until something happens), steps. */
 int rclient_wait(struct rclient *rc, int max_ms, struct yb_err *err);
 
+/* Stops (true) or resumes (false) reading from the runner: no frame is handled and the socket is
+ * not polled for input while paused, so the runner's output waits in its spool (back-pressure:
+ * the caller cannot store output as fast as it comes). Writing goes on (START, CANCEL, FORGET,
+ * PING), and the silence of a paused connection is not held against it. May be called from a
+ * callback: the frames after the current one wait for the resume. */
+void rclient_pause(struct rclient *rc, bool paused);
+bool rclient_paused(const struct rclient *rc);
 enum rclient_state rclient_state(const struct rclient *rc);
 const struct yb_err *rclient_error(const struct rclient *rc);
 struct transport *rclient_transport(struct rclient *rc);

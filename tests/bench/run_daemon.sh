@@ -7,17 +7,22 @@
 #              runs.scheduled_for), p50 / p99 / max over every fire; also the claim (runs.created_at)
 #   startup    N runbook files (daily schedules, generated in a temp dir): time from exec to
 #              leadership and until every revision is recorded, RSS, idle CPU over IDLE seconds
-#   output     one job writing 1 GiB of log lines: MB/s from dispatch to the stored exit, beside
-#              `psql \copy` of the same file into a table in the same run
+#   output     one job writing 1 GiB (for each --content): MB/s from dispatch to the stored exit,
+#              beside `psql \copy` of the same file into a table in the same run, and yoband's VmHWM
+#   memory     JOBS jobs at once (one per local host), each writing BYTES of random bytes: yoband's
+#              peak memory (VmHWM, sampled VmRSS) against its size before, and the rate
 #   takeover   N runbook files (daily schedules) and one firing every second: a first daemon's
 #              leadership -> first dispatch; then a standby started beside it, the leader killed
 #              (SIGKILL): kill -> the standby leads -> its first dispatch (failover)
 #
-#   tests/bench/run_daemon.sh [all|lateness|startup|output|takeover] [--runbooks 20] [--seconds 60]
-#                             [--schedules "10000 100000"] [--idle 30] [--bytes 1073741824]
-#                             [--content logs|random] [--pg-fsync on|off] [--takeover "100000"]
+#   tests/bench/run_daemon.sh [all|lateness|startup|output|memory|takeover] [--runbooks 20]
+#                             [--seconds 60] [--schedules "10000 100000"] [--idle 30]
+#                             [--bytes 1073741824] [--content "logs random binary"] [--jobs 4]
+#                             [--pg-fsync on|off] [--takeover "100000"]
 #
-# --content random: base64 lines of random bytes (barely compressible) instead of log lines.
+# --content: logs (log lines, the default), random (base64 lines of random bytes: barely
+# compressible), binary (random bytes: incompressible, stored raw); several in one run are measured
+# one after the other.
 # --pg-fsync off: the server without fsync and synchronous_commit (to see what commits cost).
 #
 # Builds Release in build-bench-daemon/ (its own folder: other benchmarks use build-bench/).
@@ -27,7 +32,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$here"
 
 what=all runbooks=20 seconds=60 schedules="10000 100000" idle=30 bytes=1073741824
-content=logs pg_fsync=on takeover=100000
+content=logs pg_fsync=on takeover=100000 jobs=4
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then what=$1; shift; fi
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,10 +44,11 @@ while [ $# -gt 0 ]; do
     --content) content=$2; shift 2 ;;
     --pg-fsync) pg_fsync=$2; shift 2 ;;
     --takeover) takeover=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
     *) echo "run_daemon.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-case "$what" in all|lateness|startup|output|takeover) ;; *) echo "run_daemon.sh: unknown benchmark '$what'" >&2; exit 2 ;; esac
+case "$what" in all|lateness|startup|output|memory|takeover) ;; *) echo "run_daemon.sh: unknown benchmark '$what'" >&2; exit 2 ;; esac
 
 ./deploy/install-deps.sh
 bdir=${YB_BENCH_DIR:-$here/build-bench-daemon}
@@ -113,7 +119,7 @@ stop_daemon() {
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr), $("$PG_BINDIR/postgres" --version)"
-echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes --content $content --pg-fsync $pg_fsync --takeover \"$takeover\""
+echo "# tests/bench/run_daemon.sh $what --runbooks $runbooks --seconds $seconds --schedules \"$schedules\" --idle $idle --bytes $bytes --content \"$content\" --jobs $jobs --pg-fsync $pg_fsync --takeover \"$takeover\""
 echo "# built from $(cat "$bdir/bench-commit" 2>/dev/null || echo 'an unknown commit'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
 bench_lateness() {
@@ -308,21 +314,57 @@ YAML
   grep -h "leader: \\|catch-up: runbook 'tick'\\|reconcile: .* run(s) in flight" "$blog" | cut -d' ' -f3- | sed 's/^/# standby: /'
 }
 
-bench_output() {
-  fresh_site output
-  local data=$work/output.txt
-  # log-like lines (a timestamp, a record number, a status), or base64 lines of random bytes;
-  # exactly $bytes bytes (head closes the pipe early: SIGPIPE upstream is expected, the size is
-  # checked instead)
-  if [ "$content" = random ]; then
-    (head -c $((bytes / 4 * 3 + 4096)) /dev/urandom | base64 -w 76 | head -c "$bytes" >"$data") || true
+# stored_bytes_sql: what a job's chunks take in the database (both columns once 009 is applied;
+# the "before" builds of the comparisons have only zstd)
+stored_bytes_sql() {
+  if [ "$(sql -c "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'yoban' AND table_name = 'output_chunks' AND column_name = 'raw'")" = 1 ]; then
+    echo "coalesce(length(c.zstd), 0) + coalesce(length(c.raw), 0)"
   else
-    (seq 1 $((bytes / 40 + 1)) | sed 's/.*/2026-11-22T03:00:00+09:00 INFO record & ok/' |
-      head -c "$bytes" >"$data") || true
+    echo "length(c.zstd)"
   fi
+}
+raw_chunks_sql() {
+  if [ "$(stored_bytes_sql)" = "length(c.zstd)" ]; then echo "0 * count(*)"; else echo "count(c.raw)"; fi
+}
+
+# gen_content KIND BYTES FILE: log lines, base64 lines of random bytes (barely compressible), or
+# random bytes (incompressible); exactly BYTES bytes (head closes the pipe early: SIGPIPE
+# upstream is expected, the size is checked instead)
+gen_content() {
+  local kind=$1 n=$2 file=$3
+  case "$kind" in
+    random) (head -c $((n / 4 * 3 + 4096)) /dev/urandom | base64 -w 76 | head -c "$n" >"$file") || true ;;
+    binary) head -c "$n" /dev/urandom >"$file" ;;
+    *) (seq 1 $((n / 40 + 1)) | sed 's/.*/2026-11-22T03:00:00+09:00 INFO record & ok/' |
+      head -c "$n" >"$file") || true ;;
+  esac
+  [ "$(stat -c %s "$file")" -eq "$n" ] || { echo "generated $(stat -c %s "$file") bytes, not $n" >&2; return 1; }
+}
+
+# copy_binary_file DATA OUT: DATA as a COPY ... (FORMAT binary) file, one bytea row per 256 KiB
+# (the fair baseline for bytes that are not text: no escaping, no hex)
+copy_binary_file() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+with open(src, "rb") as i, open(dst, "wb") as o:
+    o.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0))
+    while True:
+        b = i.read(256 * 1024)
+        if not b:
+            break
+        o.write(struct.pack("!hi", 1, len(b)) + b)
+    o.write(struct.pack("!h", -1))
+PY
+}
+
+bench_output() {
+  local kind=$1
+  fresh_site "output-$kind"
+  local data=$work/output.dat
+  gen_content "$kind" "$bytes" "$data" || return 1
   local size
   size=$(stat -c %s "$data")
-  [ "$size" -eq "$bytes" ] || { echo "output: generated $size bytes, not $bytes" >&2; return 1; }
   cat >"$site/runbooks/big.yaml" <<YAML
 version: 1
 name: big
@@ -340,13 +382,17 @@ YAML
   run=$(PGUSER=opbench "$bin/yoban" trigger big --wait --timeout 60s --config "$site/yoban.yaml" | sed -n 's/^run //p')
   until sql -c "SELECT state FROM yoban.runs WHERE id = $run" | grep -qE 'succeeded|failed|timed_out|cancelled|lost'; do sleep 0.2; done
   t1=$(date +%s%3N)
+  local hwm
+  hwm=$(proc_kb "$ydpid" VmHWM)
   stop_daemon
   echo
-  echo "## output: one job writing $size bytes ($content)"
+  echo "## output: one job writing $size bytes ($kind), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   sql -F ' ' <<SQL
 SELECT 'run', r.state, 'job stored', j.stdout_bytes, 'bytes, dropped', j.dropped_bytes,
   ', chunks', (SELECT count(*) FROM yoban.output_chunks c WHERE c.job_id = j.id),
-  ', zstd bytes', (SELECT sum(length(c.zstd)) FROM yoban.output_chunks c WHERE c.job_id = j.id)
+  ', raw chunks', (SELECT $(raw_chunks_sql) FROM yoban.output_chunks c WHERE c.job_id = j.id),
+  ', stored bytes', (SELECT sum($(stored_bytes_sql)) FROM yoban.output_chunks c WHERE c.job_id = j.id),
+  ', yoband VmHWM $hwm kB'
 FROM yoban.runs r JOIN yoban.jobs j ON j.run_id = r.id WHERE r.id = $run;
 SQL
   echo "| path | seconds | MB/s (10^6 bytes) |"
@@ -368,14 +414,25 @@ SQL
   printf '| yoban logs of the stored job to a pipe (%s) | %.2f | %.1f |\n' \
     "$([ "$got" = "$want" ] && echo "sha256 matches the file" || echo "SHA256 DIFFERS FROM THE FILE")" \
     "$(calc "($r1 - $r0) / 1000")" "$(calc "$size / 1000 / ($r1 - $r0)")"
-  # the baseline: the same bytes through psql \copy into a text column (one row per line),
-  # stored by PostgreSQL as it stores any text
-  sql -c "CREATE TABLE public.copy_bench (line text)"
-  local c0 c1
-  c0=$(date +%s%3N)
-  PGDATABASE=yoban "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -c "\\copy public.copy_bench FROM '$data'"
-  c1=$(date +%s%3N)
-  printf '| psql \\copy of the same file into a text table | %.2f | %.1f |\n' \
+  # the baseline: the same bytes through psql \copy, as PostgreSQL stores any text (one row per
+  # line), or for bytes that are not text, as bytea rows of 256 KiB in COPY's binary format
+  local c0 c1 copy_what
+  if [ "$kind" = binary ]; then
+    copy_binary_file "$data" "$work/copy.bin"
+    sql -c "CREATE TABLE public.copy_bench (chunk bytea)"
+    c0=$(date +%s%3N)
+    PGDATABASE=yoban "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -c "\\copy public.copy_bench FROM '$work/copy.bin' (FORMAT binary)"
+    c1=$(date +%s%3N)
+    rm -f "$work/copy.bin"
+    copy_what="(FORMAT binary) into a bytea table, 256 KiB a row"
+  else
+    sql -c "CREATE TABLE public.copy_bench (line text)"
+    c0=$(date +%s%3N)
+    PGDATABASE=yoban "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -c "\\copy public.copy_bench FROM '$data'"
+    c1=$(date +%s%3N)
+    copy_what="into a text table, a row a line"
+  fi
+  printf '| psql \\copy of the same file %s | %.2f | %.1f |\n' "$copy_what" \
     "$(calc "($c1 - $c0) / 1000")" "$(calc "$size / 1000 / ($c1 - $c0)")"
   local p0 p1
   p0=$(date +%s%3N)
@@ -383,6 +440,60 @@ SQL
   p1=$(date +%s%3N)
   printf '| cat of the file to /dev/null (the producer alone) | %.2f | %.1f |\n' \
     "$(calc "($p1 - $p0) / 1000")" "$(calc "$size / 1000 / ($p1 - $p0 + 1)")"
+  rm -f "$data"
+}
+
+# memory: $jobs jobs at once, each printing $bytes of random bytes (incompressible: stored raw,
+# the most memory), one per local host (one runner and one connection each); yoband's RSS
+# sampled every 0.2 s, its VmHWM before and after
+bench_memory() {
+  fresh_site memory
+  local data=$work/memory.dat hosts="" i
+  gen_content binary "$bytes" "$data" || return 1
+  for i in $(seq 1 "$jobs"); do
+    echo "  l$i: { transport: local, environment: production, runner: $bin/yoban-runner, state_dir: $site/state/runner-$i }" >>"$site/inventory.yaml"
+    hosts="$hosts${hosts:+, }l$i"
+  done
+  cat >"$site/runbooks/flood.yaml" <<YAML
+version: 1
+name: flood
+kind: batch
+targets: { hosts: [$hosts] }
+timeout: 60m
+steps:
+  - name: emit
+    run: cat '$data'
+YAML
+  start_daemon
+  until grep -q "leader: holding" "$site/yoband.log" 2>/dev/null; do sleep 0.05; done
+  sleep 1
+  local base t0 t1 run peak_rss=0 rss
+  base=$(proc_kb "$ydpid" VmHWM)
+  t0=$(date +%s%3N)
+  run=$(PGUSER=opbench "$bin/yoban" trigger flood --wait --timeout 60s --config "$site/yoban.yaml" | sed -n 's/^run //p')
+  until sql -c "SELECT state FROM yoban.runs WHERE id = $run" | grep -qE 'succeeded|failed|timed_out|cancelled|lost'; do
+    rss=$(proc_kb "$ydpid" VmRSS)
+    [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
+    sleep 0.2
+  done
+  t1=$(date +%s%3N)
+  local hwm
+  hwm=$(proc_kb "$ydpid" VmHWM)
+  local pauses
+  pauses=$(grep -c "output: reading from the runner" "$site/yoband.log" || true)
+  stop_daemon
+  echo
+  echo "## memory: $jobs jobs at once, each writing $bytes random bytes (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
+  sql -F ' ' <<SQL
+SELECT 'run', r.state, 'jobs', count(*), 'stored', sum(j.stdout_bytes), 'bytes, dropped', sum(j.dropped_bytes),
+  ', stored bytes', (SELECT sum($(stored_bytes_sql)) FROM yoban.output_chunks c JOIN yoban.jobs k ON k.id = c.job_id WHERE k.run_id = r.id)
+FROM yoban.runs r JOIN yoban.jobs j ON j.run_id = r.id WHERE r.id = $run GROUP BY r.id, r.state;
+SQL
+  echo "| yoband VmHWM before | VmHWM after | peak VmRSS sampled | seconds, trigger to run ended | MB/s (all jobs, 10^6 bytes) | pause log lines |"
+  echo "|---|---|---|---|---|---|"
+  printf '| %.1f MiB | %.1f MiB | %.1f MiB | %.2f | %.1f | %s |\n' "$(calc "$base / 1024")" \
+    "$(calc "$hwm / 1024")" "$(calc "$peak_rss / 1024")" "$(calc "($t1 - $t0) / 1000")" \
+    "$(calc "$jobs * $bytes / 1000 / ($t1 - $t0)")" "$pauses"
   rm -f "$data"
 }
 
@@ -398,7 +509,10 @@ case "$what" in
     for n in $schedules; do bench_startup "$n"; done ;;
 esac
 case "$what" in
-  all|output) bench_output ;;
+  all|output) for c in $content; do bench_output "$c"; done ;;
+esac
+case "$what" in
+  all|memory) bench_memory ;;
 esac
 case "$what" in
   all|takeover)

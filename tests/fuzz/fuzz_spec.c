@@ -1,8 +1,8 @@
 /*
  * fuzz_spec.c: arbitrary bytes as a START payload through the runner's spec parser
  * (runner/spec.c). Whatever the peer sends, the parser either refuses it with YB_EINVAL and a
- * message, or returns a spec that keeps every promise spec.h makes: exactly one of argv and
- * shell, every cap held, no YOBAN_RUNNER_JOB in the environment, PATH, HOME and LANG present, a
+ * message, or returns a spec that keeps every promise spec.h makes: exactly one of argv, shell
+ * and step (a built-in kind: "sql"), every cap held, no YOBAN_RUNNER_JOB in the environment, PATH, HOME and LANG present, a
  * 64-hex digest that spacing and pretty-printing do not change, and a redacted copy that never
  * holds a secret's value. Any broken promise traps.
  */
@@ -19,7 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_spec(const struct yb_json *start, const struct job_spec *s)
 {
-	if ((s->argv == NULL) == (s->shell == NULL))
+	if ((s->argv != NULL) + (s->shell != NULL) + (s->step != NULL) != 1)
+		__builtin_trap();
+	if (s->step && strcmp(s->step, "sql"))
 		__builtin_trap();
 	size_t n = 0;
 	for (char **a = s->argv; a && *a; a++)

@@ -159,6 +159,30 @@ static void accepted(struct yb_json *start)
 	job_spec_release(&s);
 }
 
+/* A built-in step: no command of its own; its kind enters the spec.json and the digest. */
+START_TEST(builtin_step_spec)
+{
+	struct job_spec s, t;
+	struct yb_err err;
+	ck_assert_int_eq(try_parse(parse_json("{\"job\":\"j\",\"step\":\"sql\","
+					      "\"env\":{\"YOBAN_SQL_PATCH\":\"UPDATE t SET a = 1\"}}"),
+				   &s, &err), 0);
+	ck_assert_str_eq(s.step, "sql");
+	ck_assert_ptr_null(s.argv);
+	ck_assert_ptr_null(s.shell);
+	ck_assert_str_eq(env_get(&s, "YOBAN_SQL_PATCH"), "UPDATE t SET a = 1");
+	struct yb_json *red = job_spec_redacted(&s);
+	ck_assert_str_eq(yb_json_get_str(red, "step"), "sql");
+	yb_json_free(red);
+	ck_assert_int_eq(try_parse(parse_json("{\"job\":\"j\",\"argv\":[\"sql\"],"
+					      "\"env\":{\"YOBAN_SQL_PATCH\":\"UPDATE t SET a = 1\"}}"),
+				   &t, &err), 0);
+	ck_assert_str_ne(s.digest, t.digest);
+	job_spec_release(&s);
+	job_spec_release(&t);
+}
+END_TEST
+
 START_TEST(each_refusal_names_its_field)
 {
 	refused_text("[1]", "JSON object");
@@ -168,7 +192,10 @@ START_TEST(each_refusal_names_its_field)
 	refused_text("{\"job\":\"a/b\",\"shell\":\"true\"}", "'job'");
 	refused_text("{\"job\":\"..\",\"shell\":\"true\"}", "'job'");
 	/* the command */
-	refused_text("{\"job\":\"j\"}", "exactly one of 'argv' and 'shell'");
+	refused_text("{\"job\":\"j\"}", "exactly one of 'argv', 'shell' and 'step'");
+	refused_text("{\"job\":\"j\",\"step\":\"sql\",\"shell\":\"b\"}", "exactly one");
+	refused_text("{\"job\":\"j\",\"step\":\"rm\"}", "'step' must name a built-in step kind (sql)");
+	refused_text("{\"job\":\"j\",\"step\":[\"sql\"]}", "'step' must name a built-in");
 	refused_text("{\"job\":\"j\",\"argv\":[\"a\"],\"shell\":\"b\"}", "exactly one");
 	refused_text("{\"job\":\"j\",\"argv\":\"ls\"}", "'argv' must be an array");
 	refused_text("{\"job\":\"j\",\"argv\":[]}", "'argv' must be an array of 1 to");
@@ -328,6 +355,7 @@ int main(void)
 	tcase_add_test(tc, argv_spec_with_defaults);
 	tcase_add_test(tc, shell_spec_keeps_what_is_given);
 	tcase_add_test(tc, redacted_spec_masks_secrets);
+	tcase_add_test(tc, builtin_step_spec);
 	tcase_add_test(tc, each_refusal_names_its_field);
 	tcase_add_test(tc, every_cap_at_its_edge);
 	suite_add_tcase(s, tc);
