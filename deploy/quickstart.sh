@@ -63,6 +63,7 @@ cat > "$state/inventory.yaml" <<'YAML'
 hosts:
   local: { transport: local, environment: production }
 YAML
+echo "  local-stg: { transport: local, environment: staging, state_dir: \"$state/runner-stg\" }" >> "$state/inventory.yaml"
 mkdir -p "$state/calendars"
 cp runbooks/calendars/city.yaml "$state/calendars/city.yaml"
 "$yoban" init --state-dir "$state" --runbooks "$state/runbooks" --inventory "$state/inventory.yaml"
@@ -109,6 +110,50 @@ step "yoban show $run_id"
 
 step "an operator's run: yoban trigger with a parameter, named as the runbook writes it"
 "$yoban" trigger nightly-resident-batch --config "$conf" --param business_date="$(date +%F)" --wait --timeout 60s
+
+# ---- a data patch: requested, refused to its requester, approved by another login, staged ------
+step "a data patch needs someone else's approval and a staging pass (docs/approvals.md)"
+mkdir -p "$state/runbooks/procedures" "$state/demo"
+sed "s|@STATE@|$state|" deploy/demo/patch-demo.yaml > "$state/runbooks/patch-demo.yaml"
+cp deploy/demo/procedures/patch-demo.md "$state/runbooks/procedures/"
+for h in local local-stg; do printf 'id,address_code\n1,0123\n2,0999\n3,0123\n' > "$state/demo/residents-$h.csv"; done
+chmod -R a+rwX "$state/demo"
+"$yoban" reload --config "$conf" --wait --timeout 60s
+# The approver's side: the second login 'suzuki' (yoban_approver). You get yoban_approver too, to
+# show that even an approver cannot approve their own request. On the embedded cluster only your
+# OS user logs in as you, so suzuki's approval is given here through psql as the superuser taking
+# suzuki's identity (SET SESSION AUTHORIZATION sets session_user, which the rules check).
+psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | tail -1)
+me=$(id -un)
+su_psql() { "$psql" -X -q -At -h "$state/run" -U postgres yoban "$@"; }
+su_psql -v me="$me" <<'SQL'
+SELECT yoban.yoban_grant_login(:'me', ARRAY['yoban_approver']);
+SELECT yoban.yoban_grant_login('suzuki', ARRAY['yoban_approver']);
+SQL
+echo "\$ yoban trigger patch-demo"
+"$yoban" trigger patch-demo --config "$conf" || echo "(refused, as it must be)"
+echo "\$ yoban request patch-demo --reason 'demo: address code 0123 -> 0132'"
+patch_run=$("$yoban" request patch-demo --config "$conf" --reason "demo: address code 0123 -> 0132" | sed -n 's/^run //p')
+echo "run $patch_run"
+echo "\$ yoban approve $patch_run    (as $me, the requester)"
+"$yoban" approve "$patch_run" --config "$conf" || echo "(refused, as it must be)"
+echo "\$ psql: SET SESSION AUTHORIZATION suzuki; SELECT yoban.yoban_approve($patch_run, 'procedure checked')"
+su_psql -c "SET SESSION AUTHORIZATION suzuki" -c "SELECT yoban.yoban_approve($patch_run, 'procedure checked')"
+step "staging first: approved, its lead time over, the patch still waits for a staging pass"
+sleep 8
+"$yoban" pending --config "$conf"
+"$yoban" trigger patch-demo --staging --config "$conf" --wait --timeout 60s
+echo "staging passed: yoband starts the approved run $patch_run (it looks every 2 seconds)"
+for _ in $(seq 1 60); do
+  st=$("$yoban" runs --config "$conf" --runbook patch-demo --format json | /usr/bin/python3 -c '
+import json, sys
+print(next((r["state"] for r in json.load(sys.stdin) if r["id"] == int(sys.argv[1])), ""))' "$patch_run")
+  case $st in succeeded|failed|skipped|cancelled|timed_out|lost) break;; esac
+  sleep 1
+done
+step "yoban show $patch_run: who asked, who approved, the gates, the evidence"
+"$yoban" show --config "$conf" "$patch_run"
+"$yoban" logs --config "$conf" "$patch_run"
 
 # ---- three generations (3世代), a restore, an off-site copy (遠隔地退避) ---------------------
 # A demo share in the state folder is backed up four nights running; a private sshd on loopback

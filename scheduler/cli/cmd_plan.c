@@ -1,9 +1,12 @@
 /*
  * cmd_plan.c: `yoban plan RUNBOOK.yaml`: the dry run. It loads the runbook with its site (the
  * same loading as validate and the daemon), resolves hosts, steps, environment, gates and the next
- * fires after the calendar, and prints them. It executes nothing and connects to nothing.
+ * fires after the calendar, and prints them. It executes nothing; for a runbook with a staging
+ * requirement it reads the last staging result of this revision from the database when that is
+ * reachable (cli_approvals.c), and says so when it is not.
  */
 #include "cli.h"
+#include "cli_approvals.h"
 #include "json.h"
 #include "plan.h"
 #include "runbook.h"
@@ -83,10 +86,12 @@ static int run(int argc, char **argv)
 	rb_plan_build(set, rb, from, (size_t)count, &plan);
 	if (json) {
 		struct yb_json *o = rb_plan_json(&plan);
+		cli_plan_staging(set, rb, o);
 		yb_json_print(o, YB_JSON_PRETTY);
 		yb_json_free(o);
 	} else {
 		rb_plan_print(&plan, stdout);
+		cli_plan_staging(set, rb, NULL);
 	}
 	rb_plan_release(&plan);
 	rb_set_free(set);
@@ -105,7 +110,9 @@ const struct yb_cmd cmd_plan = {
 		"YOBAN_PARAM_* from the parameters' defaults, ...), the approval and staging it\n"
 		"requires (with the procedure document's SHA-256), and the next fires after its\n"
 		"calendar, with a note where the calendar skipped or moved a fire. Nothing is\n"
-		"executed and no host is contacted.\n"
+		"executed and no host is contacted. For a runbook with staging: {required: true}, the\n"
+		"last staging result of this revision (a staging run or a rehearsal) is read from the\n"
+		"site's database when it is reachable.\n"
 		"\n"
 		"options:\n"
 		"  --config FILE   the site config (default: $YOBAN_CONFIG, else the nearest\n"

@@ -4,11 +4,13 @@
  * output digests, what the runner killed or found still running (evidence), whether a lost job
  * still holds the run's slot and how to release it, the evidence its data patches left (the
  * outcome of each sql step's transaction, its before/after result sets with rows, bytes and
- * SHA-256; `yoban artifact` gives the bytes), and its state history.
+ * SHA-256; `yoban artifact` gives the bytes), its state history, and its approval record and
+ * gate decisions (cli_approvals.c).
  *
  * Three SELECTs read in one REPEATABLE READ transaction, so the run, its jobs and its history are
  * one consistent picture even while yoband writes.
  */
+#include "cli_approvals.h"
 #include "cmd_db_common.h"
 
 #include <getopt.h>
@@ -302,10 +304,15 @@ static int run(int argc, char **argv)
 		for (int i = 0; i < db_result_rows(patches); i++)
 			yb_json_push(arr, opdb_row_json(patches, i));
 		yb_json_set(o, "data_patches", arr);
+		if ((status = cli_show_approvals(c, run_id, o)) != 0) {
+			yb_json_free(o);
+			goto out;
+		}
 		yb_json_print(o, YB_JSON_PRETTY);
 		yb_json_free(o);
 	} else {
 		print_text(run_r, jobs, hist, arts, patches);
+		status = cli_show_approvals(c, run_id, NULL);
 	}
 out:
 	db_result_free(run_r);

@@ -6,6 +6,9 @@
  * NOTIFYs yoband. What it prints is the request id; with --wait it also waits (never longer than
  * --timeout) until yoband has created the run and decided it, and prints the run's id and state:
  * a run that ended without starting (skipped, failed at once) is exit status 1 (cli_request.c).
+ * The database refuses a production trigger of a runbook that needs approval (pointing at
+ * `yoban request`) or whose revision has not passed staging (008_approvals.sql); the refusal is
+ * printed as it comes.
  */
 #include "cli_request.h"
 #include "names.h"
@@ -113,6 +116,11 @@ const struct yb_cmd cmd_trigger = {
 		"by the database function yoban.yoban_trigger as you (your own PostgreSQL role, which\n"
 		"must be a member of yoban_operator or yoban_admin) and recorded with your name; yoband\n"
 		"is woken by NOTIFY and creates the run. Prints 'request ID'.\n"
+		"\n"
+		"A runbook with 'approval:' is refused in production: ask for it with 'yoban request'\n"
+		"(its staging runs may be triggered). A runbook with staging: {required: true} is\n"
+		"refused in production until this revision has succeeded in staging (--staging, or a\n"
+		"rehearsal). Both refusals are the database's, so they hold for psql too.\n"
 		"\n"
 		"  --param NAME=VALUE  a runbook parameter, NAME as the runbook writes it (repeat for\n"
 		"                      more); reaches the steps as $YOBAN_PARAM_NAME (upper case, '-'\n"

@@ -35,7 +35,19 @@ static void fire_claimed(struct yd *d, const char *name, struct yd_rev *rev, int
 		return;
 	}
 	yd_log("claim: run %lld for '%s' at %s", (long long)run_id, name, when);
-	struct yd_run *run = yd_run_new(d, run_id, name, yd_rev_ref(rev), false, trigger, at, params,
+	/* A rehearsal runs the rehearsed runbook's current revision on its staging hosts. */
+	struct yd_rev *use = rev;
+	bool staging = false;
+	if (rev->rb->kind == RB_KIND_REHEARSAL) {
+		struct yd_entry *t = rev->rb->rehearse ? yd_entry_find(d, rev->rb->rehearse) : NULL;
+		if (t) {
+			use = t->rev;
+			staging = true;
+		} else if (!skip_reason) {
+			skip_reason = "the rehearsed runbook is not loaded";
+		}
+	}
+	struct yd_run *run = yd_run_new(d, run_id, name, yd_rev_ref(use), staging, trigger, at, params,
 				     RS_PENDING);
 	const struct rb_maintenance *m = yd_maintenance_at(d, name, at);
 	char why[256];
@@ -153,8 +165,9 @@ static void fires_claimed(struct yd *d, void *ctx, struct db_result *r)
 			struct fire_item *it = &fb->items[i];
 			int64_t run_id = strtoll(db_result_get(r, (int)i, 0), NULL, 10);
 			bool claimed = !strcmp(db_result_get(r, (int)i, 1), "t");
-			fire_claimed(d, it->name, it->rev, it->at, fb->trigger, it->skip_reason, it->params,
-				     run_id, claimed);
+			const char *gate = db_result_get(r, (int)i, 2); /* approval or staging refused */
+			fire_claimed(d, it->name, it->rev, it->at, fb->trigger,
+				     it->skip_reason ? it->skip_reason : gate, it->params, run_id, claimed);
 			it->params = NULL;
 		}
 	}
@@ -162,7 +175,8 @@ static void fires_claimed(struct yd *d, void *ctx, struct db_result *r)
 }
 
 static const char claim_sql[] =
-	"SELECT c.run_id, c.claimed FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[]) "
+	"SELECT c.run_id, c.claimed, CASE WHEN c.claimed THEN yoban.yoban_gate_check(c.run_id) END "
+	"FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::jsonb[]) "
 	"WITH ORDINALITY AS f(runbook, at, rev, params, ord) CROSS JOIN LATERAL "
 	"yoban.yoban_claim_fire(f.runbook, to_timestamp(f.at), 'production', f.rev, f.params, "
 	"$5::yoban.run_trigger) AS c ORDER BY f.ord";

@@ -102,6 +102,7 @@ static int run_loop(struct yd *d)
 			if (d->requests_pending)
 				yd_handle_requests(d);
 			yd_fire_due(d);
+			yd_approvals_due(d);
 			d->advance_wanted = false;
 			yd_runs_advance(d);
 			yd_flush_chunks(d);

@@ -77,6 +77,7 @@ static void run_created(struct yd *d, void *ctx, struct db_result *r)
 		return;
 	}
 	int64_t run_id = strtoll(db_result_get(r, 0, 0), NULL, 10);
+	const char *refused = db_result_cols(r) > 1 ? db_result_get(r, 0, 1) : NULL; /* a gate */
 	if (c->of)
 		yd_log("rerun: run %lld of run %lld ('%s') from step %d, requested by %s", (long long)run_id,
 		       (long long)c->of, c->runbook, c->from_idx, c->by);
@@ -88,7 +89,10 @@ static void run_created(struct yd *d, void *ctx, struct db_result *r)
 	c->rev = NULL;
 	c->params = NULL;
 	run->step = c->from_idx;
-	yd_run_advance(d, run);
+	if (refused)
+		yd_run_finish(d, run, RS_SKIPPED, refused);
+	else
+		yd_run_advance(d, run);
 	yb_json_set(res, "run", yb_json_int(run_id));
 	req_done(d, c->req, kind, c->by, true, res);
 	d->req_open--; /* the creation's share; the answer holds its own until it is written */
@@ -130,10 +134,20 @@ static struct yb_json *req_trigger(struct yd *d, int64_t req, const struct yb_js
 	c->by = xstrdup(by);
 	c->rev = yd_rev_ref(e->rev);
 	c->staging = staging;
+	if (e->rev->rb->kind == RB_KIND_REHEARSAL && e->rev->rb->rehearse) {
+		/* a rehearsal runs the rehearsed runbook's current revision on its staging hosts */
+		struct yd_entry *t = yd_entry_find(d, e->rev->rb->rehearse);
+		if (t) {
+			yd_rev_unref(c->rev);
+			c->rev = yd_rev_ref(t->rev);
+			c->staging = true;
+		}
+	}
 	c->params = params;
 	c->at = now;
-	yd_decide(d, "a triggered run", "SELECT yoban.yoban_create_run($1, 'manual', $2::yoban.run_mode, "
-		  "$3, $4::bigint, $5::bigint, $6::jsonb)", 6, p, run_created, c, create_ctx_free);
+	yd_decide(d, "a triggered run", "SELECT r, yoban.yoban_gate_check(r) FROM yoban.yoban_create_run($1, "
+		  "'manual', $2::yoban.run_mode, $3, $4::bigint, $5::bigint, $6::jsonb) r", 6, p, run_created,
+		  c, create_ctx_free);
 	free(ptext);
 	yb_json_free(res);
 	return NULL; /* answered by run_created */
@@ -328,9 +342,9 @@ static struct yb_json *req_rerun(struct yd *d, const struct yd_req *q, const str
 		c->params = yb_json_object();
 	c->at = yd_now_s();
 	c->from_idx = from_idx;
-	yd_decide(d, "a rerun", "SELECT yoban.yoban_create_run($1, 'rerun', $2::yoban.run_mode, $3, "
-		  "$4::bigint, $5::bigint, $6::jsonb, $7::bigint, $8)", 8, p, run_created, c,
-		  create_ctx_free);
+	yd_decide(d, "a rerun", "SELECT r, yoban.yoban_gate_check(r) FROM yoban.yoban_create_run($1, "
+		  "'rerun', $2::yoban.run_mode, $3, $4::bigint, $5::bigint, $6::jsonb, $7::bigint, $8) r", 8,
+		  p, run_created, c, create_ctx_free);
 	yb_json_free(res);
 	return NULL; /* answered by run_created */
 }

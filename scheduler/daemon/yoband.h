@@ -402,4 +402,8 @@ void yd_reconcile(struct yd *d);      /* takes over the runs in flight from thei
 void yd_handle_requests(struct yd *d);
 void yd_reqs_free(struct yd *d);
 
+/* gates.c: approvals and the staging gate (the rules are the database's: 008_approvals.sql) */
+void yd_gates_record(struct yd *d);   /* tells the database each runbook's gate */
+void yd_approvals_due(struct yd *d);  /* starts the approved requests whose time has come */
+
 #endif
