@@ -89,11 +89,17 @@ check "the data patch runbook is valid (validate)" 0 "$?" || echo "$out" >&2
 yd_start
 
 # trigger RUNBOOK: the run id, once the request made one
+# A data patch needs approval (docs/approvals.md): alice requests it, bob approves it (lead time
+# 0s), and yoband starts it; prints the run's id.
+pg_create_login bob yoban_approver >/dev/null 2>&1 || true
 trigger() {
-  local req
-  req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('$1')") || return 1
-  yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 20 >/dev/null || return 1
-  yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req"
+  local run
+  # the request pins the revision yoband loaded: wait until it has
+  yd_wait_sql "SELECT count(*) > 0 FROM yoban.runbook_revisions WHERE runbook = '$1'" t 30 >/dev/null || return 1
+  run=$(PGUSER=alice yd_sql "SELECT yoban.yoban_request('$1', '{}', NULL, 'test of the sql step')") || return 1
+  PGUSER=bob yd_sql "SELECT yoban.yoban_approve($run)" >/dev/null || return 1
+  yd_wait_sql "SELECT state <> 'awaiting_approval' FROM yoban.runs WHERE id = $run" t 20 >/dev/null || return 1
+  echo "$run"
 }
 final() { yd_wait_sql "SELECT state IN ('succeeded', 'failed', 'cancelled', 'timed_out') FROM yoban.runs WHERE id = $1" t "${2:-40}"; }
 patched() { rsql "SELECT count(*) FROM residents WHERE address_code = '0132'"; }

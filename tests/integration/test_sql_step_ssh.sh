@@ -73,11 +73,17 @@ patch_runbook patch-remote-kill \
   "SELECT id, address_code FROM residents, pg_sleep(60) WHERE address_code = '0132' ORDER BY id"
 
 yd_start
+# A data patch needs approval (docs/approvals.md): alice requests it, bob approves it (lead time
+# 0s), and yoband starts it; prints the run's id.
+pg_create_login bob yoban_approver >/dev/null 2>&1 || true
 trigger() {
-  local req
-  req=$(PGUSER=alice yd_sql "SELECT yoban.yoban_trigger('$1')") || return 1
-  yd_wait_sql "SELECT ok FROM yoban.requests WHERE id = $req" t 20 >/dev/null || return 1
-  yd_sql "SELECT result->>'run' FROM yoban.requests WHERE id = $req"
+  local run
+  # the request pins the revision yoband loaded: wait until it has
+  yd_wait_sql "SELECT count(*) > 0 FROM yoban.runbook_revisions WHERE runbook = '$1'" t 30 >/dev/null || return 1
+  run=$(PGUSER=alice yd_sql "SELECT yoban.yoban_request('$1', '{}', NULL, 'test of the sql step')") || return 1
+  PGUSER=bob yd_sql "SELECT yoban.yoban_approve($run)" >/dev/null || return 1
+  yd_wait_sql "SELECT state <> 'awaiting_approval' FROM yoban.runs WHERE id = $run" t 20 >/dev/null || return 1
+  echo "$run"
 }
 wait_query() {
   yd_wait_sql "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'resident' AND state = 'active' AND query LIKE '$1'" t 30
