@@ -29,8 +29,9 @@ static const char runs_sql[] =
 	"   AND ($4::text IS NULL OR r.state::text = $4)"
 	" ORDER BY r.id DESC LIMIT $5::bigint";
 
-static const char *const states[] = { "pending", "queued", "running", "cancelling", "succeeded",
-				      "failed", "timed_out", "cancelled", "lost", "skipped" };
+static const char *const states[] = { "awaiting_approval", "pending", "queued", "running",
+				      "cancelling", "succeeded", "failed", "timed_out", "cancelled",
+				      "lost", "skipped" };
 
 static void print_table(const struct db_result *r)
 {
@@ -92,7 +93,8 @@ static int run(int argc, char **argv)
 			for (size_t i = 0; i < YB_ARRAY_LEN(states); i++)
 				known = known || !strcmp(optarg, states[i]);
 			if (!known)
-				return cli_usage_error(&cmd_runs, "unknown state '%s' (pending, queued, running, "
+				return cli_usage_error(&cmd_runs, "unknown state '%s' (awaiting_approval, pending, "
+						       "queued, running, "
 						       "cancelling, succeeded, failed, timed_out, cancelled, lost, skipped)",
 						       optarg);
 			state = optarg;
@@ -164,8 +166,9 @@ const struct yb_cmd cmd_runs = {
 		"  --runbook NAME   only this runbook\n"
 		"  --since WHEN     created since a date or time (2026-11-21, 2026-11-21T22:00+09:00)\n"
 		"                   or within an age (12h, 7d)\n"
-		"  --state STATE    only runs in this state (pending, queued, running, cancelling,\n"
-		"                   succeeded, failed, timed_out, cancelled, lost, skipped)\n"
+		"  --state STATE    only runs in this state (awaiting_approval, pending, queued,\n"
+		"                   running, cancelling, succeeded, failed, timed_out, cancelled,\n"
+		"                   lost, skipped)\n"
 		"  --limit N        at most N runs (default 50)\n"
 		"  --config FILE    the site config (default $YOBAN_CONFIG, else /etc/yoban/yoban.yaml)\n"
 		"  --format json    an array of objects with the columns above plus ended_at,\n"
