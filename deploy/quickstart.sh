@@ -113,11 +113,9 @@ step "an operator's run: yoban trigger with a parameter, named as the runbook wr
 
 # ---- a data patch: requested, refused to its requester, approved by another login, staged ------
 step "a data patch needs someone else's approval and a staging pass (docs/approvals.md)"
-mkdir -p "$state/runbooks/procedures" "$state/demo"
+mkdir -p "$state/runbooks/procedures"
 sed "s|@STATE@|$state|" deploy/demo/patch-demo.yaml > "$state/runbooks/patch-demo.yaml"
 cp deploy/demo/procedures/patch-demo.md "$state/runbooks/procedures/"
-for h in local local-stg; do printf 'id,address_code\n1,0123\n2,0999\n3,0123\n' > "$state/demo/residents-$h.csv"; done
-chmod -R a+rwX "$state/demo"
 "$yoban" reload --config "$conf" --wait --timeout 60s
 # The approver's side: the second login 'suzuki' (yoban_approver). You get yoban_approver too, to
 # show that even an approver cannot approve their own request. On the embedded cluster only your
@@ -125,7 +123,17 @@ chmod -R a+rwX "$state/demo"
 # suzuki's identity (SET SESSION AUTHORIZATION sets session_user, which the rules check).
 psql=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | tail -1)
 me=$(id -un)
-su_psql() { "$psql" -X -q -At -h "$state/run" -U postgres yoban "$@"; }
+su_psql() { PGOPTIONS="-c client_min_messages=warning" "$psql" -X -q -At -h "$state/run" -U postgres yoban "$@"; }
+# The demo resident database the patch corrects (two rows with the wrong address code).
+demo_rows() {
+  PGOPTIONS="-c client_min_messages=warning" "$psql" -X -q -h "$state/run" -U postgres resident_demo -c "
+    DROP TABLE IF EXISTS residents;
+    CREATE TABLE residents (id integer PRIMARY KEY, name text, address_code text);
+    INSERT INTO residents VALUES (1, '山田 花子', '0123'), (2, '佐藤 一郎', '0999'), (3, '鈴木 次郎', '0123');"
+}
+PGOPTIONS="-c client_min_messages=warning" "$psql" -X -q -h "$state/run" -U postgres postgres -c "DROP DATABASE IF EXISTS resident_demo" \
+  -c "CREATE DATABASE resident_demo" >/dev/null
+demo_rows
 su_psql -v me="$me" <<'SQL'
 SELECT yoban.yoban_grant_login(:'me', ARRAY['yoban_approver']);
 SELECT yoban.yoban_grant_login('suzuki', ARRAY['yoban_approver']);
@@ -143,6 +151,13 @@ step "staging first: approved, its lead time over, the patch still waits for a s
 sleep 8
 "$yoban" pending --config "$conf"
 "$yoban" trigger patch-demo --staging --config "$conf" --wait --timeout 60s
+for _ in $(seq 1 60); do
+  [ "$("$psql" -X -At -h "$state/run" -U postgres resident_demo -c "SELECT count(*) FROM residents WHERE address_code = '0123'")" = 0 ] && break
+  sleep 0.5
+done
+# On this one machine staging and production share the demo database: put the wrong codes back,
+# as if staging had been the copy it is at a city.
+demo_rows
 echo "staging passed: yoband starts the approved run $patch_run (it looks every 2 seconds)"
 for _ in $(seq 1 60); do
   st=$("$yoban" runs --config "$conf" --runbook patch-demo --format json | /usr/bin/python3 -c '
@@ -153,7 +168,9 @@ print(next((r["state"] for r in json.load(sys.stdin) if r["id"] == int(sys.argv[
 done
 step "yoban show $patch_run: who asked, who approved, the gates, the evidence"
 "$yoban" show --config "$conf" "$patch_run"
-"$yoban" logs --config "$conf" "$patch_run"
+step "yoban artifact $patch_run fix-address-code before / after: the evidence, byte for byte (CSV)"
+"$yoban" artifact "$patch_run" fix-address-code before --config "$conf"
+"$yoban" artifact "$patch_run" fix-address-code after --config "$conf"
 
 # ---- three generations (3世代), a restore, an off-site copy (遠隔地退避) ---------------------
 # A demo share in the state folder is backed up four nights running; a private sshd on loopback

@@ -57,10 +57,12 @@ void yd_gates_record(struct yd *d)
 				 &rehearses };
 	for (size_t i = 0; i < YB_ARRAY_LEN(all); i++)
 		yb_buf_append(all[i], "}", 1);
-	/* The site's emergency lead time: not configurable yet, so an emergency waits for no lead
-	 * time once its approvals are in (docs/approvals.md). */
+	/* The site's emergency lead time (yoban.yaml approval.emergency_lead_time, default 0s): what
+	 * `yoban request --emergency` waits after its last approval (docs/approvals.md). */
+	char emergency[24];
+	yd_idtext(emergency, d->base ? d->base->set->site.emergency_lead_time_ms : 0);
 	const char *p[] = { names.data, revs.data, kinds.data, approvers.data, leads.data, procs.data,
-			    shas.data, staging.data, rehearses.data, "0" };
+			    shas.data, staging.data, rehearses.data, emergency };
 	yd_async(d, "recording the runbooks' gates", false,
 		 "SELECT yoban.yoban_record_gates($1::text[], $2::bigint[], $3::text[], $4::integer[], "
 		 "$5::bigint[], $6::text[], $7::text[], $8::boolean[], $9::text[], $10::bigint)", 10, p);

@@ -156,6 +156,7 @@ struct rb_site {
 	struct rb_contract contract;
 	struct rb_maintenance *maintenance;
 	size_t n_maintenance;
+	int64_t emergency_lead_time_ms; /* approval.emergency_lead_time: `request --emergency`; 0 */
 };
 
 #define RB_DEFAULT_SECRETS_DIR "/etc/yoban/secrets"

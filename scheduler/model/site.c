@@ -65,7 +65,8 @@ int rb_config_find(const char *explicit_path, const char *near_path, char **out,
 
 static const char *const site_keys[] = { "database", "state_dir", "runbooks", "inventory",
 					 "calendars", "secrets_dir", "ssh", "timezone", "notify",
-					 "contract", "maintenance", NULL };
+					 "contract", "maintenance", "approval", NULL };
+static const char *const site_approval_keys[] = { "emergency_lead_time", NULL };
 static const char *const ssh_keys[] = { "key", "known_hosts", NULL };
 static const char *const site_notify_keys[] = { "channels", "default", "escalation", NULL };
 static const char *const channel_keys[] = { "smtp", "command", "webhook", "timeout", "retry", NULL };
@@ -394,6 +395,13 @@ static void parse_site(const struct rbx *x, struct rb_site *s, const struct yn_n
 					yn_get(v, "escalation"), "unknown notify channel '%.60s' (define it "
 					"under notify.channels)", name);
 		}
+	}
+	if ((v = yn_get(root, "approval")) && rbx_is_map(x, v, "approval")) {
+		/* what `yoban request --emergency` waits after its last approval (default 0s) */
+		rbx_keys(x, v, site_approval_keys, " in 'approval'");
+		const struct yn_node *k;
+		if ((k = yn_get(v, "emergency_lead_time")))
+			rbx_duration(x, k, "emergency_lead_time", &s->emergency_lead_time_ms);
 	}
 	if ((v = yn_get(root, "contract")))
 		parse_contract(x, &s->contract, v);

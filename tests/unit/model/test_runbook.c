@@ -777,7 +777,21 @@ START_TEST(site_files_checked)
 	want = xasprintf("%s/keys/id", real);
 	ck_assert_str_eq(site->ssh_key, want);
 	free(want);
+	ck_assert_int_eq(site->emergency_lead_time_ms, 0); /* no emergency lead time unless given */
 	rb_site_free(site);
+
+	/* what `yoban request --emergency` waits after its last approval */
+	f = fopen(path, "w");
+	fputs("approval: { emergency_lead_time: 2h }\n", f);
+	fclose(f);
+	ck_assert_int_eq(rb_site_load(path, &site, &err), 0);
+	ck_assert_int_eq(site->emergency_lead_time_ms, 2 * 3600 * 1000);
+	rb_site_free(site);
+	f = fopen(path, "w");
+	fputs("approval: { emergency_lead: 2h }\n", f);
+	fclose(f);
+	ck_assert_int_eq(rb_site_load(path, &site, &err), YB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "unknown key 'emergency_lead' in 'approval'"));
 
 	f = fopen(path, "w");
 	fputs("state_dir: [x]\nsla: 1\n", f);
