@@ -22,6 +22,9 @@ _Static_assert(sizeof(SHA256_CTX) <= sizeof(((struct yb_sha256 *)0)->state),
 _Static_assert(sizeof(crypto_secretstream_xchacha20poly1305_state) <=
 		       sizeof(((struct yb_stream *)0)->state),
 	       "struct yb_stream too small for libsodium's state");
+_Static_assert(crypto_sign_PUBLICKEYBYTES == YB_SIGN_PUBLIC_LEN &&
+		       crypto_sign_SECRETKEYBYTES == YB_SIGN_SECRET_LEN && crypto_sign_BYTES == YB_SIGN_LEN,
+	       "Ed25519 sizes");
 _Static_assert(crypto_box_PUBLICKEYBYTES == YB_BOX_KEY_LEN && crypto_box_SECRETKEYBYTES == YB_BOX_KEY_LEN &&
 		       crypto_box_SEALBYTES == YB_SEAL_OVERHEAD &&
 		       crypto_secretstream_xchacha20poly1305_KEYBYTES == YB_STREAM_KEY_LEN &&
@@ -194,4 +197,31 @@ int yb_stream_pull(struct yb_stream *s, unsigned char *out, const unsigned char 
 				  "altered, reordered or is not from this stream)");
 	*final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
 	return 0;
+}
+
+void yb_sign_keypair(unsigned char pk[YB_SIGN_PUBLIC_LEN], unsigned char sk[YB_SIGN_SECRET_LEN])
+{
+	ensure_init();
+	crypto_sign_keypair(pk, sk);
+}
+
+void yb_sign_public(const unsigned char sk[YB_SIGN_SECRET_LEN], unsigned char pk[YB_SIGN_PUBLIC_LEN])
+{
+	ensure_init();
+	crypto_sign_ed25519_sk_to_pk(pk, sk);
+}
+
+void yb_sign(unsigned char sig[YB_SIGN_LEN], const void *msg, size_t len,
+	     const unsigned char sk[YB_SIGN_SECRET_LEN])
+{
+	ensure_init();
+	if (crypto_sign_detached(sig, NULL, msg, len, sk) != 0)
+		BUG("crypto_sign_detached failed");
+}
+
+bool yb_sign_verify(const unsigned char sig[YB_SIGN_LEN], const void *msg, size_t len,
+		    const unsigned char pk[YB_SIGN_PUBLIC_LEN])
+{
+	ensure_init();
+	return crypto_sign_verify_detached(sig, msg, len, pk) == 0;
 }

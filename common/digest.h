@@ -78,4 +78,20 @@ int yb_stream_pull_init(struct yb_stream *s, const unsigned char header[YB_STREA
 int yb_stream_pull(struct yb_stream *s, unsigned char *out, const unsigned char *c, size_t clen,
 		   const void *ad, size_t ad_len, bool *final, struct yb_err *err);
 
+/* ---- signatures (evidence checkpoints) ----
+ * Ed25519 (libsodium crypto_sign): the secret key signs a checkpoint of the evidence chain's
+ * head; anyone holding the public key checks it. Detached signatures of YB_SIGN_LEN bytes. */
+#define YB_SIGN_PUBLIC_LEN 32
+#define YB_SIGN_SECRET_LEN 64
+#define YB_SIGN_LEN 64
+
+void yb_sign_keypair(unsigned char pk[YB_SIGN_PUBLIC_LEN], unsigned char sk[YB_SIGN_SECRET_LEN]);
+/* The public key that belongs to a secret key. */
+void yb_sign_public(const unsigned char sk[YB_SIGN_SECRET_LEN], unsigned char pk[YB_SIGN_PUBLIC_LEN]);
+void yb_sign(unsigned char sig[YB_SIGN_LEN], const void *msg, size_t len,
+	     const unsigned char sk[YB_SIGN_SECRET_LEN]);
+/* true when sig is pk's signature of msg. */
+bool yb_sign_verify(const unsigned char sig[YB_SIGN_LEN], const void *msg, size_t len,
+		    const unsigned char pk[YB_SIGN_PUBLIC_LEN]);
+
 #endif

@@ -15,7 +15,7 @@ declare -A layer=(
   [yb_common]=1
   [yb_time]=2 [yb_dispatch]=2 [yb_db]=2 [yb_steps]=2
   [yb_model]=3 [yb_runner]=3
-  [yb_notify]=4
+  [yb_notify]=4 [yb_report]=4
   [yb_daemon]=5 [yb_cli]=5
 )
 
