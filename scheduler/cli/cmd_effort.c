@@ -108,12 +108,17 @@ static int report(struct db_conn *c, const struct yb_err *err, const char *role)
 		cli_error("%s: give dates as YYYY-MM-DD", err->msg);
 		return YB_EXIT_FAIL;
 	}
-	bool denied = !strcmp(state, "42501");
+	if (strcmp(state, "42501"))
+		return opdb_report(c, err, role);
+	if (strstr(err->msg, "may correct it")) {
+		/* the rule's own words: whose entry it is and who may correct it */
+		cli_error("%s", err->msg);
+		fprintf(stderr, "hint: an admin runs: GRANT yoban_admin TO <your login>\n");
+		return YB_EXIT_FAIL;
+	}
 	int status = opdb_report(c, err, role);
-	if (denied && role && strchr(role, ' ') == NULL)
-		fprintf(stderr, "hint: an admin runs: GRANT %s TO <your login>\n", role);
-	else if (denied)
-		fprintf(stderr, "hint: an admin runs: GRANT yoban_operator TO <your login>\n");
+	fprintf(stderr, "hint: an admin runs: GRANT %s TO <your login>\n",
+		role && !strchr(role, ' ') ? role : "yoban_operator");
 	return status;
 }
 

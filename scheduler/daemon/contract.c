@@ -22,6 +22,12 @@ static void date_text(char *out, size_t size, int64_t days)
 	snprintf(out, size, "%04d-%02d-%02d", y, m, dd);
 }
 
+/* A figure as JSON: 3, not 3.0, when it is whole (the cap warnings quote it). */
+static struct yb_json *figure(double v)
+{
+	return v == (double)(int64_t)v ? yb_json_int((int64_t)v) : yb_json_real(v);
+}
+
 /* {"service": {"per_month": 3, "total": 48}, ...}: only the caps the contract names. */
 static char *caps_json(const struct rb_contract *c)
 {
@@ -31,9 +37,9 @@ static char *caps_json(const struct rb_contract *c)
 			continue;
 		struct yb_json *one = yb_json_object();
 		if (c->caps[i].per_month >= 0)
-			yb_json_set(one, "per_month", yb_json_real(c->caps[i].per_month));
+			yb_json_set(one, "per_month", figure(c->caps[i].per_month));
 		if (c->caps[i].total >= 0)
-			yb_json_set(one, "total", yb_json_real(c->caps[i].total));
+			yb_json_set(one, "total", figure(c->caps[i].total));
 		yb_json_set(caps, rb_effort_category_name((enum rb_effort_category)i), one);
 	}
 	char *text = yb_json_dump(caps, 0);
