@@ -212,7 +212,7 @@ BEGIN
 	   OR NOT EXISTS (SELECT 1 FROM yoban.jobs j WHERE j.run_id = run) THEN
 		RETURN NULL; -- not ended, skipped, or it never dispatched work
 	END IF;
-	IF hours IS NULL OR hours <= 0 OR hours > 24 OR category IS NULL
+	IF hours IS NULL OR round(hours, 2) <= 0 OR hours > 24 OR category IS NULL
 	   OR category NOT IN ('service', 'incident', 'modification') THEN
 		RAISE WARNING 'run %: effort % h of "%" not recorded (hours must be in (0, 24])', run,
 			hours, category;
@@ -223,17 +223,22 @@ BEGIN
 	ELSE
 		who := r.requested_by;
 	END IF;
+	-- One subtransaction: whatever goes wrong in here (a time zone PostgreSQL does not know, a
+	-- failing cap check) loses this entry with a WARNING in the server log, never the run's end:
+	-- a run's final transition that failed would be retried, and fail, for ever.
 	BEGIN
 		day := (coalesce(r.started_at, r.ended_at, now()) AT TIME ZONE zone)::date;
-	EXCEPTION WHEN invalid_parameter_value THEN
-		day := coalesce(r.started_at, r.ended_at, now())::date;
+		INSERT INTO yoban.effort_entries (person, work_date, hours, category, run_id, source,
+			note, created_by)
+		VALUES (coalesce(who, 'operations-team'), day, round(hours, 2),
+			category::yoban.effort_category, run, 'run',
+			'run ' || run || ' of ' || r.runbook || ' (' || r.state || ')', session_user)
+		ON CONFLICT (run_id) WHERE source = 'run' DO NOTHING
+		RETURNING id INTO id_;
+	EXCEPTION WHEN OTHERS THEN
+		RAISE WARNING 'run %: effort % h of "%" not recorded: %', run, hours, category, SQLERRM;
+		RETURN NULL;
 	END;
-	INSERT INTO yoban.effort_entries (person, work_date, hours, category, run_id, source, note,
-		created_by)
-	VALUES (who, day, round(hours, 2), category::yoban.effort_category, run, 'run',
-		'run ' || run || ' of ' || r.runbook || ' (' || r.state || ')', session_user)
-	ON CONFLICT (run_id) WHERE source = 'run' DO NOTHING
-	RETURNING id INTO id_;
 	RETURN id_;
 END
 $$;

@@ -85,6 +85,10 @@ effort: { category: incident, hours: 2 }
 steps:
   - name: wait
     run: sleep 3'
+yd_runbook plain 'targets: { hosts: [local] }
+steps:
+  - name: work
+    run: echo done'
 yd_runbook ticker 'schedule: { cron: "* * * * * *", timezone: Asia/Tokyo, catchup: none }
 targets: { hosts: [local] }
 effort: { category: incident, hours: 0.25 }
@@ -122,6 +126,15 @@ check "recording it again records nothing (once per run)" "" \
 check "still one entry" 1 "$(yd_sql "SELECT count(*) FROM yoban.effort_entries WHERE run_id = $run")"
 check "a person cannot record a run's effort" 1 \
   "$(status_of env PGUSER=alice "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -d yoban -c "SELECT yoban.yoban_effort_record_run($run, 9, 'service')")"
+
+# a runbook without effort: records nothing; a record that cannot be written never raises
+prun=$(as alice trigger plain --wait --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+check_status "the run of plain succeeded" 0 yd_wait_sql "SELECT state FROM yoban.runs WHERE id = ${prun:-0}" succeeded 30
+check "a runbook without effort: no entry" 0 "$(yd_sql "SELECT count(*) FROM yoban.effort_entries WHERE run_id = $prun")"
+out=$(PGUSER=yoband yd_sql "SELECT coalesce(yoban.yoban_effort_record_run($prun, 1, 'service', 'Mars/Olympus_Mons')::text, 'none')" 2>&1)
+check "an entry that cannot be written: NULL, not an error" 0 "$?"
+contains "with a WARNING naming the run" "run $prun: effort 1 h of \"service\" not recorded" "$out"
+check "and nothing written" 0 "$(yd_sql "SELECT count(*) FROM yoban.effort_entries WHERE run_id = $prun")"
 
 # a failed run ran: it records; a run skipped by concurrency: forbid did not: nothing
 frun=$(as bob trigger failing --wait --format json | $PY -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
