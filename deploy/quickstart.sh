@@ -254,6 +254,7 @@ notify:
   default: [on-duty]
 contract:
   sla: { report: 30m, start: 2h, recover: 6h, availability: 99.9 }
+  caps: { service: { per_month: 3, total: 48 }, modification: { per_month: 1, total: 12 } }
 YAML
 cat > "$state/runbooks/demo-failing.yaml" <<'YAML'
 version: 1
@@ -286,6 +287,15 @@ step "yoban incident ack $inc, then resolve it with its cause and fixes"
   --temporary-fix "the query was cancelled and the batch rerun" \
   --permanent-fix "lock_timeout for manual sessions on the tax database"
 "$yoban" incident show "$inc" --config "$conf"
+
+# ---- effort hours (工数) against the contract's caps (docs/effort.md) ------------------------
+step "the recovery's hours logged against the incident; runs of runbooks with effort: log their own"
+"$yoban" effort log --config "$conf" --hours 1.5 --category incident --incident "$inc" \
+  --note "lock found, query cancelled, batch rerun"
+step "yoban effort list: this month's entries (the data patch's runs logged theirs, staging too)"
+"$yoban" effort list --config "$conf"
+step "yoban effort summary: hours, person-days, person-months against the monthly and total caps"
+"$yoban" effort summary --config "$conf"
 kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
 
 stop_daemon

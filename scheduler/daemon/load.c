@@ -183,6 +183,7 @@ static void record_all(struct yd *d)
 		}
 	}
 	yd_gates_record(d);
+	yd_contract_record(d);
 }
 
 struct yd_rev *yd_rev_by_id(struct yd *d, int64_t id, const char *runbook, struct yb_err *err)

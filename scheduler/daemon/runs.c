@@ -457,7 +457,8 @@ void yd_decisions_flush(struct yd *d)
 	d->moves = NULL;
 	d->n_moves = d->cap_moves = 0;
 	b->jobs = xcalloc(d->n_job_rows ? d->n_job_rows : 1, sizeof(*b->jobs));
-	enum { M_ID, M_FROM, M_TO, M_WHY, J_RUN, J_STEP, J_IDX, J_HOST, J_ATT, J_HIDX, N_ARR };
+	enum { M_ID, M_FROM, M_TO, M_WHY, J_RUN, J_STEP, J_IDX, J_HOST, J_ATT, J_HIDX, E_HOURS,
+	       E_CAT, N_ARR };
 	struct yb_buf a[N_ARR];
 	for (int i = 0; i < N_ARR; i++)
 		yd_arr_open(&a[i]);
@@ -467,6 +468,15 @@ void yd_decisions_flush(struct yd *d)
 		yd_arr_add(&a[M_FROM], state_names[b->moves[i]->from]);
 		yd_arr_add(&a[M_TO], state_names[b->moves[i]->to]);
 		yd_arr_add(&a[M_WHY], b->moves[i]->has_reason ? b->moves[i]->reason : NULL);
+		/* A runbook with effort: its hours go with the run's final transition (012_effort.sql
+		 * records them once, and only for a run that dispatched work). */
+		struct yd_run *run = yd_run_find(d, b->moves[i]->run_id);
+		const struct rb_runbook *rb = run && run->rev ? run->rev->rb : NULL;
+		bool effort = rb && rb->has_effort && yd_run_state_final(b->moves[i]->to) &&
+			      b->moves[i]->to != RS_SKIPPED;
+		snprintf(num, sizeof(num), "%.2f", effort ? rb->effort_hours : 0.0);
+		yd_arr_add(&a[E_HOURS], effort ? num : NULL);
+		yd_arr_add(&a[E_CAT], effort ? rb_effort_category_name(rb->effort_category) : NULL);
 	}
 	for (size_t i = 0; i < d->n_job_rows; i++) {
 		struct yd_job_ref *ref = d->job_rows[i];
@@ -490,11 +500,13 @@ void yd_decisions_flush(struct yd *d)
 	free(d->job_rows);
 	d->job_rows = NULL;
 	d->n_job_rows = d->cap_job_rows = 0;
-	const char *p[N_ARR];
+	const char *p[N_ARR + 1];
 	for (int i = 0; i < N_ARR; i++) {
 		yb_buf_append(&a[i], "}", 1);
 		p[i] = a[i].data;
 	}
+	const struct rb_site *site = d->base ? &d->base->set->site : d->site;
+	p[N_ARR] = site && site->default_timezone ? site->default_timezone : "Asia/Tokyo";
 	const char *what = b->n_jobs && b->n_moves ? "run transitions and job rows" :
 			   b->n_jobs ? "job rows" : "run transitions";
 	if (b->n_moves || b->n_jobs)
@@ -503,6 +515,11 @@ void yd_decisions_flush(struct yd *d)
 			  "f.to_state, f.reason) AS moved FROM unnest($1::bigint[], $2::yoban.run_state[], "
 			  "$3::yoban.run_state[], $4::text[]) WITH ORDINALITY AS f(id, from_state, to_state, "
 			  "reason, ord)), "
+			  /* a run's effort, once it ended (referenced below, so it is evaluated) */
+			  "e AS (SELECT count(yoban.yoban_effort_record_run(t.id, f.hours, f.cat, $13)) AS n "
+			  "FROM t JOIN unnest($1::bigint[], $11::numeric[], $12::text[]) WITH ORDINALITY "
+			  "AS f(id, hours, cat, ord) ON f.ord = t.ord WHERE t.moved AND f.hours IS NOT "
+			  "NULL), "
 			  /* the runner id: positions, then the site's id and the run's nonce (005) */
 			  "j AS (INSERT INTO yoban.jobs (run_id, step, step_index, host, attempt, "
 			  "runner_job_id, state, started_at) SELECT g.run_id, g.step, g.step_index, g.host, "
@@ -514,12 +531,13 @@ void yd_decisions_flush(struct yd *d)
 			  "t WHERE NOT coalesce(t.moved, false)) RETURNING id, runner_job_id, run_id, "
 			  "step_index, attempt, host) "
 			  "SELECT 't', t.ord::text, CASE WHEN t.moved THEN 't' ELSE 'f' END, NULL FROM t "
+			  "UNION ALL SELECT 'e', e.n::text, NULL, NULL FROM e "
 			  "UNION ALL SELECT 'j', j.id::text, j.runner_job_id, j.run_id || ':' || "
 			  "j.step_index || ':' || j.attempt || ':' || g.hidx FROM j JOIN unnest($5::bigint[], "
 			  "$9::integer[], $10::integer[], $7::integer[], $8::text[]) AS g(run_id, attempt, "
 			  "hidx, step_index, host) ON g.run_id = j.run_id AND g.attempt = j.attempt AND "
 			  "g.step_index = j.step_index AND g.host = j.host",
-			  N_ARR, p, decisions_written, b, decisions_free);
+			  N_ARR + 1, p, decisions_written, b, decisions_free);
 	else
 		decisions_free(b);
 	for (int i = 0; i < N_ARR; i++)

@@ -404,6 +404,8 @@ void yd_reqs_free(struct yd *d);
 
 /* gates.c: approvals and the staging gate (the rules are the database's: 008_approvals.sql) */
 void yd_gates_record(struct yd *d);   /* tells the database each runbook's gate */
+/* contract.c */
+void yd_contract_record(struct yd *d); /* the site's contract: into yoban.contract (leader) */
 void yd_approvals_due(struct yd *d);  /* starts the approved requests whose time has come */
 
 #endif

@@ -380,7 +380,7 @@ void rb_plan_print(const struct rb_plan *p, FILE *out)
 		fprintf(out, "  notify: no channels\n");
 	}
 	if (rb->has_effort)
-		fprintf(out, "  effort: %s, %.2f h per manual run or recovery\n",
+		fprintf(out, "  effort: %s, %.2f h logged per run that ran (docs/effort.md)\n",
 			rb_effort_category_name(rb->effort_category), rb->effort_hours);
 
 	const struct rb_runbook *src = p->steps_of;

@@ -749,8 +749,10 @@ static void parse_top(const struct rbx *x, struct rb_runbook *rb, const struct y
 		if (rbx_require(x, v, "category", " in 'effort'", " (service, incident or modification)") &&
 		    rbx_enum(x, yn_get(v, "category"), "category", effort_names, &e))
 			rb->effort_category = (enum rb_effort_category)e;
-		if ((c = yn_get(v, "hours")))
-			rbx_num(x, c, "hours", 0, 1000, &rb->effort_hours);
+		/* One run is one person's work on one day: at most 24 hours (docs/effort.md). */
+		if (rbx_require(x, v, "hours", " in 'effort'", " (hours of work one run stands for)") &&
+		    (c = yn_get(v, "hours")))
+			rbx_num(x, c, "hours", 0.01, 24, &rb->effort_hours);
 	}
 	if ((v = yn_get(root, "params")))
 		parse_params(x, rb, v);

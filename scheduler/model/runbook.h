@@ -121,6 +121,7 @@ struct rb_contract {
 	struct rb_effort_cap caps[RB_EFFORT_N]; /* indexed by enum rb_effort_category */
 	int64_t sla_report_ms, sla_start_ms, sla_recover_ms; /* 0: none */
 	double sla_availability;                /* percent; 0: none */
+	char *team; /* whom scheduled runs' effort is logged to; default "operations-team" */
 };
 
 enum rb_maint_action { RB_MAINT_HOLD = 0, RB_MAINT_SKIP = 1 };
@@ -160,6 +161,7 @@ struct rb_site {
 };
 
 #define RB_DEFAULT_SECRETS_DIR "/etc/yoban/secrets"
+#define RB_DEFAULT_TEAM "operations-team" /* contract.team: scheduled runs' effort */
 /* A secret is at most this long (the runner masks values up to this length). */
 #define RB_MAX_SECRET_BYTES 4096
 

@@ -8,6 +8,7 @@
  */
 #include "runbook_priv.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static const char *const smtp_keys[] = { "url", "from", "to", "user", "password_
 static const char *const retry_keys[] = { "attempts", "delay", NULL };
 static const char *const tls_modes[] = { "required", "optional", NULL };
 static const char *const contract_keys[] = { "period", "hours_per_day", "days_per_month", "caps",
-					     "sla", NULL };
+					     "sla", "team", NULL };
 static const char *const period_keys[] = { "from", "to", NULL };
 static const char *const cap_keys[] = { "per_month", "total", NULL };
 static const char *const caps_keys[] = { "service", "incident", "modification", NULL };
@@ -93,6 +94,7 @@ void rb_site_defaults(struct rb_site *s, const char *dir)
 	s->default_timezone = xstrdup("Asia/Tokyo");
 	s->contract.hours_per_day = 8;
 	s->contract.days_per_month = 20;
+	s->contract.team = xstrdup(RB_DEFAULT_TEAM);
 	for (int i = 0; i < RB_EFFORT_N; i++)
 		s->contract.caps[i] = (struct rb_effort_cap){ -1, -1 };
 }
@@ -110,6 +112,7 @@ void rb_site_release(struct rb_site *s)
 	free(s->ssh_key);
 	free(s->ssh_known_hosts);
 	free(s->default_timezone);
+	free(s->contract.team);
 	for (size_t i = 0; i < s->n_channels; i++) {
 		struct rb_channel *c = &s->channels[i];
 		free(c->name);
@@ -224,6 +227,18 @@ static void parse_channel(const struct rbx *x, const struct rb_site *s, struct r
 	}
 }
 
+/* A team name: what `yoban effort list --person` shows for scheduled runs' effort. */
+static bool team_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || !isalnum((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._@-", s[i]))
+			return false;
+	return true;
+}
+
 static void parse_contract(const struct rbx *x, struct rb_contract *c, const struct yn_node *n)
 {
 	if (!rbx_is_map(x, n, "contract"))
@@ -251,10 +266,26 @@ static void parse_contract(const struct rbx *x, struct rb_contract *c, const str
 			if (!cap || !rbx_is_map(x, cap, rb_effort_category_name(i)))
 				continue;
 			rbx_keys(x, cap, cap_keys, " in a cap");
+			if (i == RB_EFFORT_INCIDENT) {
+				rbx_err(x, cap, "incident recovery is never capped: remove 'incident' from "
+					"'caps' (its hours are counted, not limited)");
+				continue;
+			}
 			if ((f = yn_get(cap, "per_month")))
 				rbx_num(x, f, "per_month", 0, 1e6, &c->caps[i].per_month);
 			if ((f = yn_get(cap, "total")))
 				rbx_num(x, f, "total", 0, 1e6, &c->caps[i].total);
+		}
+	}
+	if ((v = yn_get(n, "team"))) {
+		char *team = NULL;
+		if (rbx_str(x, v, "team", &team)) {
+			if (!team_name_ok(team))
+				rbx_err(x, v, "'team' must be 1 to 63 letters, digits, '.', '_', '@' or '-', "
+					"starting with a letter or digit (the name effort of scheduled runs is "
+					"logged to), not '%s'", team);
+			free(c->team);
+			c->team = team;
 		}
 	}
 	if ((v = yn_get(n, "sla")) && rbx_is_map(x, v, "sla")) {

@@ -73,9 +73,35 @@ char *notice_tail(const char *text, size_t len)
 	return out;
 }
 
+static bool is_cap_warning(const struct notice *n)
+{
+	return n->event && !strcmp(n->event, "cap_warning") && n->cap.category;
+}
+
+/* The category as city staff read it. */
+static const char *category_ja(const char *c)
+{
+	return !strcmp(c, "service") ? "運用・保守作業" : !strcmp(c, "modification") ? "改修作業" :
+	       !strcmp(c, "incident") ? "障害対応" : c;
+}
+
+static bool cap_monthly(const struct notice *n)
+{
+	return n->cap.scope && !strcmp(n->cap.scope, "month");
+}
+
 char *notice_subject(const struct notice *n)
 {
 	const struct event_words *w = event_words(n->event);
+	if (is_cap_warning(n)) {
+		const char *th = n->cap.threshold ? n->cap.threshold : "?";
+		if (cap_monthly(n))
+			return xasprintf("[yoban] %s %s: %s %s%% of the monthly cap (%s) / %s 月間上限の %s%%",
+					 w->ja, w->en, n->cap.category, th, n->cap.month ? n->cap.month : "?",
+					 category_ja(n->cap.category), th);
+		return xasprintf("[yoban] %s %s: %s %s%% of the contract's total cap / %s 契約上限の %s%%",
+				 w->ja, w->en, n->cap.category, th, category_ja(n->cap.category), th);
+	}
 	if (n->run_id)
 		return xasprintf("[yoban] %s %s: %s (run %lld)", w->ja, w->en,
 				 n->runbook ? n->runbook : "?", (long long)n->run_id);
@@ -105,6 +131,50 @@ char *notice_text(const struct notice *n)
 	else if (n->exit_status && *n->exit_status)
 		snprintf(exitv, sizeof(exitv), "%s", n->exit_status);
 
+	if (is_cap_warning(n)) {
+		const struct notice_cap *c = &n->cap;
+		const char *th = c->threshold ? c->threshold : "?";
+		char where_ja[96], where_en[96], used[128], limit[64], entry[192];
+		if (cap_monthly(n)) {
+			snprintf(where_ja, sizeof(where_ja), "%s の月間上限", c->month ? c->month : "?");
+			snprintf(where_en, sizeof(where_en), "its monthly cap for %s", c->month ? c->month : "?");
+		} else {
+			snprintf(where_ja, sizeof(where_ja), "契約期間の上限");
+			snprintf(where_en, sizeof(where_en), "the contract's total cap");
+		}
+		yb_buf_appendf(&b, "%s (%s) の工数が%sの %s%% に達しました。\n"
+				   "Effort in %s has reached %s %% of %s.\n\n",
+			       category_ja(c->category), c->category, where_ja, th, c->category, th,
+			       where_en);
+		snprintf(used, sizeof(used), "%s 人月 person-months (%s h), %s %%",
+			 c->person_months ? c->person_months : "?", c->hours ? c->hours : "?",
+			 c->percent ? c->percent : "?");
+		snprintf(limit, sizeof(limit), "%s 人月 person-months", c->limit ? c->limit : "?");
+		snprintf(entry, sizeof(entry), "#%s: %s h, %s, %s", c->entry ? c->entry : "?",
+			 c->entry_hours ? c->entry_hours : "?", c->person ? c->person : "?",
+			 c->work_date ? c->work_date : "?");
+		char cat[96], period[64] = "";
+		snprintf(cat, sizeof(cat), "%s (%s)", category_ja(c->category), c->category);
+		if (c->period_from || c->period_to)
+			snprintf(period, sizeof(period), "%s - %s", c->period_from ? c->period_from : "",
+				 c->period_to ? c->period_to : "");
+		line(&b, "作業区分 category:", cat);
+		line(&b, "上限 cap:", cap_monthly(n) ? "月間 monthly" : "契約期間の合計 contract total");
+		line(&b, "対象月 month:", cap_monthly(n) ? c->month : NULL);
+		line(&b, "契約期間 period:", cap_monthly(n) ? NULL : period);
+		line(&b, "実績 used:", used);
+		line(&b, "上限値 cap value:", limit);
+		line(&b, "記録 entry:", entry);
+		line(&b, "実行 run:", run);
+		line(&b, "送信元 from:", n->site_host);
+		yb_buf_appendf(&b, "\n工数の内訳 / the figures:\n");
+		if (cap_monthly(n) && c->month)
+			yb_buf_appendf(&b, "  yoban effort summary --month %s\n  yoban effort list --month %s\n",
+				       c->month, c->month);
+		else
+			yb_buf_appendf(&b, "  yoban effort summary\n  yoban effort list\n");
+		return yb_buf_detach(&b, NULL);
+	}
 	if (!strcmp(n->event, "test"))
 		yb_buf_appendf(&b, "Yoban からのテスト送信です。この通知経路は届いています。\n"
 				   "This is a test message from Yoban: this channel reaches you.\n\n");
@@ -205,6 +275,24 @@ struct yb_json *notice_json(const struct notice *n)
 	set_str(o, "report_due", n->report_due);
 	set_str(o, "start_due", n->start_due);
 	set_str(o, "recover_due", n->recover_due);
+	if (is_cap_warning(n)) {
+		struct yb_json *c = yb_json_object();
+		set_str(c, "category", n->cap.category);
+		set_str(c, "cap", n->cap.scope);
+		set_str(c, "month", n->cap.month);
+		set_str(c, "period_from", n->cap.period_from);
+		set_str(c, "period_to", n->cap.period_to);
+		set_str(c, "threshold", n->cap.threshold);
+		set_str(c, "hours", n->cap.hours);
+		set_str(c, "person_months", n->cap.person_months);
+		set_str(c, "cap_person_months", n->cap.limit);
+		set_str(c, "percent", n->cap.percent);
+		set_str(c, "entry", n->cap.entry);
+		set_str(c, "person", n->cap.person);
+		set_str(c, "work_date", n->cap.work_date);
+		set_str(c, "entry_hours", n->cap.entry_hours);
+		yb_json_set(o, "cap_warning", c);
+	}
 	if (n->run_id) {
 		char *see = xasprintf("yoban show %lld", (long long)n->run_id);
 		yb_json_set(o, "see", yb_json_str(see));

@@ -27,6 +27,16 @@ struct notice {
 	const char *fallover_from; /* the channel that could not deliver this notice, or NULL */
 	const char *report_due, *start_due, *recover_due; /* an incident's SLA deadlines, or NULL */
 	const char *site_host;     /* where yoban runs (for "where") */
+	/* cap_warning (012_effort.sql): the event's figures as the database wrote them, else NULL */
+	struct notice_cap {
+		const char *category;      /* service, modification (incident is never capped) */
+		const char *scope;         /* "month" or "total" */
+		const char *month;         /* "2026-12" for a monthly cap */
+		const char *period_from, *period_to; /* the contract period, for the total */
+		const char *threshold;     /* "80" or "100" */
+		const char *hours, *person_months, *limit, *percent; /* used; the cap in person-months */
+		const char *entry, *person, *work_date, *entry_hours; /* the entry that crossed it */
+	} cap;
 };
 
 /* How many lines of stderr a notice carries, and how many bytes at most. */

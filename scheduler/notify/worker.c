@@ -283,6 +283,14 @@ static const char claim_sql[] =
 	" to_json(date_trunc('second', i.detected_at + $1::interval)) #>> '{}' AS report_due,"
 	" to_json(date_trunc('second', i.detected_at + $2::interval)) #>> '{}' AS start_due,"
 	" to_json(date_trunc('second', i.detected_at + $3::interval)) #>> '{}' AS recover_due,"
+	" e.detail->>'category' AS cap_category, e.detail->>'cap' AS cap_scope,"
+	" e.detail->>'month' AS cap_month, e.detail->>'period_from' AS cap_period_from,"
+	" e.detail->>'period_to' AS cap_period_to, e.detail->>'threshold' AS cap_threshold,"
+	" e.detail->>'hours' AS cap_hours, e.detail->>'person_months' AS cap_pm,"
+	" e.detail->>'cap_person_months' AS cap_limit, e.detail->>'percent' AS cap_percent,"
+	" e.detail->>'entry' AS cap_entry, e.detail->>'person' AS cap_person,"
+	" e.detail->>'work_date' AS cap_work_date, e.detail->>'entry_hours' AS cap_entry_hours,"
+	" e.detail->>'run' AS cap_run,"
 	" array_length(e.channels, 1) AS n_channels,"
 	" e.channels[(n.channel_index + 1) % greatest(array_length(e.channels, 1), 1) + 1]"
 	"   AS next_channel"
@@ -397,6 +405,19 @@ int worker_deliver_one(struct worker *w, struct yb_err *err)
 		.report_due = col(r, "report_due"), .start_due = col(r, "start_due"),
 		.recover_due = col(r, "recover_due"), .site_host = w->instance,
 	};
+	if (!strcmp(n.event, "cap_warning")) {
+		n.cap = (struct notice_cap){
+			.category = col(r, "cap_category"), .scope = col(r, "cap_scope"),
+			.month = col(r, "cap_month"), .period_from = col(r, "cap_period_from"),
+			.period_to = col(r, "cap_period_to"), .threshold = col(r, "cap_threshold"),
+			.hours = col(r, "cap_hours"), .person_months = col(r, "cap_pm"),
+			.limit = col(r, "cap_limit"), .percent = col(r, "cap_percent"),
+			.entry = col(r, "cap_entry"), .person = col(r, "cap_person"),
+			.work_date = col(r, "cap_work_date"), .entry_hours = col(r, "cap_entry_hours"),
+		};
+		if (!n.run_id && col(r, "cap_run"))
+			n.run_id = strtoll(col(r, "cap_run"), NULL, 10);
+	}
 	const struct rb_channel *ch = channel_find(w->site, channel);
 	char *answer = NULL;
 	struct yb_err derr = { 0 };

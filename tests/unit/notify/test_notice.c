@@ -65,6 +65,48 @@ START_TEST(subject_and_body_in_both_languages)
 }
 END_TEST
 
+/* A cap warning reads as the figures city staff check against the contract, in both languages. */
+START_TEST(cap_warning_says_the_figures)
+{
+	struct notice n = { .id = 7, .event = "cap_warning", .site_host = "yoban-01" };
+	n.cap = (struct notice_cap){ .category = "service", .scope = "month", .month = "2026-12",
+				     .threshold = "80", .hours = "384.00", .person_months = "2.40",
+				     .limit = "3", .percent = "80.0", .entry = "17", .person = "alice",
+				     .work_date = "2026-12-01", .entry_hours = "8.00" };
+	char *subject = notice_subject(&n), *text = notice_text(&n);
+	ck_assert_str_eq(subject, "[yoban] 工数上限の警告 effort cap warning: service 80% of the "
+				  "monthly cap (2026-12) / 運用・保守作業 月間上限の 80%");
+	ck_assert_ptr_nonnull(strstr(text, "運用・保守作業 (service) の工数が2026-12 の月間上限の 80% に達しました。"));
+	ck_assert_ptr_nonnull(strstr(text, "Effort in service has reached 80 % of its monthly cap for 2026-12."));
+	ck_assert_ptr_nonnull(strstr(text, "2.40 人月 person-months (384.00 h), 80.0 %"));
+	ck_assert_ptr_nonnull(strstr(text, "3 人月 person-months"));
+	ck_assert_ptr_nonnull(strstr(text, "#17: 8.00 h, alice, 2026-12-01"));
+	ck_assert_ptr_nonnull(strstr(text, "yoban effort summary --month 2026-12"));
+	ck_assert_ptr_null(strstr(text, "Yoban detected")); /* not the failure template */
+	free(subject);
+	free(text);
+	n.cap.scope = "total";
+	n.cap.month = NULL;
+	n.cap.threshold = "100";
+	n.cap.period_from = "2025-10-01";
+	n.cap.period_to = "2027-12-31";
+	subject = notice_subject(&n);
+	text = notice_text(&n);
+	ck_assert_str_eq(subject, "[yoban] 工数上限の警告 effort cap warning: service 100% of the "
+				  "contract's total cap / 運用・保守作業 契約上限の 100%");
+	ck_assert_ptr_nonnull(strstr(text, "2025-10-01 - 2027-12-31"));
+	ck_assert_ptr_nonnull(strstr(text, "reached 100 % of the contract's total cap."));
+	struct yb_json *j = notice_json(&n);
+	struct yb_json *c = yb_json_get(j, "cap_warning");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(yb_json_get_str(c, "cap"), "total");
+	ck_assert_str_eq(yb_json_get_str(c, "threshold"), "100");
+	yb_json_free(j);
+	free(subject);
+	free(text);
+}
+END_TEST
+
 START_TEST(json_carries_the_key_and_the_facts)
 {
 	struct yb_json *j = notice_json(&failed_notice);
@@ -208,6 +250,8 @@ START_TEST(channels_chosen_per_event)
 	ck_assert_str_eq(got = choose(site, "failure", NULL), "mail"); free(got);
 	ck_assert_str_eq(got = choose(site, "success", NULL), ""); free(got);
 	ck_assert_str_eq(got = choose(site, "escalation", asks), "phone"); free(got);
+	/* a cap warning has no runbook: the site's default channels */
+	ck_assert_str_eq(got = choose(site, "cap_warning", NULL), "mail"); free(got);
 	ck_assert_str_eq(got = choose(site, "failure", "not: [a runbook"), "mail"); free(got);
 	rb_site_free(site);
 }
@@ -307,6 +351,7 @@ int main(void)
 	Suite *s = suite_create("notice");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, subject_and_body_in_both_languages);
+	tcase_add_test(tc, cap_warning_says_the_figures);
 	tcase_add_test(tc, json_carries_the_key_and_the_facts);
 	tcase_add_test(tc, mail_headers);
 	tcase_add_test(tc, stderr_tail_cut_on_lines_and_characters);
