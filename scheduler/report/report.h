@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "db.h"
+#include "effort.h"
 #include "yb.h"
 
 /* A scheduled run is on time when it started within this many seconds of its scheduled_for. */
@@ -94,15 +95,6 @@ struct report_backup_day {
 	char *newest_generation;
 };
 
-enum report_effort_cat { REPORT_EFFORT_SERVICE = 0, REPORT_EFFORT_INCIDENT,
-			 REPORT_EFFORT_MODIFICATION, REPORT_EFFORT_N };
-extern const char *const report_effort_cats[REPORT_EFFORT_N];
-struct report_effort {
-	double hours, total_hours;        /* this month; since the contract began, to month end */
-	double cap_month, cap_total;      /* person-months; < 0: no cap (incident: never) */
-	int64_t entries;
-};
-
 struct report_maintenance {
 	char *from, *to; /* clipped to the month */
 };
@@ -143,10 +135,8 @@ struct report {
 	struct report_backup_day *backups;
 	size_t n_backups;
 
-	/* effort (工数) */
-	double hours_per_day, days_per_month;
-	char *contract_from, *contract_to; /* YYYY-MM-DD or NULL */
-	struct report_effort effort[REPORT_EFFORT_N];
+	/* effort (工数), as `yoban effort summary` reads it (effort.h) */
+	struct yb_effort_month effort;
 
 	/* availability of the scheduler (yoban.yoban_availability) */
 	double avail_minutes, avail_down_minutes, avail_percent; /* percent < 0: nothing counted */

@@ -49,6 +49,14 @@ static void put_d(struct csv *c, const char *section, const char *key, const cha
 	put(c, section, key, name, t);
 }
 
+/* A figure that may be negative (a month of corrections). */
+static void put_r(struct csv *c, const char *section, const char *key, const char *name, double v)
+{
+	char t[64];
+	snprintf(t, sizeof t, "%.6g", v);
+	put(c, section, key, name, t);
+}
+
 static void runs(struct csv *c, const struct report *r)
 {
 	for (size_t i = 0; i <= r->n_runbooks; i++) {
@@ -168,20 +176,24 @@ static void rest(struct csv *c, const struct report *r)
 		put_i(c, "backups", key, "generations", b->generations);
 		put(c, "backups", key, "newest_generation", b->newest_generation);
 	}
-	double per_month = r->hours_per_day * r->days_per_month;
-	put_d(c, "effort", "", "hours_per_day", r->hours_per_day);
-	put_d(c, "effort", "", "days_per_month", r->days_per_month);
-	for (int k = 0; k < REPORT_EFFORT_N; k++) {
-		const struct report_effort *e = &r->effort[k];
-		const char *cat = report_effort_cats[k];
+	const struct yb_effort_terms *t = &r->effort.terms;
+	put_d(c, "effort", "", "hours_per_day", t->hours_per_day);
+	put_d(c, "effort", "", "days_per_month", t->days_per_month);
+	put(c, "effort", "", "period_from", t->period_from);
+	put(c, "effort", "", "period_to", t->period_to);
+	for (int k = 0; k < YB_EFFORT_N; k++) {
+		const struct yb_effort_line *e = &r->effort.lines[k];
+		const char *cat = yb_effort_category_name(k);
 		put_i(c, "effort", cat, "entries", e->entries);
-		put_d(c, "effort", cat, "hours", e->hours);
-		put_d(c, "effort", cat, "person_days", e->hours / r->hours_per_day);
-		put_d(c, "effort", cat, "person_months", e->hours / per_month);
-		put_d(c, "effort", cat, "total_hours", e->total_hours);
-		put_d(c, "effort", cat, "total_person_months", e->total_hours / per_month);
-		put_d(c, "effort", cat, "cap_month_person_months", e->cap_month);
-		put_d(c, "effort", cat, "cap_total_person_months", e->cap_total);
+		put_r(c, "effort", cat, "hours", e->hours);
+		put_r(c, "effort", cat, "person_days", e->person_days);
+		put_r(c, "effort", cat, "person_months", e->person_months);
+		put_d(c, "effort", cat, "cap_month", e->cap_month);
+		put_d(c, "effort", cat, "month_percent", e->month_percent);
+		put_r(c, "effort", cat, "total_hours", e->total_hours);
+		put_r(c, "effort", cat, "total_person_months", e->total_person_months);
+		put_d(c, "effort", cat, "cap_total", e->cap_total);
+		put_d(c, "effort", cat, "total_percent", e->total_percent);
 	}
 	put_d(c, "availability", "", "minutes", r->avail_minutes);
 	put_d(c, "availability", "", "down_minutes", r->avail_down_minutes);

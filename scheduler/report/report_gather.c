@@ -19,7 +19,6 @@ const char *const report_states[REPORT_N_STATES] = {
 	"succeeded", "failed", "timed_out", "lost", "cancelled", "skipped",
 	"awaiting_approval", "pending", "queued", "running", "cancelling",
 };
-const char *const report_effort_cats[REPORT_EFFORT_N] = { "service", "incident", "modification" };
 
 /* A timestamptz as ISO 8601 to the second with the session zone's offset. */
 #define ISO(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM')"
@@ -447,53 +446,12 @@ static int gather_backups(struct q *q, struct report *out)
 
 static int gather_effort(struct q *q, struct report *out)
 {
-	/* Hours this month; hours since the contract began (or since the first entry) until the
-	 * month's end, for the total caps. yoban.contract holds one row (012). */
-	static const char sql[] =
-		"SELECT c.cat::text AS category,"
-		" coalesce(sum(e.hours) FILTER (WHERE e.work_date >= $1::date"
-		"   AND e.work_date < ($1::date + interval '1 month')::date), 0)::float8 AS hours,"
-		" coalesce(sum(e.hours) FILTER (WHERE e.work_date < ($1::date + interval '1 month')::date"
-		"   AND (k.period_from IS NULL OR e.work_date >= k.period_from)), 0)::float8 AS total,"
-		" count(e.id) FILTER (WHERE e.work_date >= $1::date"
-		"   AND e.work_date < ($1::date + interval '1 month')::date) AS entries,"
-		" (k.caps -> c.cat::text ->> 'per_month')::float8 AS cap_month,"
-		" (k.caps -> c.cat::text ->> 'total')::float8 AS cap_total,"
-		" k.hours_per_day::float8 AS hours_per_day, k.days_per_month::float8 AS days_per_month,"
-		" k.period_from::text AS period_from, k.period_to::text AS period_to"
-		" FROM unnest(enum_range(NULL::yoban.effort_category)) AS c(cat)"
-		" CROSS JOIN yoban.contract k"
-		" LEFT JOIN yoban.effort_entries e ON e.category = c.cat"
-		" GROUP BY c.cat, k.one ORDER BY c.cat";
-	const char *p[] = { q->first_day };
-	int rc = run(q, "effort", sql, 1, p);
-	if (rc < 0)
-		return rc;
-	out->hours_per_day = 8;
-	out->days_per_month = 20;
-	for (int i = 0; i < db_result_rows(q->r); i++) {
-		const char *cat = get(q, i, "category");
-		int k = -1;
-		for (int j = 0; j < REPORT_EFFORT_N; j++)
-			if (!strcmp(cat, report_effort_cats[j]))
-				k = j;
-		if (k < 0)
-			continue; /* a category newer than this report */
-		struct report_effort *e = &out->effort[k];
-		e->hours = real(q, i, "hours", 0);
-		e->total_hours = real(q, i, "total", 0);
-		e->entries = num(q, i, "entries");
-		/* incident recovery has no cap, whatever the site wrote */
-		e->cap_month = k == REPORT_EFFORT_INCIDENT ? -1 : real(q, i, "cap_month", -1);
-		e->cap_total = k == REPORT_EFFORT_INCIDENT ? -1 : real(q, i, "cap_total", -1);
-		out->hours_per_day = real(q, i, "hours_per_day", 8);
-		out->days_per_month = real(q, i, "days_per_month", 20);
-		if (!out->contract_from)
-			out->contract_from = dup(q, i, "period_from");
-		if (!out->contract_to)
-			out->contract_to = dup(q, i, "period_to");
-	}
-	return 0;
+	int year = atoi(q->p->month), month = atoi(q->p->month + 5), rc;
+	if (q->p->progress)
+		q->p->progress("effort", q->p->progress_arg);
+	if ((rc = yb_effort_month_load(q->c, year, month, &out->effort, q->err)) < 0)
+		yb_err_prefix(q->err, "gathering the report's effort");
+	return rc;
 }
 
 static int gather_availability(struct q *q, struct report *out)
@@ -664,8 +622,6 @@ void report_release(struct report *r)
 		free(b->day), free(b->runbook), free(b->repository), free(b->newest_generation);
 	}
 	free(r->backups);
-	free(r->contract_from);
-	free(r->contract_to);
 	for (size_t i = 0; i < r->n_maintenance; i++) {
 		free(r->maintenance[i].from);
 		free(r->maintenance[i].to);

@@ -74,7 +74,7 @@ static void section(struct report_out *o, const char *key, bool first)
 
 static void th(struct report_out *o, const char *key, const char *cls, const char *width)
 {
-	report_put(o, "<th%s%s%s%s%s>", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "",
+	report_put(o, "<th%s%s%s%s%s", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "",
 		   width ? " style=\"width:" : "", width ? width : "");
 	if (width)
 		report_put(o, "\"");
@@ -438,8 +438,15 @@ static void patches(struct report_out *o, const struct report *r)
 			}
 		}
 		if (x->approval_state) {
+			char key[48];
+			snprintf(key, sizeof key, "ap_%s", x->approval_state);
+			bool known = !strcmp(x->approval_state, "waiting") ||
+				     !strcmp(x->approval_state, "approved") ||
+				     !strcmp(x->approval_state, "started") ||
+				     !strcmp(x->approval_state, "rejected") ||
+				     !strcmp(x->approval_state, "void");
 			report_put(o, "<br><span class=\"muted\">");
-			report_put_html(o, x->approval_state);
+			report_put_html(o, known ? L(o, key) : x->approval_state);
 			report_put(o, "</span>");
 		}
 		close_row(o);
@@ -540,22 +547,21 @@ static void backups(struct report_out *o, const struct report *r)
 	report_put(o, "</p></section>\n");
 }
 
-static void cap_cells(struct report_out *o, double used_pm, double cap)
+static void cap_cells(struct report_out *o, double cap, double percent)
 {
 	char a[32], b[32];
 	if (cap < 0) {
 		report_put(o, "<td class=\"n\">-</td><td class=\"n\">-</td>");
 		return;
 	}
-	double pct = cap > 0 ? 100 * used_pm / cap : 0;
 	report_put(o, "<td class=\"n\">%s</td><td class=\"n%s\">%s</td>",
-		   report_fmt_num(cap, 2, a, sizeof a), pct > 100 ? " fail" : "",
-		   report_fmt_percent(pct, 1, o->lang, b, sizeof b));
+		   report_fmt_num(cap, 2, a, sizeof a), percent > 100 ? " fail" : "",
+		   report_fmt_percent(percent, 1, o->lang, b, sizeof b));
 }
 
 static void effort(struct report_out *o, const struct report *r)
 {
-	double per_month = r->hours_per_day * r->days_per_month;
+	const struct yb_effort_terms *t = &r->effort.terms;
 	char a[32], b[32], c[32];
 	section(o, "s_effort", false);
 	report_put(o, "<table><thead><tr>");
@@ -569,20 +575,20 @@ static void effort(struct report_out *o, const struct report *r)
 	th(o, "cap_total", "n", NULL);
 	th(o, "cap_used", "n", NULL);
 	report_put(o, "</tr></thead><tbody>\n");
-	for (int k = 0; k < REPORT_EFFORT_N; k++) {
-		const struct report_effort *e = &r->effort[k];
+	for (int k = 0; k < YB_EFFORT_N; k++) {
+		const struct yb_effort_line *e = &r->effort.lines[k];
 		char key[32];
-		snprintf(key, sizeof key, "cat_%s", report_effort_cats[k]);
+		snprintf(key, sizeof key, "cat_%s", yb_effort_category_name(k));
 		report_put(o, "<tr><td>");
 		report_put_html(o, L(o, key));
 		report_put(o, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
 			   "<td class=\"n\">%s</td>", report_fmt_num(e->hours, 2, a, sizeof a),
-			   report_fmt_num(e->hours / r->hours_per_day, 2, b, sizeof b),
-			   report_fmt_num(e->hours / per_month, 3, c, sizeof c));
-		cap_cells(o, e->hours / per_month, e->cap_month);
+			   report_fmt_num(e->person_days, 2, b, sizeof b),
+			   report_fmt_num(e->person_months, 3, c, sizeof c));
+		cap_cells(o, e->cap_month, e->month_percent);
 		report_put(o, "<td class=\"n\">%s</td>",
-			   report_fmt_num(e->total_hours / per_month, 3, a, sizeof a));
-		cap_cells(o, e->total_hours / per_month, e->cap_total);
+			   report_fmt_num(e->total_person_months, 3, a, sizeof a));
+		cap_cells(o, e->cap_total, e->total_percent);
 		report_put(o, "</tr>\n");
 	}
 	report_put(o, "</tbody></table>\n");
@@ -591,19 +597,20 @@ static void effort(struct report_out *o, const struct report *r)
 	report_put_html(o, L(o, "effort_note"));
 	report_put(o, " (1 ");
 	report_put_html(o, L(o, "unit_pd"));
-	report_put(o, " = %s h, 1 ", report_fmt_num(r->hours_per_day, 1, a, sizeof a));
+	report_put(o, " = %s h, 1 ", report_fmt_num(t->hours_per_day, 1, a, sizeof a));
 	report_put_html(o, L(o, "unit_pm"));
-	report_put(o, " = %s ", report_fmt_num(r->days_per_month, 1, b, sizeof b));
+	report_put(o, " = %s ", report_fmt_num(t->days_per_month, 1, b, sizeof b));
 	report_put_html(o, L(o, "unit_pd"));
 	report_put(o, ")");
-	if (r->contract_from) {
+	if (t->period_from[0]) {
+		char d[64];
 		report_put(o, " ");
 		report_put_html(o, L(o, "contract_period"));
 		report_put(o, " ");
-		char d[64];
-		report_put_html(o, report_fmt_date(r->contract_from, o->lang, d, sizeof d));
+		report_put_html(o, report_fmt_date(t->period_from, o->lang, d, sizeof d));
 		report_put(o, " – ");
-		report_put_html(o, report_fmt_date(r->contract_to, o->lang, d, sizeof d));
+		report_put_html(o, t->period_to[0] ? report_fmt_date(t->period_to, o->lang, d, sizeof d)
+						   : "");
 	}
 	report_put(o, "</p></section>\n");
 }

@@ -208,38 +208,6 @@ static struct yb_json *backups_json(const struct report *r)
 	return a;
 }
 
-static struct yb_json *effort_json(const struct report *r)
-{
-	struct yb_json *o = yb_json_object(), *cats = yb_json_array();
-	double per_month = r->hours_per_day * r->days_per_month;
-	yb_json_set(o, "hours_per_day", yb_json_real(r->hours_per_day));
-	yb_json_set(o, "days_per_month", yb_json_real(r->days_per_month));
-	yb_json_set(o, "contract_from", yb_json_str(r->contract_from));
-	yb_json_set(o, "contract_to", yb_json_str(r->contract_to));
-	for (int k = 0; k < REPORT_EFFORT_N; k++) {
-		const struct report_effort *e = &r->effort[k];
-		struct yb_json *c = yb_json_object();
-		double pm = e->hours / per_month, total_pm = e->total_hours / per_month;
-		yb_json_set(c, "category", yb_json_str(report_effort_cats[k]));
-		yb_json_set(c, "entries", yb_json_int(e->entries));
-		yb_json_set(c, "hours", yb_json_real(e->hours));
-		yb_json_set(c, "person_days", yb_json_real(e->hours / r->hours_per_day));
-		yb_json_set(c, "person_months", yb_json_real(pm));
-		yb_json_set(c, "total_hours", yb_json_real(e->total_hours));
-		yb_json_set(c, "total_person_months", yb_json_real(total_pm));
-		yb_json_set(c, "cap_month_person_months", opt_real(e->cap_month));
-		yb_json_set(c, "cap_total_person_months", opt_real(e->cap_total));
-		yb_json_set(c, "month_cap_percent",
-			    e->cap_month > 0 ? yb_json_real(100 * pm / e->cap_month) : yb_json_null());
-		yb_json_set(c, "total_cap_percent", e->cap_total > 0 ?
-			    yb_json_real(100 * total_pm / e->cap_total) : yb_json_null());
-		yb_json_set(c, "uncapped", yb_json_bool(e->cap_month < 0 && e->cap_total < 0));
-		yb_json_push(cats, c);
-	}
-	yb_json_set(o, "categories", cats);
-	return o;
-}
-
 static struct yb_json *availability_json(const struct report *r)
 {
 	struct yb_json *o = yb_json_object(), *m = yb_json_array();
@@ -303,7 +271,7 @@ int report_render_json(const struct report *r, struct yb_buf *out)
 	yb_json_set(o, "incidents", incidents_json(r));
 	yb_json_set(o, "data_patches", patches_json(r));
 	yb_json_set(o, "backups", backups_json(r));
-	yb_json_set(o, "effort", effort_json(r));
+	yb_json_set(o, "effort", yb_effort_month_json(&r->effort));
 	yb_json_set(o, "availability", availability_json(r));
 	yb_json_set(o, "chain", chain_json(r));
 	char *text = yb_json_dump(o, YB_JSON_PRETTY);

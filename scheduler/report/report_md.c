@@ -289,19 +289,18 @@ static void effort(struct report_out *o, const struct report *r)
 {
 	static const char *const cols[] = { "category", ">hours", ">person_days", ">person_months",
 					    ">cap_month", ">total_pm", ">cap_total" };
-	double per_month = r->hours_per_day * r->days_per_month;
 	heading(o, "s_effort");
 	header(o, cols, YB_ARRAY_LEN(cols));
-	for (int k = 0; k < REPORT_EFFORT_N; k++) {
-		const struct report_effort *e = &r->effort[k];
+	for (int k = 0; k < YB_EFFORT_N; k++) {
+		const struct yb_effort_line *e = &r->effort.lines[k];
 		char key[32], a[32], b[32], c[32], d[32], f[32], g[32];
-		snprintf(key, sizeof key, "cat_%s", report_effort_cats[k]);
+		snprintf(key, sizeof key, "cat_%s", yb_effort_category_name(k));
 		report_put(o, "| %s | %s | %s | %s | %s | %s | %s |\n", L(o, key),
 			   report_fmt_num(e->hours, 2, a, sizeof a),
-			   report_fmt_num(e->hours / r->hours_per_day, 2, b, sizeof b),
-			   report_fmt_num(e->hours / per_month, 3, c, sizeof c),
+			   report_fmt_num(e->person_days, 2, b, sizeof b),
+			   report_fmt_num(e->person_months, 3, c, sizeof c),
 			   e->cap_month < 0 ? L(o, "no_cap") : report_fmt_num(e->cap_month, 2, d, sizeof d),
-			   report_fmt_num(e->total_hours / per_month, 3, f, sizeof f),
+			   report_fmt_num(e->total_person_months, 3, f, sizeof f),
 			   e->cap_total < 0 ? L(o, "no_cap") : report_fmt_num(e->cap_total, 2, g, sizeof g));
 	}
 	report_put(o, "\n%s\n", L(o, "effort_note"));

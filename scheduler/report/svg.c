@@ -19,8 +19,8 @@ static const char *const day_keys[REPORT_DAY_N] = { "chart_ok", "chart_failed", 
 /* A round axis top at or above v: 1, 2, 5 times a power of ten. */
 static double nice_ceiling(double v)
 {
-	if (v <= 1)
-		return 1;
+	if (v <= 4)
+		return 4; /* small counts: ticks at whole runs */
 	double p = pow(10, floor(log10(v)));
 	for (int i = 0; i < 3; i++) {
 		double m = (double[]){ 1, 2, 5 }[i] * p;
@@ -92,9 +92,9 @@ void report_svg_runs_per_day(struct report_out *o, const struct report *r)
 /* One bar: value against cap (person-months), on a scale of its own. */
 static void effort_bar(struct report_out *o, double y, const char *label, double value, double cap)
 {
-	const double left = 190, plot_w = W - left - 120, bar_h = 16;
+	const double left = 175, plot_w = W - left - 170, bar_h = 16;
 	double top = cap > 0 ? (value > cap ? value : cap) * 1.1 : (value > 0 ? value * 1.1 : 1);
-	double w = plot_w * value / top;
+	double w = value > 0 ? plot_w * value / top : 0;
 	bool over = cap > 0 && value > cap;
 	char v[32], c[32];
 	report_put(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 6, y + 12);
@@ -123,24 +123,23 @@ static void effort_bar(struct report_out *o, double y, const char *label, double
 
 void report_svg_effort(struct report_out *o, const struct report *r)
 {
-	double per_month = r->hours_per_day * r->days_per_month;
-	double h = 26 + REPORT_EFFORT_N * 2 * 24 + 8;
+	double h = 26 + YB_EFFORT_N * 2 * 24 + 8;
 	report_put(o, "<svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" role=\"img\" "
 		   "xmlns=\"http://www.w3.org/2000/svg\" font-size=\"10\"><title>", W, h);
 	report_put_html(o, L(o, "chart_effort"));
-	report_put(o, "</title><text x=\"190\" y=\"14\">");
+	report_put(o, "</title><text x=\"175\" y=\"14\">");
 	report_put_html(o, L(o, "chart_effort_legend"));
 	report_put(o, "</text>");
 	double y = 26;
-	for (int k = 0; k < REPORT_EFFORT_N; k++) {
-		const struct report_effort *e = &r->effort[k];
+	for (int k = 0; k < YB_EFFORT_N; k++) {
+		const struct yb_effort_line *e = &r->effort.lines[k];
 		char key[32], label[128];
-		snprintf(key, sizeof key, "cat_%s", report_effort_cats[k]);
+		snprintf(key, sizeof key, "cat_%s", yb_effort_category_name(k));
 		snprintf(label, sizeof label, "%s %s", L(o, key), L(o, "this_month"));
-		effort_bar(o, y, label, e->hours / per_month, e->cap_month);
+		effort_bar(o, y, label, e->person_months, e->cap_month);
 		y += 24;
 		snprintf(label, sizeof label, "%s %s", L(o, key), L(o, "contract_total"));
-		effort_bar(o, y, label, e->total_hours / per_month, e->cap_total);
+		effort_bar(o, y, label, e->total_person_months, e->cap_total);
 		y += 24;
 	}
 	report_put(o, "</svg>\n");
