@@ -89,11 +89,14 @@ void report_svg_runs_per_day(struct report_out *o, const struct report *r)
 	report_put(o, "</text></svg>\n");
 }
 
-/* One bar: value against cap (person-months), on a scale of its own. */
-static void effort_bar(struct report_out *o, double y, const char *label, double value, double cap)
+/* One bar: value against cap (person-months), on the scale top shared by its group (the
+ * month's bars, or the contract's), so an uncapped category is drawn to the same scale. */
+static void effort_bar(struct report_out *o, double y, const char *label, double value, double cap,
+		       double top)
 {
 	const double left = 175, plot_w = W - left - 170, bar_h = 16;
-	double top = cap > 0 ? (value > cap ? value : cap) * 1.1 : (value > 0 ? value * 1.1 : 1);
+	if (value > top)
+		top = value;
 	double w = value > 0 ? plot_w * value / top : 0;
 	bool over = cap > 0 && value > cap;
 	char v[32], c[32];
@@ -130,16 +133,23 @@ void report_svg_effort(struct report_out *o, const struct report *r)
 	report_put(o, "</title><text x=\"175\" y=\"14\">");
 	report_put_html(o, L(o, "chart_effort_legend"));
 	report_put(o, "</text>");
-	double y = 26;
+	double y = 26, month_top = 0, total_top = 0;
+	for (int k = 0; k < YB_EFFORT_N; k++) {
+		const struct yb_effort_line *e = &r->effort.lines[k];
+		month_top = fmax(month_top, fmax(e->person_months, e->cap_month));
+		total_top = fmax(total_top, fmax(e->total_person_months, e->cap_total));
+	}
+	month_top = month_top > 0 ? month_top * 1.1 : 1;
+	total_top = total_top > 0 ? total_top * 1.1 : 1;
 	for (int k = 0; k < YB_EFFORT_N; k++) {
 		const struct yb_effort_line *e = &r->effort.lines[k];
 		char key[32], label[128];
 		snprintf(key, sizeof key, "cat_%s", yb_effort_category_name(k));
 		snprintf(label, sizeof label, "%s %s", L(o, key), L(o, "this_month"));
-		effort_bar(o, y, label, e->person_months, e->cap_month);
+		effort_bar(o, y, label, e->person_months, e->cap_month, month_top);
 		y += 24;
 		snprintf(label, sizeof label, "%s %s", L(o, key), L(o, "contract_total"));
-		effort_bar(o, y, label, e->total_person_months, e->cap_total);
+		effort_bar(o, y, label, e->total_person_months, e->cap_total, total_top);
 		y += 24;
 	}
 	report_put(o, "</svg>\n");
