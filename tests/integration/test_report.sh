@@ -352,6 +352,13 @@ lacks "html: no link element" '<link ' "$html"
 contains "html en: English labels" "Monthly operations report November 2026" "$(cat "$work/report-en.html")"
 contains "html: no chain entry before November's end: not recorded" "記録なし" "$html"
 
+# ---- progress: on a terminal only ------------------------------------------------------------
+yb report monthly 2026-11 --format json -o "$work/quiet.json" 2>"$work/quiet.err"
+check "no progress when stderr is not a terminal" "" "$(cat "$work/quiet.err")"
+tty_out=$(PGUSER=carol script -qec "$YB_BIN/yoban report monthly 2026-11 --format json -o $work/tty.json" /dev/null)
+contains "progress on a terminal: each section and its time" "yoban report: incidents" "$tty_out"
+contains "progress on a terminal: the end" "yoban report: written" "$tty_out"
+
 # ---- errors a user meets ----------------------------------------------------------------------
 out=$(yb report monthly 2026-13 2>&1); st=$?
 check "a month 13 is a usage error" 2 "$st"
