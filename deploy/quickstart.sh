@@ -286,6 +286,12 @@ step "yoban incident ack $inc, then resolve it with its cause and fixes"
   --temporary-fix "the query was cancelled and the batch rerun" \
   --permanent-fix "lock_timeout for manual sessions on the tax database"
 "$yoban" incident show "$inc" --config "$conf"
+step "yoban verify: the evidence chain (every request, transition, job end, approval, incident) is sound"
+"$yoban" verify --config "$conf"
+step "yoban checkpoint: sign the chain's head (the key belongs off the database host: docs/evidence.md)"
+[ -f "$state/checkpoint.key" ] || "$yoban" checkpoint keygen -o "$state/checkpoint.key"
+"$yoban" checkpoint -o "$state/checkpoint.json" --key "$state/checkpoint.key" --config "$conf"
+"$yoban" verify --checkpoint "$state/checkpoint.json" --public-key "$state/checkpoint.key.pub" --config "$conf"
 kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
 
 stop_daemon
