@@ -296,6 +296,14 @@ step "yoban effort list: this month's entries (the data patch's runs logged thei
 "$yoban" effort list --config "$conf"
 step "yoban effort summary: hours, person-days, person-months against the monthly and total caps"
 "$yoban" effort summary --config "$conf"
+
+# ---- the evidence chain and a signed checkpoint of its head (docs/evidence.md) -------------
+step "yoban verify: the evidence chain (every request, transition, job end, approval, incident) is sound"
+"$yoban" verify --config "$conf"
+step "yoban checkpoint: sign the chain's head (the key belongs off the database host: docs/evidence.md)"
+[ -f "$state/checkpoint.key" ] || "$yoban" checkpoint keygen -o "$state/checkpoint.key"
+"$yoban" checkpoint -o "$state/checkpoint.json" --key "$state/checkpoint.key" --config "$conf"
+"$yoban" verify --checkpoint "$state/checkpoint.json" --public-key "$state/checkpoint.key.pub" --config "$conf"
 kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
 
 # ---- the monthly report (月次報告書, docs/report.md) ----------------------------------------------
