@@ -308,7 +308,8 @@ kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
 
 # ---- the monthly report (月次報告書, docs/report.md) ----------------------------------------------
 # This month, in the site's zone (Asia/Tokyo): the demo's runs, the patch and its approvals, the
-# backups and the off-site copy, the incident against the SLA, the effort against the caps.
+# backups and the off-site copy, the incident against the SLA, the effort against the caps, and
+# the evidence chain's head with the checkpoint just signed.
 report_month=$(TZ=Asia/Tokyo date +%Y-%m)
 report_file=$state/report-$report_month.html
 step "yoban report monthly $report_month: the month's report for reviewers (HTML, A4)"
@@ -320,7 +321,11 @@ s, a = g["schedule"], g["availability"]
 print("runs %d (%s), on time %s %%, incidents %d (SLA passed %d), data patches %d, backup days %d"
       % (g["runs"]["total"], ", ".join("%s %d" % (k, v) for k, v in g["runs"]["by_state"].items() if v),
          "-" if s["on_time_percent"] is None else "%.1f" % s["on_time_percent"],
-         len(g["incidents"]["list"]), g["incidents"]["passed"], len(g["data_patches"]), len(g["backups"])))'
+         len(g["incidents"]["list"]), g["incidents"]["passed"], len(g["data_patches"]), len(g["backups"])))
+print("effort %s; chain head %s, checkpoint %s"
+      % (", ".join("%s %.2f h" % (c["category"], c["hours"]) for c in g["effort"]["categories"]),
+         (g["chain"]["head"] or {}).get("seq", "not recorded"),
+         (g["chain"]["checkpoint"] or {}).get("seq", "not recorded")))'
 echo "written: $report_file"
 
 stop_daemon
