@@ -119,7 +119,7 @@ static int run(int argc, char **argv)
 		.sla_report = sla.report[0] ? sla.report : sla_defaults[0].interval,
 		.sla_start = sla.start[0] ? sla.start : sla_defaults[1].interval,
 		.sla_recover = sla.recover[0] ? sla.recover : sla_defaults[2].interval,
-		.sla_default = !sla.report[0] && !sla.start[0] && !sla.recover[0],
+		.sla_default = !sla.report[0] || !sla.start[0] || !sla.recover[0],
 		.availability_target = sla.availability,
 		.maint_from = sla.maint_from,
 		.maint_to = sla.maint_to,

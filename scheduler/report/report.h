@@ -125,7 +125,7 @@ struct report {
 
 	/* incidents detected in the month, with the SLA clocks of `yoban incidents` */
 	char sla_report[32], sla_start[32], sla_recover[32]; /* "30m", or "" */
-	bool sla_default;   /* the site config gave no contract.sla: the domain's figures apply */
+	bool sla_default;   /* the site config lacks a contract.sla figure: the domain's applies */
 	struct report_incident *incidents;
 	size_t n_incidents;
 

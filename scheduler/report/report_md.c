@@ -195,8 +195,9 @@ static void incidents(struct report_out *o, const struct report *r)
 		const struct report_failure *f = &r->failures[i];
 		report_put(o, "| %lld | ", (long long)f->run_id);
 		cell(o, f->runbook);
-		report_put(o, " | %s%s | ", state_label(o, f->state),
-			   f->mode && strcmp(f->mode, "production") ? " (staging)" : "");
+		bool staging = f->mode && strcmp(f->mode, "production");
+		report_put(o, " | %s%s%s%s | ", state_label(o, f->state), staging ? " (" : "",
+			   staging ? L(o, "staging") : "", staging ? ")" : "");
 		time_cell(o, f->ended_at);
 		report_put(o, " | ");
 		cell(o, f->reason);

@@ -306,6 +306,13 @@ else
   compare "no evidence chain in this database: not recorded" '"False None|%s %s" % (g["chain"]["recorded"], g["chain"]["head"])'
 fi
 
+# ---- a site without contract.sla: the domain's figures, said so ----------------------------------
+grep -v -e '^contract:' -e '^  sla:' "$work/yoban.yaml" >"$work/nosla.yaml"
+yb report monthly 2026-11 --format json --config "$work/nosla.yaml" >"$work/nosla.json"
+check "without contract.sla: exit 0" 0 "$?"
+compare "without contract.sla: 30m, 2h, 6h and 99.9 %, marked as the default" \
+  '"30m 2h 6h True 99.9|%s %s %s %s %s" % (g["incidents"]["sla"]["report"], g["incidents"]["sla"]["start"], g["incidents"]["sla"]["recover"], g["incidents"]["sla"]["default"], g["availability"]["target_percent"])' "$work/nosla.json"
+
 # ---- the same month in another zone ---------------------------------------------------------------
 yb report monthly 2026-11 --format json --tz UTC >"$work/utc.json"
 check "--tz UTC exits 0" 0 "$?"
