@@ -227,7 +227,8 @@ static void runs(struct report_out *o, const struct report *r)
 	report_put_html(o, L(o, "jobs_not_ok"));
 	report_put(o, " ");
 	put_int(o, r->jobs_failed);
-	report_put(o, "). ");
+	report_put(o, ")");
+	report_put_html(o, L(o, "sentence_end"));
 	report_put_html(o, L(o, "runs_note"));
 	report_put(o, "</p></section>\n");
 }

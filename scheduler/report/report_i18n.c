@@ -48,6 +48,7 @@ static const struct label {
 	{ "runbook", "ランブック", "Runbook" },
 	{ "total", "合計", "Total" },
 	{ "jobs_line", "ジョブ数（ステップ×ホスト）:", "Jobs (steps on hosts):" },
+	{ "sentence_end", "。", ". " },
 	{ "jobs_not_ok", "正常終了以外", "not succeeded" },
 	{ "runs_note",
 	  "実行は予定時刻（手動実行は依頼時刻）の属する日に数えます。時刻はすべて上記の時間帯です。",

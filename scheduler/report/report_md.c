@@ -103,9 +103,10 @@ static void runs(struct report_out *o, const struct report *r)
 		report_put(o, " %s |\n", report_fmt_int(total ? r->runs_total : r->runbooks[i].total,
 							 a, sizeof a));
 	}
-	report_put(o, "\n%s %s (%s %s). %s\n", L(o, "jobs_line"),
+	report_put(o, "\n%s %s (%s %s)%s%s\n", L(o, "jobs_line"),
 		   report_fmt_int(r->jobs_total, a, sizeof a), L(o, "jobs_not_ok"),
-		   report_fmt_int(r->jobs_failed, (char[32]){ 0 }, 32), L(o, "runs_note"));
+		   report_fmt_int(r->jobs_failed, (char[32]){ 0 }, 32), L(o, "sentence_end"),
+		   L(o, "runs_note"));
 	report_put(o, "\n| %s | %s | %s | %s | %s |\n|---|---:|---:|---:|---:|\n",
 		   L(o, "date"), L(o, "chart_ok"), L(o, "chart_failed"), L(o, "chart_other"),
 		   L(o, "chart_open"));
