@@ -49,7 +49,7 @@ static const char output_sql[] =
 	"SELECT o.job_id, o.stream, o.\"offset\", o.raw_len, o.zstd, o.raw,"
 	" CASE o.stream WHEN 'stdout' THEN j.stdout_sha256 ELSE j.stderr_sha256 END"
 	" FROM yoban.output_chunks o JOIN yoban.jobs j ON j.id = o.job_id"
-	" WHERE j.ended_at IS NOT NULL AND j.dropped_bytes = 0"
+	" WHERE j.ended_at IS NOT NULL"
 	" AND (o.job_id, o.stream, o.\"offset\") > ($1::bigint, $2::yoban.output_stream, $3::bigint)"
 	" AND ($4::bigint <= 1 OR EXISTS (SELECT 1 FROM yoban.evidence_chain c WHERE c.source = 'jobs'"
 	"  AND c.record_id = j.id::text AND c.seq >= $4::bigint))"
@@ -59,7 +59,7 @@ static const char output_sql[] =
 static const char no_output_sql[] =
 	"SELECT j.id, s.stream FROM yoban.jobs j CROSS JOIN LATERAL (VALUES ('stdout', j.stdout_sha256),"
 	" ('stderr', j.stderr_sha256)) s(stream, sha)"
-	" WHERE j.ended_at IS NOT NULL AND j.dropped_bytes = 0 AND s.sha IS NOT NULL"
+	" WHERE j.ended_at IS NOT NULL AND s.sha IS NOT NULL"
 	" AND s.sha <> '" EMPTY_SHA256 "'"
 	" AND NOT EXISTS (SELECT 1 FROM yoban.output_chunks o WHERE o.job_id = j.id"
 	"  AND o.stream::text = s.stream)"

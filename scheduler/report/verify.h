@@ -10,8 +10,8 @@
  *   2. the records: the latest entry of each record equals the record's payload now
  *      (yoban_evidence_payload), and the record still exists;
  *   3. every record that should have an entry has one (yoban_evidence_unchained);
- *   4. each ended job's stored output hashes to its stdout_sha256 / stderr_sha256 (output cut at
- *      the runner's cap, dropped_bytes > 0, cannot be checked and is skipped).
+ *   4. each ended job's stored output hashes to its stdout_sha256 / stderr_sha256 (the runner
+ *      digests the bytes it kept, masked and within its cap, which are the bytes stored).
  * The first problem found stops the check; it is the problem of the lowest seq within its kind.
  */
 #ifndef YB_VERIFY_H

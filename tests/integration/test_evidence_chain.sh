@@ -29,6 +29,15 @@ yd_runbook hello 'targets: { hosts: [local] }
 steps:
   - name: say
     run: seq 1 3000; echo "to stderr" >&2'
+# A step whose output holds a secret: the stored (masked) bytes are what the runner digested.
+mkdir -m 700 "$YD_SITE/secrets"
+printf 'tok-s3cret\n' >"$YD_SITE/secrets/token"; chmod 600 "$YD_SITE/secrets/token"
+echo "secrets_dir: secrets" >>"$YD_SITE/yoban.yaml"
+yd_runbook masked 'targets: { hosts: [local] }
+steps:
+  - name: show
+    run: echo "token=$TOKEN"; seq 1 100
+    secrets: { TOKEN: token }'
 yd_runbook boom 'targets: { hosts: [local] }
 steps:
   - name: fail
@@ -46,13 +55,14 @@ YAML
 
 # ---- a real daemon makes evidence --------------------------------------------------------------
 yd_start
-yd_wait_sql "SELECT count(*) FROM yoban.runbook_gates" 3 30 || bail "the daemon loads the runbooks"
+yd_wait_sql "SELECT count(*) FROM yoban.runbook_gates" 4 30 || bail "the daemon loads the runbooks"
 as alice "$yoban" trigger hello --wait >/dev/null 2>&1
 as alice "$yoban" trigger boom --wait >/dev/null 2>&1
+as alice "$yoban" trigger masked --wait >/dev/null 2>&1
 fix=$(as alice "$yoban" request fix --reason "INC-7: codes" 2>&1 | sed -n 's/^run //p')
 as bob "$yoban" approve "$fix" --comment "ok" >/dev/null 2>&1
-yd_wait_sql "SELECT count(*) FROM yoban.runs WHERE state IN ('succeeded', 'failed')" 3 60 ||
-  bail "three runs end"
+yd_wait_sql "SELECT count(*) FROM yoban.runs WHERE state IN ('succeeded', 'failed')" 4 60 ||
+  bail "four runs end"
 inc=$(yd_sql "SELECT id FROM yoban.incidents")
 PGUSER=alice yd_sql "SELECT yoban.yoban_incident_ack($inc, 'looking')" >/dev/null
 yd_stop "$YD_PID"
@@ -89,6 +99,10 @@ print(hashlib.sha256(h).hexdigest())')
 check "the SQL hash equals the formula (Python)" "$py_hash" \
   "$(yd_sql "SELECT encode(hash, 'hex') FROM yoban.evidence_chain WHERE source = 'jobs' ORDER BY seq LIMIT 1")"
 
+masked_job=$(yd_sql "SELECT j.id FROM yoban.jobs j JOIN yoban.runs r ON r.id = j.run_id WHERE r.runbook = 'masked'")
+logs=$(as alice "$yoban" logs "$(yd_sql "SELECT run_id FROM yoban.jobs WHERE id = $masked_job")" 2>&1)
+contains "the masked step's output is stored" "token=" "$logs"
+lacks "... with the secret masked" "tok-s3cret" "$logs"
 out=$(as rita "$yoban" verify)
 check "verify as a reviewer: exit 0" 0 $?
 matches "verify prints OK with the head" "evidence chain OK: head $(yd_sql "SELECT max(seq) FROM yoban.evidence_chain") *" "$out"
