@@ -33,6 +33,9 @@ packages=(
   xxd
   # the notice tests deliver to a real SMTP server on loopback (python3 -m aiosmtpd)
   python3-aiosmtpd
+  # the monthly report's test renders its HTML in headless Chromium (no element past the A4
+  # width, a screenshot, a printed PDF), with a Japanese font for the labels
+  chromium fonts-ipafont-gothic
 )
 
 missing=()

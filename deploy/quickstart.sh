@@ -296,14 +296,46 @@ step "yoban effort list: this month's entries (the data patch's runs logged thei
 "$yoban" effort list --config "$conf"
 step "yoban effort summary: hours, person-days, person-months against the monthly and total caps"
 "$yoban" effort summary --config "$conf"
+
+# ---- the evidence chain and a signed checkpoint of its head (docs/evidence.md) -------------
+step "yoban verify: the evidence chain (every request, transition, job end, approval, incident) is sound"
+"$yoban" verify --config "$conf"
+step "yoban checkpoint: sign the chain's head (the key belongs off the database host: docs/evidence.md)"
+[ -f "$state/checkpoint.key" ] || "$yoban" checkpoint keygen -o "$state/checkpoint.key"
+"$yoban" checkpoint -o "$state/checkpoint.json" --key "$state/checkpoint.key" --config "$conf"
+"$yoban" verify --checkpoint "$state/checkpoint.json" --public-key "$state/checkpoint.key.pub" --config "$conf"
 kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
+
+# ---- the monthly report (月次報告書, docs/report.md) ----------------------------------------------
+# This month, in the site's zone (Asia/Tokyo): the demo's runs, the patch and its approvals, the
+# backups and the off-site copy, the incident against the SLA, the effort against the caps, and
+# the evidence chain's head with the checkpoint just signed.
+report_month=$(TZ=Asia/Tokyo date +%Y-%m)
+report_file=$state/report-$report_month.html
+step "yoban report monthly $report_month: the month's report for reviewers (HTML, A4)"
+"$yoban" report monthly "$report_month" --config "$conf" -o "$report_file"
+"$yoban" report monthly "$report_month" --config "$conf" --format json | /usr/bin/python3 -c '
+import json, sys
+g = json.load(sys.stdin)
+s, a = g["schedule"], g["availability"]
+print("runs %d (%s), on time %s %%, incidents %d (SLA passed %d), data patches %d, backup days %d"
+      % (g["runs"]["total"], ", ".join("%s %d" % (k, v) for k, v in g["runs"]["by_state"].items() if v),
+         "-" if s["on_time_percent"] is None else "%.1f" % s["on_time_percent"],
+         len(g["incidents"]["list"]), g["incidents"]["passed"], len(g["data_patches"]), len(g["backups"])))
+print("effort %s; chain head %s, checkpoint %s"
+      % (", ".join("%s %.2f h" % (c["category"], c["hours"]) for c in g["effort"]["categories"]),
+         (g["chain"]["head"] or {}).get("seq", "not recorded"),
+         (g["chain"]["checkpoint"] or {}).get("seq", "not recorded")))'
+echo "written: $report_file"
 
 stop_daemon
 "$yoban" db stop --config "$conf" >/dev/null
 
 cat <<EOT
 
-Done: the nightly batch ran under yoband and its evidence is in PostgreSQL. Next:
+Done: the nightly batch ran under yoband and its evidence is in PostgreSQL.
+The month's report (月次報告書): $report_file
+Next:
   build/bin/yoban --help                  every command
   build/bin/yoban validate PATH...        check your own runbooks
   ./tests/run.sh                          run every test
@@ -312,4 +344,5 @@ Done: the nightly batch ran under yoband and its evidence is in PostgreSQL. Next
   build/bin/yoband                        the daemon again
   build/bin/yoban trigger nightly-resident-batch --wait
   build/bin/yoban runs                    what ran
+  build/bin/yoban report monthly $report_month --lang en -o report.html   the report in English
 EOT
