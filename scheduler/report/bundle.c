@@ -29,18 +29,22 @@
 static const char run_sql[] =
 	"SELECT r.runbook, (SELECT s.id FROM yoban.site s), session_user,"
 	" to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	" extract(epoch FROM now())::bigint"
+	" floor(extract(epoch FROM now()))::bigint"
 	" FROM yoban.runs r WHERE r.id = $1::bigint";
 
 static const char head_sql[] =
 	"SELECT c.seq, encode(c.hash, 'hex') FROM yoban.evidence_chain c ORDER BY c.seq DESC LIMIT 1";
 
-/* The contract's query (HELPERS.md, chain.h): the run's entries, the time as the hash takes it. */
+/* The contract's query (HELPERS.md, chain.h): the run's entries, the time as the hash takes it;
+ * and the entries of the request that made the run (a trigger request is chained before its run
+ * exists, so its entries carry no run). Both use an index of 013 (run_id, seq; source, record_id). */
 static const char entries_sql[] =
 	"SELECT c.seq, to_char(c.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
 	" c.actor, c.source, c.record_id, c.action, coalesce(c.run_id::text, ''), c.payload::text,"
 	" encode(c.payload_sha256, 'hex'), encode(c.prev_hash, 'hex'), encode(c.hash, 'hex')"
-	" FROM yoban.evidence_chain c WHERE c.run_id = $1::bigint ORDER BY c.seq";
+	" FROM yoban.evidence_chain c WHERE c.run_id = $1::bigint"
+	" OR (c.source = 'requests' AND c.record_id = (SELECT r.request_id::text FROM yoban.runs r"
+	" WHERE r.id = $1::bigint)) ORDER BY c.seq";
 
 static const char chunks_sql[] =
 	"SELECT c.stream::text, c.\"offset\", c.raw_len, c.zstd, c.raw FROM yoban.output_chunks c"
@@ -54,7 +58,7 @@ static const char artifact_sql[] =
 static const char *const section_order[] = {
 	"runs", "run_transitions", "requests", "approval_requests", "approvals", "gate_decisions",
 	"jobs", "artifacts", "sql_results", "backup_evidence", "incidents", "notify_events",
-	"notifications", "effort_entries",
+	"notify_attempts", "notifications", "effort_entries", "audit",
 };
 
 static const char readme[] =
