@@ -741,7 +741,7 @@ int aio_read_files(aio_source_fn source, void *source_ctx, const struct aio_limi
 		total += (uint64_t)size;
 		name_add(&seen, name, AIO_FILE);
 		struct aio_file f = { .path = name, .size = (uint64_t)size };
-		bool keep = (uint64_t)size <= lim->max_kept;
+		bool keep = (uint64_t)size <= lim->max_kept && (!lim->keep || lim->keep(name));
 		if ((rc = read_file_data(r, &sc, name, f.size, keep, &kept, f.sha256, err)) < 0)
 			goto out;
 		f.data = keep ? (kept.data ? kept.data : "") : NULL;

@@ -86,13 +86,14 @@ struct aio_limits {
 	uint64_t max_total;  /* bytes of all files */
 	size_t max_files;    /* number of files */
 	size_t max_kept;     /* a file up to this size is handed over whole; a larger one digested only */
+	bool (*keep)(const char *path); /* NULL: every file up to max_kept; else only those it names */
 };
 
 struct aio_file {
 	const char *path;
 	uint64_t size;
 	unsigned char sha256[YB_SHA256_LEN];
-	const void *data;    /* the bytes (NUL after them) when size <= max_kept, else NULL */
+	const void *data;    /* the bytes (NUL after them) when kept (max_kept, keep), else NULL */
 };
 
 /* Called once per file, after its content was read; returning <0 stops the read. */

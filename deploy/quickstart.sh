@@ -286,6 +286,10 @@ step "yoban incident ack $inc, then resolve it with its cause and fixes"
   --temporary-fix "the query was cancelled and the batch rerun" \
   --permanent-fix "lock_timeout for manual sessions on the tax database"
 "$yoban" incident show "$inc" --config "$conf"
+step "yoban evidence export $patch_run: the data patch's evidence in one file (manifest, run.json, chain entries, outputs, before/after CSV)"
+"$yoban" evidence export "$patch_run" -o "$state/evidence-$patch_run.tar.zst" --force --config "$conf"
+step "yoban evidence verify: what an auditor runs, offline (no database, no site config)"
+env -u YOBAN_CONFIG "$yoban" evidence verify "$state/evidence-$patch_run.tar.zst"
 kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
 
 stop_daemon

@@ -59,10 +59,11 @@ uint64_t yb_bundle_written(const struct yb_bundle_writer *w);
 size_t yb_bundle_files(const struct yb_bundle_writer *w);
 
 /* Reads a tar.zst stream whose compressed bytes come from source and hands each file to
- * on_file (aio_read_files with the YB_BUNDLE_* limits). A damaged zstd frame or tar header is
- * YB_EINVAL with a message saying which. */
-int yb_bundle_read(aio_source_fn source, void *source_ctx, aio_file_fn on_file, void *file_ctx,
-		   struct yb_err *err);
+ * on_file (aio_read_files with the YB_BUNDLE_* limits; with json_only, only manifest.json,
+ * run.json and chain.jsonl come with their bytes, the others with their size and digest). A
+ * damaged zstd frame or tar header is YB_EINVAL with a message saying which. */
+int yb_bundle_read(aio_source_fn source, void *source_ctx, bool json_only, aio_file_fn on_file,
+		   void *file_ctx, struct yb_err *err);
 
 /* "outputs/17-fix-address-code-db1.stdout", "artifacts/17-before.csv": names built from what a
  * chain payload records; characters outside [A-Za-z0-9._-] become '_'. The caller frees them. */

@@ -184,14 +184,21 @@ static ssize_t zsource_next(void *ctx, const void **data, struct yb_err *err)
 	return (ssize_t)z->out.len;
 }
 
-int yb_bundle_read(aio_source_fn source, void *source_ctx, aio_file_fn on_file, void *file_ctx,
-		   struct yb_err *err)
+static bool json_member(const char *path)
 {
-	static const struct aio_limits lim = {
+	return !strcmp(path, "manifest.json") || !strcmp(path, "run.json") ||
+	       !strcmp(path, "chain.jsonl");
+}
+
+int yb_bundle_read(aio_source_fn source, void *source_ctx, bool json_only, aio_file_fn on_file,
+		   void *file_ctx, struct yb_err *err)
+{
+	const struct aio_limits lim = {
 		.max_file = YB_BUNDLE_MAX_FILE,
 		.max_total = YB_BUNDLE_MAX_TOTAL,
 		.max_files = YB_BUNDLE_MAX_FILES,
 		.max_kept = YB_BUNDLE_MAX_KEPT,
+		.keep = json_only ? json_member : NULL,
 	};
 	struct zsource z = { .raw = source, .raw_ctx = source_ctx, .dec = yb_zstd_dec_new() };
 	yb_buf_init(&z.out, OUT_CAP);

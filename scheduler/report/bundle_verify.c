@@ -547,7 +547,7 @@ int yb_bundle_verify(aio_source_fn source, void *source_ctx, struct yb_bundle_re
 {
 	struct verify v = { 0 };
 	int rc;
-	if ((rc = yb_bundle_read(source, source_ctx, on_file, &v, err)) < 0)
+	if ((rc = yb_bundle_read(source, source_ctx, true, on_file, &v, err)) < 0)
 		goto out;
 	qsort(v.files, v.n_files, sizeof(*v.files), cmp_file);
 	if ((rc = check_manifest(&v, err)) < 0 || (rc = check_chain(&v, err)) < 0 ||

@@ -84,6 +84,8 @@ contains "export: says what it wrote and that it verified it" "wrote and verifie
 lacks "export: no progress line off a terminal" "written," "$out"
 check "export: the bundle is there, mode 0600" 600 "$(stat -c %a "$b")"
 check "export: no FILE.tmp left" "" "$(ls "$b.tmp" 2>/dev/null)"
+# YB_KEEP_BUNDLE=FILE keeps a copy (the seed of tests/fuzz/corpus/bundle/ was made so)
+[ -z "${YB_KEEP_BUNDLE:-}" ] || cp "$b" "$YB_KEEP_BUNDLE"
 members=$(tar --zstd -tf "$b" | sort | tr '\n' ' ')
 jobs=$(yd_sql "SELECT string_agg(id::text, ' ' ORDER BY step_index) FROM yoban.jobs WHERE run_id = $run")
 j1=${jobs%% *}; j2=${jobs##* }

@@ -239,7 +239,7 @@ static void unpack(const struct yb_buf *bundle, struct members *ms)
 	struct yb_err err = { 0 };
 	struct mem_src s = { bundle->data, bundle->len };
 	memset(ms, 0, sizeof(*ms));
-	ck_assert_msg(yb_bundle_read(mem_next, &s, collect, ms, &err) == 0, "%s", err.msg);
+	ck_assert_msg(yb_bundle_read(mem_next, &s, false, collect, ms, &err) == 0, "%s", err.msg);
 }
 
 static struct member *member(struct members *ms, const char *path)
