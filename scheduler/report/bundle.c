@@ -472,6 +472,9 @@ int yb_bundle_export(struct db_conn *c, const struct yb_bundle_export *o,
 			  err)) < 0)
 		goto out;
 	in_tx = true;
+	/* payloads are hashed as UTF-8 (chain.h): take them as such whatever the login's default */
+	if ((rc = db_exec(c, "SET LOCAL client_encoding = 'UTF8'", 0, NULL, NULL, err)) < 0)
+		goto out;
 	x.fd = open(x.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (x.fd < 0) {
 		rc = yb_err_set(err, YB_EIO, "cannot create '%s': %s", x.tmp, strerror(errno));
