@@ -245,6 +245,12 @@ check "  the file is untouched" "$before" "$(sha256sum <"$b")"
 out=$("$yoban" evidence export "$run" -o "$b" --force 2>&1)
 check "--force replaces it: exit 0" 0 "$?" || echo "$out" >&2
 check "  with a new export (a later exported_at)" 1 "$(status_of cmp -s "$b" "$work/same.tar.zst")"
+# on a terminal (script(1) gives it one), the progress: files, bytes, rate
+if command -v script >/dev/null; then
+  out=$(script -qec "'$yoban' evidence export $run -o '$work/tty.tar.zst'" /dev/null 2>&1)
+  contains "export on a terminal: shows its progress" " files, " "$out"
+  contains "  with a rate" "/s" "$out"
+fi
 check "usage: export without -o" 2 "$(status_of "$yoban" evidence export "$run")"
 check "usage: verify without FILE" 2 "$(status_of "$yoban" evidence verify)"
 out=$("$yoban" evidence verify "$work/nosuch.tar.zst" 2>&1)
