@@ -32,6 +32,12 @@ static const char run_sql[] =
 	" floor(extract(epoch FROM now()))::bigint"
 	" FROM yoban.runs r WHERE r.id = $1::bigint";
 
+/* Run before the transaction: a refusal (no such run, no read access, no chain table) then
+ * leaves the session as it was, with its SQLSTATE for the caller to explain. */
+static const char probe_sql[] =
+	"SELECT EXISTS (SELECT 1 FROM yoban.evidence_chain c WHERE c.run_id = $1::bigint)"
+	" FROM yoban.runs r WHERE r.id = $1::bigint";
+
 static const char head_sql[] =
 	"SELECT c.seq, encode(c.hash, 'hex') FROM yoban.evidence_chain c ORDER BY c.seq DESC LIMIT 1";
 
@@ -166,9 +172,8 @@ static int load_entries(struct export *x, struct yb_err *err)
 		return rc;
 	x->n = (size_t)db_result_rows(x->entries);
 	if (!x->n)
-		return yb_err_set(err, YB_ENOENT, "run %s has no evidence chain entries (a run from "
-				  "before the chain existed cannot be exported; see 'yoban show %s')",
-				  x->run_id, x->run_id);
+		return yb_err_set(err, YB_ENOENT, "run %s has no evidence chain entries (its records "
+				  "were never chained: 'yoban verify' tells why)", x->run_id);
 	x->e = xcalloc(x->n, sizeof(*x->e));
 	for (size_t i = 0; i < x->n; i++) {
 		struct xentry *e = &x->e[i];
@@ -468,6 +473,18 @@ int yb_bundle_export(struct db_conn *c, const struct yb_bundle_export *o,
 		return yb_err_set(err, YB_EEXIST, "'%s' exists: give --force to replace it, or another "
 				  "-o FILE", o->file);
 	x.tmp = xasprintf("%s.tmp", o->file);
+	const char *p[] = { x.run_id };
+	struct db_result *probe = NULL;
+	if ((rc = db_exec(c, probe_sql, 1, p, &probe, err)) < 0)
+		goto out;
+	if (db_result_rows(probe) != 1)
+		rc = yb_err_set(err, YB_ENOENT, "run %s does not exist (see 'yoban runs')", x.run_id);
+	else if (strcmp(db_result_get(probe, 0, 0), "t"))
+		rc = yb_err_set(err, YB_ENOENT, "run %s has no evidence chain entries (its records were "
+				"never chained: 'yoban verify' tells why)", x.run_id);
+	db_result_free(probe);
+	if (rc < 0)
+		goto out;
 	if ((rc = db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, NULL,
 			  err)) < 0)
 		goto out;
@@ -522,7 +539,7 @@ out:
 		close(x.fd);
 	if (made)
 		unlink(x.tmp);
-	if (in_tx && rc != YB_EDB) /* after a refused statement the session keeps its SQLSTATE */
+	if (in_tx)
 		db_exec(c, "ROLLBACK", 0, NULL, NULL, NULL);
 	yb_bundle_writer_free(x.w);
 	for (size_t i = 0; i < x.n; i++)

@@ -161,9 +161,8 @@ caught=0
 for at in 20 $((size / 5)) $((size / 2)) $((size * 4 / 5)) $((size - 2)); do
   cp "$b" "$work/flip.tar.zst"
   byte=$(od -An -tu1 -j "$at" -N1 "$b" | tr -d ' ')
-  printf "$(printf '\\%03o' $((byte ^ 0x55)))" | dd of="$work/flip.tar.zst" bs=1 seek="$at" conv=notrunc status=none
-  o=$(env -u YOBAN_CONFIG "$yoban" evidence verify "$work/flip.tar.zst" 2>&1)
-  if [ $? -eq 0 ]; then
+  printf '%b' "\\$(printf '%03o' $((byte ^ 0x55)))" | dd of="$work/flip.tar.zst" bs=1 seek="$at" conv=notrunc status=none
+  if o=$(env -u YOBAN_CONFIG "$yoban" evidence verify "$work/flip.tar.zst" 2>&1); then
     zstd -dcq "$work/flip.tar.zst" 2>/dev/null | cmp -s - "$work/orig.tar"
     check "a flip at byte $at that verified left the content unchanged" 0 "$?"
   else
@@ -237,6 +236,12 @@ out=$("$yoban" evidence export "$old_run" -o "$work/old.tar.zst" 2>&1)
 check "a run with no chain entries: exit 1" 1 "$?"
 contains "  says so" "run $old_run has no evidence chain entries" "$out"
 check "  no file left" "" "$(ls "$work"/old.tar.zst* 2>/dev/null)"
+pg_create_login dave >/dev/null 2>&1 || true
+sed 's/user=yoband/user=dave/' "$YD_SITE/yoban.yaml" >"$YD_SITE/dave.yaml"
+out=$("$yoban" evidence export "$run" -o "$work/dave.tar.zst" --config "$YD_SITE/dave.yaml" 2>&1)
+check "a login without a yoban role: exit 1" 1 "$?"
+contains "  names the role it needs" "role 'dave' is not a member of yoban_reviewer" "$out"
+check "  no file left" "" "$(ls "$work"/dave.tar.zst* 2>/dev/null)"
 before=$(sha256sum <"$b")
 out=$("$yoban" evidence export "$run" -o "$b" 2>&1)
 check "an existing -o FILE: exit 1" 1 "$?"
