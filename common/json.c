@@ -162,6 +162,13 @@ int yb_json_parse(const char *text, size_t len, struct yb_json **out, struct yb_
 	return 0;
 }
 
+bool yb_json_equal(const struct yb_json *a, const struct yb_json *b)
+{
+	if (!a || !b)
+		return a == b;
+	return json_equal(J(a), J(b)) != 0;
+}
+
 char *yb_json_dump(const struct yb_json *v, int flags)
 {
 	size_t jflags = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY;

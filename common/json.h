@@ -53,6 +53,9 @@ bool yb_json_is_array(const struct yb_json *v);
 bool yb_json_is_string(const struct yb_json *v);
 bool yb_json_is_int(const struct yb_json *v);
 bool yb_json_is_null(const struct yb_json *v);
+/* Deep equality (jansson's json_equal): objects by their members in any order, arrays in order,
+ * an integer never equal to a real. Two NULLs are equal; NULL and a value are not. */
+bool yb_json_equal(const struct yb_json *a, const struct yb_json *b);
 struct yb_json *yb_json_get(const struct yb_json *obj, const char *key);
 const char *yb_json_get_str(const struct yb_json *obj, const char *key);
 int64_t yb_json_get_int(const struct yb_json *obj, const char *key, int64_t dflt);

@@ -304,6 +304,10 @@ step "yoban checkpoint: sign the chain's head (the key belongs off the database 
 [ -f "$state/checkpoint.key" ] || "$yoban" checkpoint keygen -o "$state/checkpoint.key"
 "$yoban" checkpoint -o "$state/checkpoint.json" --key "$state/checkpoint.key" --config "$conf"
 "$yoban" verify --checkpoint "$state/checkpoint.json" --public-key "$state/checkpoint.key.pub" --config "$conf"
+step "yoban evidence export $patch_run: the data patch's evidence in one file (manifest, run.json, chain entries, outputs, before/after CSV)"
+"$yoban" evidence export "$patch_run" -o "$state/evidence-$patch_run.tar.zst" --force --config "$conf"
+step "yoban evidence verify: what an auditor runs, offline (no database, no site config)"
+env -u YOBAN_CONFIG "$yoban" evidence verify "$state/evidence-$patch_run.tar.zst"
 kill "$ntpid" 2>/dev/null; wait "$ntpid" 2>/dev/null || true
 
 # ---- the monthly report (月次報告書, docs/report.md) ----------------------------------------------

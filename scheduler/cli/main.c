@@ -14,7 +14,7 @@
 	X(validate) X(plan) X(next) X(calendar) X(exec) X(init) X(db) X(trigger) X(cancel) X(rerun)  \
 	X(request) X(approve) X(reject) X(pending) X(status) X(runs) X(show) X(logs) X(reload)      \
 	X(backups) X(restore) X(offsite_restore) X(release) X(artifact) X(notify) X(notifications)  \
-	X(incidents) X(incident) X(effort) X(verify) X(checkpoint) X(report)
+	X(incidents) X(incident) X(effort) X(verify) X(checkpoint) X(evidence) X(report)
 
 #define DECLARE(n) extern const struct yb_cmd cmd_##n;
 YB_COMMANDS(DECLARE)

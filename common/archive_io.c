@@ -534,3 +534,223 @@ int aio_extract(aio_source_fn source, void *source_ctx, const char *dest, aio_en
 {
 	return read_stream(source, source_ctx, dest, on_entry, entry_ctx, err);
 }
+
+/* ---- archives of files held in memory ----------------------------------------------------- */
+
+struct aio_writer {
+	struct archive *a;
+	struct archive_entry *e;
+	struct pack_sink ps;
+	struct yb_err sink_err;
+};
+
+/* What failed in w, into err: the sink's own message when the sink is why. */
+static int writer_fail(struct aio_writer *w, struct yb_err *err, const char *what)
+{
+	if (w->ps.rc < 0) {
+		if (err)
+			*err = w->sink_err;
+		return w->ps.rc;
+	}
+	return arc_fail(w->a, 0, err, what);
+}
+
+int aio_writer_open(struct aio_writer **out, yb_sink_fn sink, void *sink_ctx, struct yb_err *err)
+{
+	struct aio_writer *w = xcalloc(1, sizeof(*w));
+	w->a = archive_write_new();
+	w->e = archive_entry_new();
+	if (!w->a || !w->e)
+		BUG("libarchive could not allocate");
+	w->ps = (struct pack_sink){ sink, sink_ctx, &w->sink_err, 0 };
+	archive_write_set_format_pax(w->a);
+	archive_write_set_bytes_per_block(w->a, 10240);
+	archive_write_set_bytes_in_last_block(w->a, 1);
+	if (archive_write_open(w->a, &w->ps, NULL, pack_write, NULL) != ARCHIVE_OK) {
+		int rc = writer_fail(w, err, "cannot start the archive");
+		aio_writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int aio_writer_add(struct aio_writer *w, const char *path, const void *data, size_t len,
+		   int64_t mtime_s, struct yb_err *err)
+{
+	int rc = aio_check_name(path, err);
+	if (rc < 0)
+		return rc;
+	archive_entry_clear(w->e);
+	archive_entry_copy_pathname(w->e, path);
+	archive_entry_set_filetype(w->e, AE_IFREG);
+	archive_entry_set_perm(w->e, 0644);
+	archive_entry_set_uid(w->e, 0);
+	archive_entry_set_gid(w->e, 0);
+	archive_entry_set_size(w->e, (la_int64_t)len);
+	archive_entry_set_mtime(w->e, (time_t)mtime_s, 0);
+	if (archive_write_header(w->a, w->e) < ARCHIVE_WARN)
+		return writer_fail(w, err, "cannot write the archive");
+	const char *p = data;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < DATA_PIECE ? len - done : DATA_PIECE;
+		if (archive_write_data(w->a, p + done, n) != (la_ssize_t)n)
+			return writer_fail(w, err, "cannot write the archive");
+		done += n;
+	}
+	if (archive_write_finish_entry(w->a) < ARCHIVE_WARN)
+		return writer_fail(w, err, "cannot write the archive");
+	return 0;
+}
+
+int aio_writer_close(struct aio_writer *w, struct yb_err *err)
+{
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return writer_fail(w, err, "cannot finish the archive");
+	return 0;
+}
+
+void aio_writer_free(struct aio_writer *w)
+{
+	if (!w)
+		return;
+	archive_entry_free(w->e);
+	archive_write_free(w->a);
+	free(w);
+}
+
+/* Reads the content of a regular file entry of ae->size bytes, digesting it and keeping it in
+ * *kept when it is small enough. */
+static int read_file_data(struct archive *r, struct source_ctx *sc, const char *name,
+			  uint64_t size, bool keep, struct yb_buf *kept, unsigned char *sha256,
+			  struct yb_err *err)
+{
+	struct yb_sha256 h;
+	char piece[64 * 1024];
+	uint64_t done = 0;
+	yb_sha256_init(&h);
+	yb_buf_reset(kept);
+	for (;;) {
+		la_ssize_t n = archive_read_data(r, piece, sizeof(piece));
+		if (n < 0)
+			return arc_fail(r, sc->rc, err, "cannot read the archive");
+		if (n == 0)
+			break;
+		if ((uint64_t)n > size - done)
+			return yb_err_set(err, YB_EINVAL, "entry '%.200s' holds more than the %llu bytes "
+					  "its header says", name, (unsigned long long)size);
+		yb_sha256_update(&h, piece, (size_t)n);
+		if (keep && yb_buf_append(kept, piece, (size_t)n) < 0)
+			BUG("a kept file outgrew the size its header gave");
+		done += (uint64_t)n;
+	}
+	if (done != size)
+		return yb_err_set(err, YB_EINVAL, "entry '%.200s' ends after %llu of the %llu bytes its "
+				  "header says (a truncated archive)", name, (unsigned long long)done,
+				  (unsigned long long)size);
+	yb_sha256_final(&h, sha256);
+	return 0;
+}
+
+static const char *member_kind(struct archive_entry *e)
+{
+	if (archive_entry_hardlink(e))
+		return "a hard link";
+	switch (archive_entry_filetype(e)) {
+	case AE_IFDIR: return "a folder";
+	case AE_IFLNK: return "a symbolic link";
+	case AE_IFCHR:
+	case AE_IFBLK: return "a device";
+	case AE_IFIFO: return "a FIFO";
+	case AE_IFSOCK: return "a socket";
+	default: return "not a regular file";
+	}
+}
+
+int aio_read_files(aio_source_fn source, void *source_ctx, const struct aio_limits *lim,
+		   aio_file_fn on_file, void *file_ctx, struct yb_err *err)
+{
+	struct archive *r = archive_read_new();
+	struct source_ctx sc = { source, source_ctx, err, 0 };
+	struct name_set seen = { 0 };
+	struct yb_buf kept;
+	uint64_t total = 0;
+	size_t count = 0;
+	int rc = 0;
+
+	if (!r)
+		BUG("libarchive could not allocate");
+	yb_buf_init(&kept, lim->max_kept + 1);
+	archive_read_support_format_tar(r); /* tar only: no other format, no filter */
+	if (archive_read_open(r, &sc, NULL, source_read, NULL) != ARCHIVE_OK) {
+		rc = arc_fail(r, sc.rc, err, "cannot read the archive");
+		goto out;
+	}
+	for (;;) {
+		struct archive_entry *entry;
+		int r_rc = archive_read_next_header(r, &entry);
+		if (r_rc == ARCHIVE_EOF)
+			break;
+		if (r_rc < ARCHIVE_WARN) {
+			rc = arc_fail(r, sc.rc, err, "cannot read the archive");
+			goto out;
+		}
+		const char *name = archive_entry_pathname(entry);
+		if (!name) {
+			rc = yb_err_set(err, YB_EINVAL, "an entry has no name");
+			goto out;
+		}
+		if ((rc = aio_check_name(name, err)) < 0)
+			goto out;
+		if (archive_entry_hardlink(entry) || archive_entry_filetype(entry) != AE_IFREG) {
+			rc = yb_err_set(err, YB_EINVAL, "entry '%.200s' is %s (only regular files "
+					"belong here)", name, member_kind(entry));
+			goto out;
+		}
+		if (archive_entry_sparse_count(entry) > 0) {
+			rc = yb_err_set(err, YB_EINVAL, "entry '%.200s' is a sparse file", name);
+			goto out;
+		}
+		if (name_find(&seen, name, strlen(name)) >= 0) {
+			rc = yb_err_set(err, YB_EINVAL, "entry '%.200s' appears twice in the archive",
+					name);
+			goto out;
+		}
+		if (++count > lim->max_files) {
+			rc = yb_err_set(err, YB_ENOMEM, "the archive holds more than %zu files",
+					lim->max_files);
+			goto out;
+		}
+		la_int64_t size = archive_entry_size(entry);
+		if (!archive_entry_size_is_set(entry) || size < 0) {
+			rc = yb_err_set(err, YB_EINVAL, "entry '%.200s' has no size", name);
+			goto out;
+		}
+		if ((uint64_t)size > lim->max_file) {
+			rc = yb_err_set(err, YB_ENOMEM, "entry '%.200s' is %lld bytes, over the cap of "
+					"%llu", name, (long long)size,
+					(unsigned long long)lim->max_file);
+			goto out;
+		}
+		if ((uint64_t)size > lim->max_total - total) {
+			rc = yb_err_set(err, YB_ENOMEM, "the archive's files add up to more than %llu "
+					"bytes (at entry '%.200s')", (unsigned long long)lim->max_total,
+					name);
+			goto out;
+		}
+		total += (uint64_t)size;
+		name_add(&seen, name, AIO_FILE);
+		struct aio_file f = { .path = name, .size = (uint64_t)size };
+		bool keep = (uint64_t)size <= lim->max_kept && (!lim->keep || lim->keep(name));
+		if ((rc = read_file_data(r, &sc, name, f.size, keep, &kept, f.sha256, err)) < 0)
+			goto out;
+		f.data = keep ? (kept.data ? kept.data : "") : NULL;
+		if (on_file && (rc = on_file(file_ctx, &f, err)) < 0)
+			goto out;
+	}
+out:
+	archive_read_free(r);
+	name_set_release(&seen);
+	yb_buf_release(&kept);
+	return rc;
+}

@@ -1,8 +1,9 @@
 /*
- * archive_io.h: tar archives (pax), through libarchive: runner/steps/archive_io.c is the only file
- * that includes archive.h.
+ * archive_io.h: tar archives (pax), through libarchive: common/archive_io.c is the only file
+ * that includes archive.h. The runner's backup steps (runner/steps/) and the scheduler's evidence
+ * bundles (scheduler/report/bundle.c) both use it.
  *
- * Three things are done with a tar stream, and each hands every entry to the caller with the
+ * Folders (backups). Three things are done with a tar stream, and each hands every entry to the caller with the
  * SHA-256 of exactly the bytes that went into (or came out of) the archive:
  *   aio_pack     walks a folder (never following a link inside it) and writes a pax stream to a
  *                sink: files, folders, symbolic links and hard links with their modes, owners
@@ -62,5 +63,43 @@ int aio_extract(aio_source_fn source, void *source_ctx, const char *dest, aio_en
 /* The name rule of aio_extract on its own: 0 if name is a safe relative path (one trailing '/'
  * allowed), else YB_EINVAL saying why. */
 int aio_check_name(const char *name, struct yb_err *err);
+
+/* ---- archives of files held in memory (evidence bundles) ----
+ * aio_writer    writes regular files given as bytes (mode 0644, owner 0:0, one mtime) as a pax
+ *               stream to a sink;
+ * aio_read_files reads a tar stream that must hold nothing but regular files, never touching the
+ *               disk: an entry is refused (the read fails, saying which and why) when its name
+ *               breaks aio_check_name or appears twice; when it is a folder, a link (symbolic or
+ *               hard), a device, FIFO or socket, or sparse; when it is larger than max_file bytes,
+ *               or it brings the files' total past max_total or their count past max_files. */
+struct aio_writer;
+
+int aio_writer_open(struct aio_writer **out, yb_sink_fn sink, void *sink_ctx, struct yb_err *err);
+int aio_writer_add(struct aio_writer *w, const char *path, const void *data, size_t len,
+		   int64_t mtime_s, struct yb_err *err);
+/* Ends the stream (the tar end blocks) and flushes it to the sink. */
+int aio_writer_close(struct aio_writer *w, struct yb_err *err);
+void aio_writer_free(struct aio_writer *w);
+
+struct aio_limits {
+	uint64_t max_file;   /* bytes of one file */
+	uint64_t max_total;  /* bytes of all files */
+	size_t max_files;    /* number of files */
+	size_t max_kept;     /* a file up to this size is handed over whole; a larger one digested only */
+	bool (*keep)(const char *path); /* NULL: every file up to max_kept; else only those it names */
+};
+
+struct aio_file {
+	const char *path;
+	uint64_t size;
+	unsigned char sha256[YB_SHA256_LEN];
+	const void *data;    /* the bytes (NUL after them) when kept (max_kept, keep), else NULL */
+};
+
+/* Called once per file, after its content was read; returning <0 stops the read. */
+typedef int (*aio_file_fn)(void *ctx, const struct aio_file *f, struct yb_err *err);
+
+int aio_read_files(aio_source_fn source, void *source_ctx, const struct aio_limits *lim,
+		   aio_file_fn on_file, void *file_ctx, struct yb_err *err);
 
 #endif
