@@ -349,6 +349,13 @@ av=$(yb incidents --month 2026-11 --format json)
 check "availability of 2026-11" "43080 60 99.8607 False" \
   "$($PY -c 'import json,sys; a=json.load(sys.stdin)["availability"]; print(round(a["minutes"]), round(a["down_minutes"]), round(a["percent"], 4), a["met"])' <<<"$av")"
 contains "availability in text" "availability 2026-11: 99.86" "$(yb incidents --month 2026-11)"
+# Counted from the first time a scheduler led (014): before it, Yoban was not in service.
+check "availability before any leader: nothing counted, no percentage" "0|0|" \
+  "$(yd_sql "SELECT round(total_minutes)::text || '|' || round(down_minutes)::text || '|' || coalesce(percent::text, '')
+             FROM yoban.yoban_availability('2026-10-01 00:00+09:00', '2026-10-31 23:00+09:00')")"
+check "availability across the first leader's start: counted from it" "60|0|100" \
+  "$(yd_sql "SELECT round(total_minutes)::text || '|' || round(down_minutes)::text || '|' || round(percent)::text
+             FROM yoban.yoban_availability('2026-10-31 21:00+09:00', '2026-11-01 00:00+09:00')")"
 yb incidents --month 2026-13 >/dev/null 2>&1; check "a bad month is a usage error" 2 "$?"
 
 # ---- yoban notify test ----
