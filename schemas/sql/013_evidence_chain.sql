@@ -278,8 +278,9 @@ $$;
 
 -- ---- appending ---------------------------------------------------------------------------------
 
--- Appends one entry for a record as it is now. The advisory lock (held to the end of the
--- transaction) makes reading the head and inserting seq = head + 1 one step for all writers.
+-- Appends one entry for a record as it is now; returns its seq (NULL when the record is gone).
+-- The advisory lock (held to the end of the transaction) makes reading the head and inserting
+-- seq = head + 1 one step for all writers.
 CREATE FUNCTION yoban.yoban_chain_append(source text, record_id text, action text)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -290,12 +291,12 @@ DECLARE
 	at timestamptz;
 	at_text text;
 	psha bytea;
+	h bytea;
 BEGIN
 	PERFORM pg_catalog.pg_advisory_xact_lock(7955187001); -- 'yob' + 013 + 001: the chain's key
 	SELECT p.run_id, p.payload INTO rec FROM yoban.yoban_evidence_payload(source, record_id) p;
 	IF rec.payload IS NULL THEN
-		RAISE EXCEPTION 'no % record %: nothing to chain', source, record_id
-			USING ERRCODE = 'no_data_found';
+		RETURN NULL; -- gone before the commit (removed in the same transaction): nothing to chain
 	END IF;
 	SELECT c.seq, c.hash INTO head_seq, head_hash FROM yoban.evidence_chain c
 		ORDER BY c.seq DESC LIMIT 1;
@@ -304,16 +305,24 @@ BEGIN
 	at := pg_catalog.clock_timestamp();
 	at_text := pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
 	psha := pg_catalog.sha256(pg_catalog.convert_to(rec.payload::text, 'UTF8'));
+	-- computed apart from the INSERT: inside its VALUES the call costs four times as much
+	h := yoban.yoban_chain_hash(head_hash, head_seq, at_text, session_user, source, record_id,
+		action, coalesce(rec.run_id::text, ''), psha);
 	INSERT INTO yoban.evidence_chain (seq, at, actor, source, record_id, action, run_id, payload,
 		payload_sha256, prev_hash, hash)
 	VALUES (head_seq, at, session_user, source, record_id, action, rec.run_id, rec.payload, psha,
-		head_hash, yoban.yoban_chain_hash(head_hash, head_seq, at_text, session_user, source,
-			record_id, action, coalesce(rec.run_id::text, ''), psha));
+		head_hash, h);
 	RETURN head_seq;
 END
 $$;
 
 -- The row trigger of every chained table: the record's key and what happened, then one append.
+-- The triggers are constraint triggers, DEFERRABLE INITIALLY DEFERRED: they run when the writing
+-- transaction commits, in the order of its changes, and read each record as it is committed.
+-- So the chain's lock is taken last, after every row lock the transaction needs, and held only
+-- through the commit: a transaction never waits for a row while holding it (no deadlock between
+-- e.g. a notice worker that ends an attempt and then marks the incident notified, and an
+-- acknowledgement that locked the incident first), and seq follows commit order.
 -- SECURITY DEFINER so that whoever writes the record (yoband, a definer function) needs no right
 -- on the chain itself, and nobody can append an entry of their choosing.
 CREATE FUNCTION yoban.yoban_chain_record() RETURNS trigger
@@ -384,18 +393,22 @@ BEGIN
 	FOREACH t IN ARRAY ARRAY['requests', 'run_transitions', 'artifacts', 'sql_results',
 			'approval_requests', 'approvals', 'revision_approvals', 'gate_decisions',
 			'backup_evidence', 'incidents', 'effort_entries', 'audit'] LOOP
-		EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON yoban.%I FOR EACH ROW '
+		EXECUTE pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER INSERT ON yoban.%I '
+			'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW '
 			'EXECUTE FUNCTION yoban.yoban_chain_record()', t || '_chain_insert', t);
-		EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER UPDATE ON yoban.%I FOR EACH ROW '
+		EXECUTE pg_catalog.format('CREATE CONSTRAINT TRIGGER %I AFTER UPDATE ON yoban.%I '
+			'DEFERRABLE INITIALLY DEFERRED FOR EACH ROW '
 			'WHEN (OLD IS DISTINCT FROM NEW) EXECUTE FUNCTION yoban.yoban_chain_record()',
 			t || '_chain_update', t);
 	END LOOP;
 END
 $$;
 -- runs: the creation, and a change of a payload column (not of the state: transitions carry it).
-CREATE TRIGGER runs_chain_insert AFTER INSERT ON yoban.runs FOR EACH ROW
+CREATE CONSTRAINT TRIGGER runs_chain_insert AFTER INSERT ON yoban.runs
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	EXECUTE FUNCTION yoban.yoban_chain_record();
-CREATE TRIGGER runs_chain_update AFTER UPDATE ON yoban.runs FOR EACH ROW
+CREATE CONSTRAINT TRIGGER runs_chain_update AFTER UPDATE ON yoban.runs
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	WHEN ((OLD.id, OLD.runbook, OLD.revision_id, OLD.trigger, OLD.mode, OLD.scheduled_for,
 	       OLD.requested_by, OLD.request_id, OLD.rerun_of, OLD.rerun_from_step, OLD.params,
 	       OLD.created_at) IS DISTINCT FROM
@@ -404,9 +417,11 @@ CREATE TRIGGER runs_chain_update AFTER UPDATE ON yoban.runs FOR EACH ROW
 	       NEW.created_at))
 	EXECUTE FUNCTION yoban.yoban_chain_record();
 -- jobs: the end, and any later change of a payload column (holds_slot alone is not one).
-CREATE TRIGGER jobs_chain_insert AFTER INSERT ON yoban.jobs FOR EACH ROW
+CREATE CONSTRAINT TRIGGER jobs_chain_insert AFTER INSERT ON yoban.jobs
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	WHEN (NEW.ended_at IS NOT NULL) EXECUTE FUNCTION yoban.yoban_chain_record();
-CREATE TRIGGER jobs_chain_update AFTER UPDATE ON yoban.jobs FOR EACH ROW
+CREATE CONSTRAINT TRIGGER jobs_chain_update AFTER UPDATE ON yoban.jobs
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	WHEN (NEW.ended_at IS NOT NULL AND (OLD.ended_at IS NULL OR
 	      (OLD.id, OLD.run_id, OLD.step, OLD.step_index, OLD.host, OLD.attempt,
 	       OLD.runner_job_id, OLD.spec_sha256, OLD.state, OLD.exit_status, OLD.exit_signal,
@@ -422,9 +437,11 @@ CREATE TRIGGER jobs_chain_update AFTER UPDATE ON yoban.jobs FOR EACH ROW
 	       NEW.released_at, NEW.released_by, NEW.release_comment)))
 	EXECUTE FUNCTION yoban.yoban_chain_record();
 -- notifications: delivered or failed, and later changes (not the retry timer).
-CREATE TRIGGER notifications_chain_insert AFTER INSERT ON yoban.notifications FOR EACH ROW
+CREATE CONSTRAINT TRIGGER notifications_chain_insert AFTER INSERT ON yoban.notifications
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	WHEN (NEW.state <> 'pending') EXECUTE FUNCTION yoban.yoban_chain_record();
-CREATE TRIGGER notifications_chain_update AFTER UPDATE ON yoban.notifications FOR EACH ROW
+CREATE CONSTRAINT TRIGGER notifications_chain_update AFTER UPDATE ON yoban.notifications
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	WHEN (NEW.state <> 'pending' AND
 	      (OLD.id, OLD.event_id, OLD.channel, OLD.channel_index, OLD.fallover_of, OLD.hops,
 	       OLD.state, OLD.attempts, OLD.created_at, OLD.delivered_at, OLD.last_error)
@@ -433,9 +450,11 @@ CREATE TRIGGER notifications_chain_update AFTER UPDATE ON yoban.notifications FO
 	       NEW.state, NEW.attempts, NEW.created_at, NEW.delivered_at, NEW.last_error))
 	EXECUTE FUNCTION yoban.yoban_chain_record();
 -- notify_attempts: when the attempt ended, and later changes.
-CREATE TRIGGER notify_attempts_chain_insert AFTER INSERT ON yoban.notify_attempts FOR EACH ROW
+CREATE CONSTRAINT TRIGGER notify_attempts_chain_insert AFTER INSERT ON yoban.notify_attempts
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	WHEN (NEW.ended_at IS NOT NULL) EXECUTE FUNCTION yoban.yoban_chain_record();
-CREATE TRIGGER notify_attempts_chain_update AFTER UPDATE ON yoban.notify_attempts FOR EACH ROW
+CREATE CONSTRAINT TRIGGER notify_attempts_chain_update AFTER UPDATE ON yoban.notify_attempts
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 	WHEN (NEW.ended_at IS NOT NULL AND OLD IS DISTINCT FROM NEW)
 	EXECUTE FUNCTION yoban.yoban_chain_record();
 

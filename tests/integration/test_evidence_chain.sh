@@ -247,6 +247,35 @@ out=$(verify rewrite --checkpoint "$PG_BASE/cp.json" --public-key "$keys/site.ke
 check "the rewrite against the checkpoint: exit 1" 1 "$st"
 matches "the rewrite is named" "*chain entry $cpseq (*) has hash *, but the checkpoint signed * at that entry: the chain was rewritten*" "$out"
 
+# ---- no deadlock through the chain's lock ------------------------------------------------------
+# A writes evidence, then wants the incident's row; B locked the row first, then writes evidence.
+# Were the chain's lock taken at the first write, each would wait for the other (like the notice
+# worker ending an attempt and then marking the incident notified, against an acknowledgement).
+( "$PG_BINDIR/psql" -X -q --no-psqlrc -v ON_ERROR_STOP=1 -d yoban >"$PG_BASE/a.out" 2>&1 <<SQL
+BEGIN;
+INSERT INTO yoban.audit (action) VALUES ('writer-a');
+SELECT pg_sleep(1);
+UPDATE yoban.incidents SET escalated_at = now() WHERE id = $inc;
+COMMIT;
+SQL
+echo "rc=$?" >>"$PG_BASE/a.out" ) &
+apid=$!
+sleep 0.3
+"$PG_BINDIR/psql" -X -q --no-psqlrc -v ON_ERROR_STOP=1 -d yoban >"$PG_BASE/b.out" 2>&1 <<SQL
+BEGIN;
+SELECT 1 FROM yoban.incidents WHERE id = $inc FOR UPDATE;
+SELECT pg_sleep(1.5);
+UPDATE yoban.incidents SET ack_comment = 'writer-b' WHERE id = $inc;
+COMMIT;
+SQL
+echo "rc=$?" >>"$PG_BASE/b.out"
+wait "$apid"
+contains "the writer that locked the row first commits" "rc=0" "$(cat "$PG_BASE/b.out")"
+contains "the other one waits for it and commits too" "rc=0" "$(cat "$PG_BASE/a.out")"
+lacks "no deadlock" "deadlock" "$(cat "$PG_BASE/a.out" "$PG_BASE/b.out")"
+check "both changes are chained, in commit order" "ack_comment escalated_at" \
+  "$(yd_sql "SELECT string_agg(CASE WHEN payload->>'ack_comment' = 'writer-b' AND payload->>'escalated_at' IS NULL THEN 'ack_comment' WHEN payload->>'escalated_at' IS NOT NULL THEN 'escalated_at' END, ' ' ORDER BY seq) FROM yoban.evidence_chain WHERE source = 'incidents' AND seq > (SELECT max(seq) FROM yoban.evidence_chain WHERE source = 'incidents' AND action = 'ack')")"
+
 # ---- 16 concurrent writers ---------------------------------------------------------------------
 before=$(yd_sql "SELECT count(*) FROM yoban.evidence_chain")
 pids=()
