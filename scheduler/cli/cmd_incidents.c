@@ -91,7 +91,7 @@ void incident_clock_text(const struct db_result *r, int row, const char *name, c
 		BUG_ON(lc < 0);
 		char left[32];
 		opdb_format_seconds(db_result_get(r, row, lc), left, sizeof(left));
-		snprintf(out, size, "%s left", left);
+		snprintf(out, size, "%.24s left", left); /* "5h 59m": far shorter */
 	} else {
 		snprintf(out, size, "%s", state);
 	}
