@@ -48,7 +48,10 @@ struct job_spec {
  * secret, so a START that differs only in a secret's value is the same job. */
 int job_spec_parse(const struct yb_json *start, struct job_spec *out, struct yb_err *err);
 void job_spec_release(struct job_spec *spec);
-/* The spec as spec.json holds it: secret values masked wherever they appear (caller frees). */
+/* The spec as spec.json holds it: secret values masked wherever they appear (caller frees),
+ * except in the job id. The id is an identifier, kept in the clear (it names the job's folder and
+ * every log line about it); yoband makes it from run, step, host, site and nonce, never from a
+ * secret. */
 struct yb_json *job_spec_redacted(const struct job_spec *spec);
 
 #endif
