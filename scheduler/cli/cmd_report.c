@@ -1,8 +1,8 @@
 /*
  * cmd_report.c: `yoban report monthly YYYY-MM`: the monthly report (月次報告書) in HTML,
  * Markdown, CSV or JSON. A thin command: it reads the options and the site config's SLA figures
- * (sla_params_load, shared with `yoban incidents`, whose clock formula INCIDENT_COLUMNS the
- * report reuses), connects as the reader, and hands the rest to the report module
+ * (sla_params_load, shared with `yoban incidents`; the SLA clocks' one formula is
+ * scheduler/report/incident_sql.h), connects as the reader, and hands the rest to the report module
  * (scheduler/report/report.h): gather the month into one model, render it once.
  */
 #include "cmd_incidents.h"
@@ -123,7 +123,6 @@ static int run(int argc, char **argv)
 		.availability_target = sla.availability,
 		.maint_from = sla.maint_from,
 		.maint_to = sla.maint_to,
-		.incident_columns = INCIDENT_COLUMNS,
 	};
 	char labels[3][32];
 	const char *const given[3] = { sla.report, sla.start, sla.recover };

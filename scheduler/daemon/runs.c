@@ -506,7 +506,7 @@ void yd_decisions_flush(struct yd *d)
 		p[i] = a[i].data;
 	}
 	const struct rb_site *site = d->base ? &d->base->set->site : d->site;
-	p[N_ARR] = site && site->default_timezone ? site->default_timezone : "Asia/Tokyo";
+	p[N_ARR] = site && site->default_timezone ? site->default_timezone : RB_DEFAULT_TIMEZONE;
 	const char *what = b->n_jobs && b->n_moves ? "run transitions and job rows" :
 			   b->n_jobs ? "job rows" : "run transitions";
 	if (b->n_moves || b->n_jobs)

@@ -358,10 +358,10 @@ static void parse_schedule(const struct rbx *x, struct rb_runbook *rb, const str
 	if (!rb->schedule.zone) {
 		const struct tz *zone;
 		if (!rb->timezone) {
-			rb->timezone = xstrdup("Asia/Tokyo");
+			rb->timezone = xstrdup(RB_DEFAULT_TIMEZONE);
 			rb->timezone_defaulted = true;
 		}
-		if (tz_load("Asia/Tokyo", &zone, NULL) < 0)
+		if (tz_load(RB_DEFAULT_TIMEZONE, &zone, NULL) < 0)
 			zone = tz_utc();
 		rb->schedule.zone = zone;
 	}

@@ -105,6 +105,9 @@ struct rb_channel {
 	struct rb_pos pos;
 };
 
+/* The zone of a runbook or site that names none: the cities Yoban is for. */
+#define RB_DEFAULT_TIMEZONE "Asia/Tokyo"
+
 enum rb_effort_category { RB_EFFORT_SERVICE = 0, RB_EFFORT_INCIDENT, RB_EFFORT_MODIFICATION,
 			  RB_EFFORT_N };
 
@@ -147,7 +150,7 @@ struct rb_site {
 	char *secrets_dir;    /* default /etc/yoban/secrets: the only folder secrets are read from */
 	char *ssh_key;        /* the scheduler's private key, or NULL */
 	char *ssh_known_hosts; /* optional site-wide known_hosts, or NULL */
-	char *default_timezone; /* for runbooks without one; default "Asia/Tokyo" */
+	char *default_timezone; /* for runbooks without one; default RB_DEFAULT_TIMEZONE */
 	struct rb_channel *channels;
 	size_t n_channels;
 	char **default_channels;    /* notify.default: for runbooks that name none */

@@ -91,7 +91,7 @@ void rb_site_defaults(struct rb_site *s, const char *dir)
 	s->inventory_path = dir ? rb_path_join(dir, "inventory.yaml") : NULL;
 	s->calendars_dir = dir ? rb_path_join(dir, "calendars") : NULL;
 	s->secrets_dir = xstrdup(RB_DEFAULT_SECRETS_DIR);
-	s->default_timezone = xstrdup("Asia/Tokyo");
+	s->default_timezone = xstrdup(RB_DEFAULT_TIMEZONE);
 	s->contract.hours_per_day = 8;
 	s->contract.days_per_month = 20;
 	s->contract.team = xstrdup(RB_DEFAULT_TEAM);

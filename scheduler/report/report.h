@@ -162,10 +162,6 @@ struct report_params {
 	bool sla_default;
 	double availability_target;  /* percent */
 	const char *maint_from, *maint_to; /* "{epoch,...}" site-wide windows */
-	/* The select list of `yoban incidents` over "yoban.incidents i" with $1 $2 $3 the report,
-	 * start and recover intervals (INCIDENT_COLUMNS of cmd_incidents.h): the SLA clocks have one
-	 * formula, the incidents command's. */
-	const char *incident_columns;
 	/* Called before each section is gathered (progress), or NULL. */
 	void (*progress)(const char *section, void *arg);
 	void *progress_arg;

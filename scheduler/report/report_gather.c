@@ -9,6 +9,7 @@
  * scheduled_for, or of its created_at when it was not scheduled. Columns are read by name.
  */
 #include "report.h"
+#include "incident_sql.h"
 #include "json.h"
 
 #include <stdio.h>
@@ -251,13 +252,11 @@ static void read_clock(const struct q *q, int row, const char *name, struct repo
 static int gather_incidents(struct q *q, struct report *out)
 {
 	const struct report_params *p = q->p;
-	char *sql = xasprintf("SELECT %s FROM yoban.incidents i WHERE i.detected_at >= "
-			      "$4::date::timestamptz AND i.detected_at < ($4::date + interval "
-			      "'1 month')::timestamptz ORDER BY i.detected_at, i.id",
-			      p->incident_columns);
+	static const char sql[] = "SELECT " INCIDENT_COLUMNS " FROM yoban.incidents i WHERE "
+		"i.detected_at >= $4::date::timestamptz AND i.detected_at < ($4::date + interval "
+		"'1 month')::timestamptz ORDER BY i.detected_at, i.id";
 	const char *params[] = { p->sla_report, p->sla_start, p->sla_recover, q->first_day };
 	int rc = run(q, "incidents", sql, 4, params);
-	free(sql);
 	if (rc < 0)
 		return rc;
 	int n = db_result_rows(q->r);
@@ -536,7 +535,7 @@ int report_gather(struct db_conn *c, const struct report_params *p, struct repor
 	struct report r = { 0 };
 	struct q q = { .c = c, .err = err, .p = p };
 	int rc;
-	BUG_ON(!report_month_valid(p->month) || !p->incident_columns);
+	BUG_ON(!report_month_valid(p->month));
 	snprintf(q.first_day, sizeof q.first_day, "%s-01", p->month);
 	snprintf(r.month, sizeof r.month, "%s", p->month);
 	snprintf(r.sla_report, sizeof r.sla_report, "%s", p->sla_report_label ? p->sla_report_label : "");
